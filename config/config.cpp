@@ -1,0 +1,272 @@
+#include "config/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace effectd::config {
+namespace {
+
+std::string trim(std::string_view s) {
+  const auto* ws = " \t\r\n";
+  const auto first = s.find_first_not_of(ws);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(ws);
+  return std::string(s.substr(first, last - first + 1));
+}
+
+std::optional<std::string> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream content;
+  content << in.rdbuf();
+  return trim(content.str());
+}
+
+// Loads settings from the environment, collecting every problem instead of
+// stopping at the first, so an operator fixes them all in one round.
+class Loader {
+ public:
+  Loader(const Environment& env, std::vector<std::string>& problems)
+      : env_(env), problems_(problems) {}
+
+  std::optional<std::string> plain(std::string_view name) {
+    auto v = env_(name);
+    if (v && trim(*v).empty()) return std::nullopt;
+    return v;
+  }
+
+  // A secret comes from NAME, NAME_FILE, or the systemd credential NAME.
+  std::optional<std::string> secret(const std::string& name) {
+    auto direct = plain(name);
+    auto file = plain(name + "_FILE");
+    if (direct && file) {
+      problems_.push_back(name + " and " + name + "_FILE are both set; set only one");
+      return std::nullopt;
+    }
+    if (direct) return direct;
+    if (file) {
+      auto content = readFile(*file);
+      if (!content) problems_.push_back(name + "_FILE: cannot read " + *file);
+      return content;
+    }
+    if (auto dir = plain("CREDENTIALS_DIRECTORY")) {
+      if (auto content = readFile(*dir + "/" + name)) return content;
+    }
+    return std::nullopt;
+  }
+
+  template <typename Int>
+  void integer(std::string_view name, Int& out, Int min, Int max) {
+    auto v = plain(name);
+    if (!v) return;
+    Int parsed{};
+    const auto text = trim(*v);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc{} || end != text.data() + text.size() || parsed < min || parsed > max) {
+      problems_.push_back(std::string(name) + ": expected a whole number from " +
+                          std::to_string(min) + " to " + std::to_string(max) + ", got '" + text +
+                          "'");
+      return;
+    }
+    out = parsed;
+  }
+
+  void seconds(std::string_view name, std::chrono::seconds& out, long min, long max) {
+    long value = static_cast<long>(out.count());
+    integer(name, value, min, max);
+    out = std::chrono::seconds(value);
+  }
+
+  void address(std::string_view name, ListenAddress& out) {
+    auto v = plain(name);
+    if (!v) return;
+    const auto text = trim(*v);
+    const auto colon = text.rfind(':');
+    long port = -1;
+    if (colon != std::string::npos) {
+      auto [end, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
+      if (ec != std::errc{} || end != text.data() + text.size()) port = -1;
+    }
+    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+      problems_.push_back(std::string(name) + ": expected host:port, got '" + text + "'");
+      return;
+    }
+    auto host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    out = ListenAddress{host, static_cast<std::uint16_t>(port)};
+  }
+
+  template <typename Enum>
+  void choice(std::string_view name, Enum& out,
+              std::initializer_list<std::pair<std::string_view, Enum>> options) {
+    auto v = plain(name);
+    if (!v) return;
+    const auto text = trim(*v);
+    std::string names;
+    for (const auto& [label, value] : options) {
+      if (text == label) {
+        out = value;
+        return;
+      }
+      names += (names.empty() ? "" : ", ") + std::string(label);
+    }
+    problems_.push_back(std::string(name) + ": expected one of " + names + ", got '" + text + "'");
+  }
+
+  void problem(std::string text) { problems_.push_back(std::move(text)); }
+
+ private:
+  const Environment& env_;
+  std::vector<std::string>& problems_;
+};
+
+std::vector<std::string> splitSecrets(std::string_view list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto end = list.find(',', start);
+    if (end == std::string_view::npos) end = list.size();
+    if (auto item = trim(list.substr(start, end - start)); !item.empty()) {
+      out.push_back(std::move(item));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ListenAddress::toString() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Environment processEnvironment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const std::string key(name);
+    if (const char* v = std::getenv(key.c_str())) return std::string(v);
+    return std::nullopt;
+  };
+}
+
+LoadResult load(const Environment& env, Purpose purpose) {
+  LoadResult result;
+  Config& c = result.config;
+  Loader in(env, result.problems);
+
+  if (auto url = in.secret("DATABASE_URL")) {
+    c.databaseUrl = *url;
+  } else if (purpose != Purpose::Client) {
+    in.problem("DATABASE_URL is required (a libpq URL such as postgresql://user@host/db)");
+  }
+  c.databaseListenUrl = in.secret("DATABASE_LISTEN_URL").value_or(c.databaseUrl);
+  in.integer("EFFECTD_DB_POOL_SIZE", c.databasePoolSize, 1, 256);
+
+  if (auto secrets = in.secret("STRIPE_WEBHOOK_SECRET")) {
+    c.stripeWebhookSecrets = splitSecrets(*secrets);
+    for (const auto& s : c.stripeWebhookSecrets) {
+      if (s.rfind("whsec_", 0) != 0) {
+        in.problem("STRIPE_WEBHOOK_SECRET: every secret must start with whsec_ (one does not)");
+        break;
+      }
+    }
+  }
+  if (c.stripeWebhookSecrets.empty() && purpose != Purpose::DatabaseOnly) {
+    in.problem("STRIPE_WEBHOOK_SECRET is required (one or more whsec_... separated by commas)");
+  }
+  in.seconds("STRIPE_WEBHOOK_TOLERANCE", c.stripeTolerance, 1, 86400);
+  in.choice("STRIPE_LIVEMODE", c.livemode,
+            {{"any", LivemodePolicy::Any}, {"test", LivemodePolicy::Test},
+             {"live", LivemodePolicy::Live}});
+
+  in.address("EFFECTD_LISTEN", c.listen);
+  in.address("EFFECTD_ADMIN_LISTEN", c.adminListen);
+  c.adminToken = in.secret("EFFECTD_ADMIN_TOKEN").value_or("");
+  in.integer("EFFECTD_MAX_BODY_BYTES", c.maxBodyBytes, std::size_t{1024},
+             std::size_t{64} * 1024 * 1024);
+  in.integer("EFFECTD_MAX_HEADER_BYTES", c.maxHeaderBytes, std::size_t{1024},
+             std::size_t{1024} * 1024);
+  in.integer("EFFECTD_MAX_CONNECTIONS", c.maxConnections, 1, 1000000);
+  in.seconds("EFFECTD_READ_TIMEOUT", c.readTimeout, 1, 3600);
+  in.seconds("EFFECTD_IDLE_TIMEOUT", c.idleTimeout, 1, 3600);
+  in.seconds("EFFECTD_SHUTDOWN_TIMEOUT", c.shutdownTimeout, 1, 3600);
+  in.integer("EFFECTD_IO_THREADS", c.ioThreads, 1, 256);
+  in.integer("EFFECTD_INTAKE_MAX_BATCH", c.intakeMaxBatch, std::size_t{1}, std::size_t{1000});
+  in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1},
+             std::size_t{1000000});
+
+  in.choice("EFFECTD_LOG_FORMAT", c.logFormat,
+            {{"json", LogFormat::Json}, {"text", LogFormat::Text}});
+  if (auto level = in.plain("EFFECTD_LOG_LEVEL")) {
+    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error"};
+    const auto text = trim(*level);
+    bool known = false;
+    for (auto l : levels) known = known || text == l;
+    if (known) {
+      c.logLevel = text;
+    } else {
+      in.problem("EFFECTD_LOG_LEVEL: expected one of trace, debug, info, warn, error, got '" +
+                 text + "'");
+    }
+  }
+  return result;
+}
+
+std::string redactDatabaseUrl(std::string_view url) {
+  std::string out(url);
+  if (out.rfind("postgres://", 0) == 0 || out.rfind("postgresql://", 0) == 0) {
+    // scheme://user:password@host -> scheme://user:***@host
+    const auto authorityStart = out.find("://") + 3;
+    const auto at = out.find('@', authorityStart);
+    const auto colon = out.find(':', authorityStart);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // key=value form, and password= in a URL's query string.
+  for (auto pos = out.find("password="); pos != std::string::npos;
+       pos = out.find("password=", pos + 1)) {
+    const auto start = pos + 9;
+    auto end = out.find_first_of(" &", start);
+    if (end == std::string::npos) end = out.size();
+    out.replace(start, end - start, "***");
+  }
+  return out;
+}
+
+std::vector<Setting> describe(const Config& c) {
+  auto secretCount = [](std::size_t n) {
+    return n == 0 ? std::string("(not set)") : "(" + std::to_string(n) + " set, redacted)";
+  };
+  auto livemode = c.livemode == LivemodePolicy::Any    ? "any"
+                  : c.livemode == LivemodePolicy::Test ? "test"
+                                                       : "live";
+  return {
+      {"DATABASE_URL", redactDatabaseUrl(c.databaseUrl)},
+      {"DATABASE_LISTEN_URL", redactDatabaseUrl(c.databaseListenUrl)},
+      {"EFFECTD_DB_POOL_SIZE", std::to_string(c.databasePoolSize)},
+      {"STRIPE_WEBHOOK_SECRET", secretCount(c.stripeWebhookSecrets.size())},
+      {"STRIPE_WEBHOOK_TOLERANCE", std::to_string(c.stripeTolerance.count())},
+      {"STRIPE_LIVEMODE", livemode},
+      {"EFFECTD_LISTEN", c.listen.toString()},
+      {"EFFECTD_ADMIN_LISTEN", c.adminListen.toString()},
+      {"EFFECTD_ADMIN_TOKEN", secretCount(c.adminToken.empty() ? 0 : 1)},
+      {"EFFECTD_MAX_BODY_BYTES", std::to_string(c.maxBodyBytes)},
+      {"EFFECTD_MAX_HEADER_BYTES", std::to_string(c.maxHeaderBytes)},
+      {"EFFECTD_MAX_CONNECTIONS", std::to_string(c.maxConnections)},
+      {"EFFECTD_READ_TIMEOUT", std::to_string(c.readTimeout.count())},
+      {"EFFECTD_IDLE_TIMEOUT", std::to_string(c.idleTimeout.count())},
+      {"EFFECTD_SHUTDOWN_TIMEOUT", std::to_string(c.shutdownTimeout.count())},
+      {"EFFECTD_IO_THREADS", std::to_string(c.ioThreads)},
+      {"EFFECTD_INTAKE_MAX_BATCH", std::to_string(c.intakeMaxBatch)},
+      {"EFFECTD_INTAKE_MAX_QUEUE", std::to_string(c.intakeMaxQueue)},
+      {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
+      {"EFFECTD_LOG_LEVEL", c.logLevel},
+  };
+}
+
+}  // namespace effectd::config

@@ -1,0 +1,82 @@
+// Configuration: one typed struct, loaded from the environment (12-factor),
+// with secrets also read from NAME_FILE or a systemd credential.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace effectd::config {
+
+enum class LivemodePolicy { Any, Test, Live };
+enum class LogFormat { Json, Text };
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string toString() const;
+};
+
+struct Config {
+  // Database.
+  std::string databaseUrl;        // DATABASE_URL (secret: may hold a password)
+  std::string databaseListenUrl;  // DATABASE_LISTEN_URL, defaults to databaseUrl
+  int databasePoolSize = 4;       // EFFECTD_DB_POOL_SIZE: connections used for intake
+
+  // Stripe.
+  std::vector<std::string> stripeWebhookSecrets;  // STRIPE_WEBHOOK_SECRET, comma-separated
+  std::chrono::seconds stripeTolerance{300};      // STRIPE_WEBHOOK_TOLERANCE
+  LivemodePolicy livemode = LivemodePolicy::Any;  // STRIPE_LIVEMODE
+
+  // HTTP.
+  ListenAddress listen{"0.0.0.0", 8080};          // EFFECTD_LISTEN
+  ListenAddress adminListen{"127.0.0.1", 9090};   // EFFECTD_ADMIN_LISTEN
+  std::string adminToken;                         // EFFECTD_ADMIN_TOKEN (secret)
+  std::size_t maxBodyBytes = 1024 * 1024;         // EFFECTD_MAX_BODY_BYTES
+  std::size_t maxHeaderBytes = 16 * 1024;         // EFFECTD_MAX_HEADER_BYTES
+  int maxConnections = 1024;                      // EFFECTD_MAX_CONNECTIONS
+  std::chrono::seconds readTimeout{10};           // EFFECTD_READ_TIMEOUT: one request, headers+body
+  std::chrono::seconds idleTimeout{60};           // EFFECTD_IDLE_TIMEOUT: keep-alive between requests
+  std::chrono::seconds shutdownTimeout{20};       // EFFECTD_SHUTDOWN_TIMEOUT
+  int ioThreads = 2;                              // EFFECTD_IO_THREADS
+
+  // Group commit of webhook events.
+  std::size_t intakeMaxBatch = 128;   // EFFECTD_INTAKE_MAX_BATCH: events per transaction
+  std::size_t intakeMaxQueue = 8192;  // EFFECTD_INTAKE_MAX_QUEUE: beyond this, 503 at once
+
+  // Logs.
+  LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT
+  std::string logLevel = "info";          // EFFECTD_LOG_LEVEL
+};
+
+// Reads one environment variable; empty optional when unset.
+using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+Environment processEnvironment();
+
+struct LoadResult {
+  Config config;
+  std::vector<std::string> problems;  // every problem found, secrets never quoted
+  bool ok() const { return problems.empty(); }
+};
+
+// What `serve` needs. `requireDatabaseOnly` is for commands such as `migrate`,
+// which must not fail because the webhook secret is not configured there.
+enum class Purpose { Serve, DatabaseOnly, Client };
+LoadResult load(const Environment& env, Purpose purpose = Purpose::Serve);
+
+// One line per setting with secrets redacted, for `effectd config check`.
+struct Setting {
+  std::string name;
+  std::string value;
+};
+std::vector<Setting> describe(const Config& config);
+
+// Masks the password of a libpq URL or key=value string.
+std::string redactDatabaseUrl(std::string_view url);
+
+}  // namespace effectd::config

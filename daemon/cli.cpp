@@ -1,0 +1,182 @@
+#include "daemon/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "config/config.hpp"
+#include "daemon/dev_trigger.hpp"
+#include "daemon/log.hpp"
+#include "daemon/serve.hpp"
+#include "sql/connection.hpp"
+#include "sql/error_text.hpp"
+#include "sql/migrator.hpp"
+#include "sql/schema_check.hpp"
+
+namespace effectd::daemon {
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+
+// Loads the configuration for a command, or prints every problem.
+std::optional<config::Config> loadConfig(config::Purpose purpose) {
+  auto loaded = config::load(config::processEnvironment(), purpose);
+  if (!loaded.ok()) {
+    std::cerr << "effectd: configuration problems:\n";
+    for (const auto& p : loaded.problems) std::cerr << "  - " << p << "\n";
+    return std::nullopt;
+  }
+  log::configure(loaded.config.logFormat == config::LogFormat::Json ? log::Format::Json
+                                                                     : log::Format::Text,
+                 loaded.config.logLevel);
+  return loaded.config;
+}
+
+int configCheck(bool asJson) {
+  auto loaded = config::load(config::processEnvironment(), config::Purpose::Serve);
+  const auto settings = config::describe(loaded.config);
+  if (asJson) {
+    nlohmann::json out{{"ok", loaded.ok()}, {"problems", loaded.problems}};
+    for (const auto& s : settings) out["settings"][s.name] = s.value;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (const auto& s : settings) std::cout << s.name << "=" << s.value << "\n";
+    if (loaded.ok()) {
+      std::cout << "configuration ok\n";
+    } else {
+      std::cout << "\n" << loaded.problems.size() << " problem(s):\n";
+      for (const auto& p : loaded.problems) std::cout << "  - " << p << "\n";
+    }
+  }
+  return loaded.ok() ? kOk : kUsage;
+}
+
+int migrateCommand(bool statusOnly, bool asJson) {
+  auto config = loadConfig(config::Purpose::DatabaseOnly);
+  if (!config) return kUsage;
+  try {
+    sql::DirectConnection conn(config->databaseUrl);
+    const auto& migrations = sql::embeddedMigrations();
+    if (!statusOnly) {
+      const auto result = sql::migrate(*conn, migrations);
+      if (result.applied.empty()) {
+        std::cout << "database is up to date (" << migrations.size() << " migrations)\n";
+      }
+      for (const auto& name : result.applied) std::cout << "applied " << name << "\n";
+      return kOk;
+    }
+    const auto status = sql::migrationStatus(*conn, migrations);
+    int pending = 0;
+    bool mismatch = false;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : status) {
+      pending += s.applied ? 0 : 1;
+      mismatch = mismatch || s.checksumMismatch;
+      if (asJson) {
+        out.push_back({{"version", s.version},
+                       {"name", s.name},
+                       {"applied", s.applied},
+                       {"appliedAt", s.appliedAt.empty() ? nlohmann::json() : nlohmann::json(s.appliedAt)},
+                       {"checksumMismatch", s.checksumMismatch}});
+      } else {
+        std::cout << (s.applied ? "applied  " : "pending  ") << s.name
+                  << (s.applied ? "  " + s.appliedAt : "")
+                  << (s.checksumMismatch ? "  (changed since it was applied!)" : "") << "\n";
+      }
+    }
+    if (asJson) std::cout << out.dump(2) << "\n";
+    return pending == 0 && !mismatch ? kOk : kFailed;
+  } catch (const std::exception& e) {
+    std::cerr << "effectd migrate: " << sql::errorText(e) << "\n";
+    return kFailed;
+  }
+}
+
+int schemaCheck(bool asJson) {
+  auto config = loadConfig(config::Purpose::DatabaseOnly);
+  if (!config) return kUsage;
+  try {
+    sql::DirectConnection conn(config->databaseUrl);
+    const auto problems = sql::checkSchema(*conn);
+    if (asJson) {
+      std::cout << nlohmann::json{{"ok", problems.empty()}, {"problems", problems}}.dump(2)
+                << "\n";
+    } else if (problems.empty()) {
+      std::cout << "schema ok\n";
+    } else {
+      for (const auto& p : problems) std::cout << p << "\n";
+    }
+    return problems.empty() ? kOk : kFailed;
+  } catch (const std::exception& e) {
+    std::cerr << "effectd schema check: " << sql::errorText(e) << "\n";
+    return kFailed;
+  }
+}
+
+}  // namespace
+
+int runCli(int argc, char** argv) {
+  CLI::App app{"effectd: Stripe webhooks and outbound effects for SyntaxKit"};
+  app.require_subcommand(1);
+  int exitCode = kOk;
+
+  auto* serveCmd = app.add_subcommand("serve", "Receive webhooks until SIGTERM/SIGINT");
+  serveCmd->callback([&] {
+    auto config = loadConfig(config::Purpose::Serve);
+    exitCode = config ? serve(*config) : kUsage;
+  });
+
+  bool statusOnly = false;
+  bool json = false;
+  auto* migrateCmd = app.add_subcommand("migrate", "Apply pending schema migrations");
+  migrateCmd->add_flag("--status", statusOnly, "List migrations; exit 1 when any is pending");
+  migrateCmd->add_flag("--json", json, "Machine-readable output (with --status)");
+  migrateCmd->callback([&] { exitCode = migrateCommand(statusOnly, json); });
+
+  auto* schemaCmd = app.add_subcommand("schema", "Inspect the database schema");
+  schemaCmd->require_subcommand(1);
+  auto* schemaCheckCmd =
+      schemaCmd->add_subcommand("check", "Name every table, column, index effectd misses");
+  schemaCheckCmd->add_flag("--json", json, "Machine-readable output");
+  schemaCheckCmd->callback([&] { exitCode = schemaCheck(json); });
+
+  auto* configCmd = app.add_subcommand("config", "Inspect the configuration");
+  configCmd->require_subcommand(1);
+  auto* configCheckCmd =
+      configCmd->add_subcommand("check", "Show the effective configuration, secrets redacted");
+  configCheckCmd->add_flag("--json", json, "Machine-readable output");
+  configCheckCmd->callback([&] { exitCode = configCheck(json); });
+
+  TriggerOptions trigger{.type = "", .organizationId = "org_demo", .url = ""};
+  auto* devCmd = app.add_subcommand("dev", "Development helpers");
+  devCmd->require_subcommand(1);
+  auto* triggerCmd =
+      devCmd->add_subcommand("trigger", "Sign a sample event and post it to a running daemon");
+  triggerCmd->add_option("type", trigger.type, "Event type, e.g. customer.subscription.created")
+      ->required();
+  triggerCmd->add_option("--organization", trigger.organizationId,
+                         "Organization id for metadata (default org_demo)");
+  triggerCmd->add_option("--url", trigger.url,
+                         "Where to post (default http://EFFECTD_LISTEN/webhooks/stripe)");
+  triggerCmd->callback([&] {
+    auto config = loadConfig(config::Purpose::Client);
+    exitCode = config ? devTrigger(*config, trigger) : kUsage;
+  });
+
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::cout << "effectd " << EFFECTD_VERSION << "\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+  return exitCode;
+}
+
+}  // namespace effectd::daemon

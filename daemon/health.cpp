@@ -1,0 +1,77 @@
+#include "daemon/health.hpp"
+
+#include <pqxx/pqxx>
+
+#include "daemon/log.hpp"
+#include "sql/connection.hpp"
+#include "sql/database_health.hpp"
+#include "sql/error_text.hpp"
+
+namespace effectd::daemon {
+
+struct HealthMonitor::State {
+  explicit State(const std::string& url)
+      : connection({.url = url, .minBackoff = std::chrono::milliseconds(0)}) {}
+  sql::Connection connection;
+  bool lastReachable = false;
+  bool reported = false;
+};
+
+HealthMonitor::HealthMonitor(Options options, sql::DatabaseHealth& health)
+    : options_(std::move(options)),
+      health_(health),
+      state_(std::make_unique<State>(options_.databaseUrl)) {
+  runOnce();  // ready as soon as possible, before the first interval passes
+  thread_ = std::thread([this] { run(); });
+}
+
+HealthMonitor::~HealthMonitor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool HealthMonitor::runOnce() {
+  bool reachable = false;
+  std::string error;
+  if (auto* conn = state_->connection.get()) {
+    try {
+      pqxx::nontransaction(*conn).exec("SELECT 1");
+      reachable = true;
+    } catch (const std::exception& e) {
+      error = sql::errorText(e);
+      state_->connection.drop();
+    }
+  } else {
+    error = state_->connection.lastError();
+  }
+  if (reachable) {
+    health_.reportReachable();
+  } else {
+    health_.reportUnreachable();
+  }
+  if (!state_->reported || reachable != state_->lastReachable) {
+    if (reachable) {
+      log::info("database reachable");
+    } else {
+      log::warn("database unreachable", {{"error", error}});
+    }
+  }
+  state_->reported = true;
+  state_->lastReachable = reachable;
+  return reachable;
+}
+
+void HealthMonitor::run() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, options_.interval, [this] { return stopping_; })) {
+    lock.unlock();
+    runOnce();
+    lock.lock();
+  }
+}
+
+}  // namespace effectd::daemon

@@ -1,0 +1,102 @@
+#include "daemon/public_routes.hpp"
+
+#include "handlers/signature.hpp"
+#include "handlers/stripe_event.hpp"
+#include "sql/database_health.hpp"
+
+namespace effectd::daemon {
+namespace {
+
+std::string errorJson(std::string_view message) {
+  std::string out = "{\"error\":\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out + "\"}";
+}
+
+Reply error(unsigned status, std::string_view reason) {
+  return Reply{status, errorJson(reason), std::string(reason)};
+}
+
+std::string_view pathOf(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+Decision PublicRoutes::handle(PublicRequest request) const {
+  const auto path = pathOf(request.target);
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  if (path == "/webhooks/stripe") {
+    if (request.method != "POST") return error(405, "method not allowed");
+    return webhook(request);
+  }
+  if (path == "/healthz") {
+    if (!read) return error(405, "method not allowed");
+    return Reply{200, R"({"status":"ok"})", "alive"};
+  }
+  if (path == "/readyz") {
+    if (!read) return error(405, "method not allowed");
+    if (draining_) return Reply{503, R"({"status":"shutting down"})", "shutting down"};
+    if (!options_.health->reachable()) {
+      return Reply{503, R"({"status":"database unreachable"})", "database unreachable", 5};
+    }
+    return Reply{200, R"({"status":"ready"})", "ready"};
+  }
+  return error(404, "not found");
+}
+
+Decision PublicRoutes::webhook(PublicRequest& request) const {
+  const auto& config = *options_.config;
+  // The signature is checked on the raw bytes before any parsing.
+  const auto signature = handlers::verifySignature(
+      request.stripeSignature, request.body,
+      {.secrets = config.stripeWebhookSecrets,
+       .tolerance = config.stripeTolerance,
+       .now = options_.clock()});
+  if (signature != handlers::SignatureError::None) {
+    return error(400, handlers::describe(signature));
+  }
+
+  auto parsed = handlers::parseEnvelope(request.body);
+  if (!parsed.ok()) return error(400, parsed.error);
+
+  const auto policy = config.livemode;
+  if ((policy == config::LivemodePolicy::Test && parsed.event.livemode) ||
+      (policy == config::LivemodePolicy::Live && !parsed.event.livemode)) {
+    return error(400, parsed.event.livemode ? "live event, but STRIPE_LIVEMODE is test"
+                                            : "test event, but STRIPE_LIVEMODE is live");
+  }
+  if (draining_) return unavailable("shutting down");
+  return StoreAction{{std::move(parsed.event), std::move(request.body)}};
+}
+
+Reply PublicRoutes::afterStore(handlers::StoreOutcome outcome) {
+  using handlers::StoreOutcome;
+  switch (outcome) {
+    case StoreOutcome::Stored: return Reply{200, R"({"received":true})", "stored"};
+    case StoreOutcome::Duplicate:
+      return Reply{200, R"({"received":true,"duplicate":true})", "duplicate"};
+    case StoreOutcome::Unavailable:
+    case StoreOutcome::Overloaded:
+    case StoreOutcome::ShuttingDown: return unavailable(std::string(handlers::describe(outcome)));
+  }
+  return unavailable("unknown outcome");
+}
+
+Reply PublicRoutes::bodyTooLarge() const {
+  auto reply = error(413, "body larger than " + std::to_string(options_.config->maxBodyBytes) +
+                              " bytes");
+  reply.closeConnection = true;
+  return reply;
+}
+
+Reply PublicRoutes::unavailable(std::string reason) {
+  Reply reply = error(503, reason);
+  reply.retryAfterSeconds = 5;
+  return reply;
+}
+
+}  // namespace effectd::daemon

@@ -1,0 +1,88 @@
+#include "daemon/serve.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <thread>
+#include <vector>
+
+#include "daemon/health.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/lifecycle.hpp"
+#include "daemon/log.hpp"
+#include "daemon/public_routes.hpp"
+#include "handlers/intake.hpp"
+#include "sql/database_health.hpp"
+
+namespace effectd::daemon {
+
+int serve(const config::Config& config) {
+  namespace asio = boost::asio;
+  sql::DatabaseHealth health;
+  HealthMonitor monitor({.databaseUrl = config.databaseUrl}, health);
+  handlers::IntakeWriter writer({.databaseUrl = config.databaseUrl,
+                                 .connections = config.databasePoolSize,
+                                 .maxBatch = config.intakeMaxBatch,
+                                 .maxQueue = config.intakeMaxQueue,
+                                 .health = &health});
+  PublicRoutes routes({.config = &config, .health = &health});
+
+  asio::io_context ioc(config.ioThreads);
+  std::unique_ptr<HttpServer> server;
+  try {
+    server = std::make_unique<HttpServer>(
+        ioc,
+        HttpServer::Options{.listen = config.listen,
+                            .maxBodyBytes = config.maxBodyBytes,
+                            .maxHeaderBytes = config.maxHeaderBytes,
+                            .maxConnections = config.maxConnections,
+                            .readTimeout = config.readTimeout,
+                            .idleTimeout = config.idleTimeout},
+        routes, writer);
+  } catch (const std::exception& e) {
+    log::error("cannot listen", {{"address", config.listen.toString()}, {"error", e.what()}});
+    return 1;
+  }
+  server->start();
+
+  asio::steady_timer watchdog(ioc);
+  const auto watchdogEvery = watchdogInterval();
+  std::function<void()> armWatchdog = [&] {
+    if (!watchdogEvery) return;
+    notifyWatchdog();
+    watchdog.expires_after(*watchdogEvery);
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (!ec) armWatchdog();
+    });
+  };
+  armWatchdog();
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"deadline_s", static_cast<long>(config.shutdownTimeout.count())}});
+    notifyStopping();
+    watchdog.cancel();
+    server->shutdown(config.shutdownTimeout);
+  });
+
+  log::info("listening", {{"address", config.listen.toString()},
+                          {"port", static_cast<unsigned>(server->port())},
+                          {"version", EFFECTD_VERSION},
+                          {"db_pool", config.databasePoolSize}});
+  notifyReady();
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.ioThreads; ++i) threads.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+
+  // Every session has ended; store what the writer still holds, then leave.
+  writer.stop();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace effectd::daemon

@@ -1,0 +1,86 @@
+// Durable intake of Stripe events with group commit: requests queue here,
+// and each writer thread stores everything queued in one transaction, so
+// throughput is not capped at one fsync per event.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "handlers/stripe_event.hpp"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace effectd::sql {
+class DatabaseHealth;
+}
+
+namespace effectd::handlers {
+
+struct IncomingEvent {
+  EventEnvelope envelope;
+  std::string payload;  // the raw body, stored as JSONB
+};
+
+enum class StoreOutcome {
+  Stored,        // committed now
+  Duplicate,     // an event with this id was already committed
+  Unavailable,   // the database could not be reached or the commit failed
+  Overloaded,    // the queue is full
+  ShuttingDown,  // the writer no longer accepts work
+};
+
+std::string_view describe(StoreOutcome outcome);
+
+// Runs on a writer thread: hand the result back to your own executor.
+using StoreCallback = std::function<void(StoreOutcome)>;
+
+class IntakeWriter {
+ public:
+  struct Options {
+    std::string databaseUrl;
+    int connections = 4;          // writer threads, one connection each
+    std::size_t maxBatch = 128;   // events per transaction
+    std::size_t maxQueue = 8192;  // queued events beyond which submit answers Overloaded
+    sql::DatabaseHealth* health = nullptr;
+  };
+
+  explicit IntakeWriter(Options options);
+  ~IntakeWriter();  // stop()
+  IntakeWriter(const IntakeWriter&) = delete;
+  IntakeWriter& operator=(const IntakeWriter&) = delete;
+
+  void submit(IncomingEvent event, StoreCallback done);
+
+  // Stores what is queued, then joins the threads. Safe to call twice.
+  void stop();
+
+  // One transaction for a batch, on the caller's connection: the unit the
+  // writer threads repeat. Throws pqxx's exceptions on database errors.
+  static std::vector<StoreOutcome> storeBatch(pqxx::connection_base& conn,
+                                              std::span<const IncomingEvent> events);
+
+ private:
+  struct Pending {
+    IncomingEvent event;
+    StoreCallback done;
+  };
+  void run(int index);
+
+  Options options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace effectd::handlers

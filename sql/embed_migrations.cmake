@@ -1,0 +1,15 @@
+# Writes a C++ source holding every migration file as (version, name, sql).
+# Invoked by the build with -DOUTPUT=<file> -DINPUTS=<a;b;...>.
+set(body "// Generated from sql/migrations/ by sql/embed_migrations.cmake. Do not edit.\n")
+string(APPEND body "#include \"sql/migrator.hpp\"\n\nnamespace effectd::sql {\n\n")
+string(APPEND body "const std::vector<Migration>& embeddedMigrations() {\n")
+string(APPEND body "  static const std::vector<Migration> migrations{\n")
+foreach(path IN LISTS INPUTS)
+  get_filename_component(file ${path} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" version ${file})
+  file(READ ${path} sql)
+  string(APPEND body "      {\"${version}\", \"${file}\", R\"effectd_sql(${sql})effectd_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return migrations;\n}\n\n}  // namespace effectd::sql\n")
+file(WRITE ${OUTPUT}.tmp "${body}")
+file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

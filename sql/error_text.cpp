@@ -1,0 +1,17 @@
+#include "sql/error_text.hpp"
+
+#include <pqxx/except>
+
+namespace effectd::sql {
+
+std::string errorText(const std::exception& e) {
+  std::string message = e.what();
+  if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+  if (message.size() > 300) message.resize(300);
+  if (const auto* sqlError = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (!sqlError->sqlstate().empty()) return sqlError->sqlstate() + ": " + message;
+  }
+  return message;
+}
+
+}  // namespace effectd::sql

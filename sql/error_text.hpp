@@ -1,0 +1,12 @@
+// Turns a database exception into one log-safe line: the SQLSTATE and the
+// first line of the server's message, never the query text or its values.
+#pragma once
+
+#include <exception>
+#include <string>
+
+namespace effectd::sql {
+
+std::string errorText(const std::exception& e);
+
+}  // namespace effectd::sql
