@@ -162,10 +162,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto [readError, headerBytes] =
           co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (readError) {
-        if (readError == http::error::header_limit) {
-          Reply reply{431, R"({"error":"request headers too large"})", "headers too large"};
+        if (readError == http::error::header_limit || readError == http::error::body_limit) {
+          // Beast refuses a Content-Length over the body limit while still
+          // reading the header, before a byte of the body is read.
+          const auto reply = readError == http::error::body_limit
+                                 ? routes.bodyTooLarge()
+                                 : Reply{431, R"({"error":"request headers too large"})",
+                                         "headers too large"};
           co_await write(stream, reply, 11, false, false);
-          log::warn("request rejected", {{"status", 431}, {"remote", remote}});
+          log::warn("request rejected", {{"status", reply.status},
+                                         {"reason", reply.reason},
+                                         {"remote", remote}});
           linger = true;
         } else if (readError != http::error::end_of_stream &&
                    readError != asio::error::operation_aborted &&
@@ -185,27 +192,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       bool keepAlive = header.keep_alive();
 
       Exchange exchange;
-      if (parser.content_length() && *parser.content_length() > options.maxBodyBytes) {
+      if (beast::iequals(header[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> proceed{http::status::continue_, version};
+        co_await http::async_write(stream, proceed, kNoThrow);
+      }
+      boost::system::error_code bodyError;
+      if (!parser.is_done()) {
+        std::tie(bodyError, std::ignore) =
+            co_await http::async_read(stream, buffer, parser, kNoThrow);
+      }
+      if (bodyError == http::error::body_limit) {  // chunked, past the limit
         exchange.reply = routes.bodyTooLarge();
+      } else if (bodyError) {
+        log::warn("request body not received",
+                  {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
+        break;
       } else {
-        if (beast::iequals(header[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> proceed{http::status::continue_, version};
-          co_await http::async_write(stream, proceed, kNoThrow);
-        }
-        boost::system::error_code bodyError;
-        if (!parser.is_done()) {
-          std::tie(bodyError, std::ignore) =
-              co_await http::async_read(stream, buffer, parser, kNoThrow);
-        }
-        if (bodyError == http::error::body_limit) {
-          exchange.reply = routes.bodyTooLarge();
-        } else if (bodyError) {
-          log::warn("request body not received",
-                    {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
-          break;
-        } else {
-          exchange = co_await dispatch(parser.release());
-        }
+        exchange = co_await dispatch(parser.release());
       }
 
       keepAlive = keepAlive && !exchange.reply.closeConnection && !stopping;

@@ -51,7 +51,8 @@ start() {
     url
     return
   fi
-  free_port >"$dir/port"
+  # Keep the port across restarts: clients (and tests) reconnect to the same URL.
+  [[ -s $dir/port ]] || free_port >"$dir/port"
   local log=$data/server.log
   as_owner "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start -o \
     "-c listen_addresses=127.0.0.1 -c port=$(cat "$dir/port") -c unix_socket_directories='' \

@@ -1,0 +1,39 @@
+# The README's two commands, thin over CMake and deploy/dev/.
+#   make run    build, start a throwaway PostgreSQL, migrate, seed, serve
+#   make test   build, start a throwaway PostgreSQL, run every suite
+#   make bench  intake throughput next to pgbench, same machine, same run
+BUILD ?= build/release
+JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all run test bench deps build npm format tidy clean
+
+all: build
+
+deps:
+	@deploy/dev/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEFFECTD_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+npm: deps
+	@deploy/dev/npm-install.sh
+
+run: build
+	@deploy/dev/run.sh $(BUILD)
+
+test: build npm
+	@deploy/dev/test.sh $(BUILD)
+
+bench: build
+	@deploy/dev/bench.sh $(BUILD)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+tidy: build
+	@clang-tidy -p $(BUILD) --quiet $$(git ls-files '*.cpp' | grep -v '^tests/\|^bench/')
+
+clean:
+	@rm -rf build

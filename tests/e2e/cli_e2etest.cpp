@@ -1,0 +1,94 @@
+// The operator's commands, run as the real binary.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+
+namespace effectd::testing {
+namespace {
+
+CommandResult effectd(const std::vector<std::string>& args, const EnvOverrides& env) {
+  std::vector<std::string> argv{effectdBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, env);
+}
+
+TEST(CliE2eTest, MigrateThenStatusThenIdempotent) {
+  TestDatabase db(TestDatabase::Schema::Empty);
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  auto status = effectd({"migrate", "--status"}, env);
+  EXPECT_EQ(status.exitCode, 1) << status.output;
+  EXPECT_NE(status.output.find("pending  0001_initial"), std::string::npos) << status.output;
+
+  auto first = effectd({"migrate"}, env);
+  EXPECT_EQ(first.exitCode, 0) << first.output;
+  EXPECT_NE(first.output.find("applied 0001_initial"), std::string::npos);
+  auto second = effectd({"migrate"}, env);
+  EXPECT_EQ(second.exitCode, 0);
+  EXPECT_NE(second.output.find("up to date"), std::string::npos) << second.output;
+
+  auto json = effectd({"migrate", "--status", "--json"}, env);
+  EXPECT_EQ(json.exitCode, 0) << json.output;
+  const auto listing = nlohmann::json::parse(json.output);
+  EXPECT_EQ(listing[0]["applied"], true);
+}
+
+TEST(CliE2eTest, SchemaCheckNamesADroppedColumnAndFails) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  EXPECT_EQ(effectd({"schema", "check"}, env).exitCode, 0);
+  pqxx::nontransaction(db.conn()).exec(R"(ALTER TABLE "OutboundEffect" DROP COLUMN "lockedUntil" CASCADE)");
+  const auto check = effectd({"schema", "check"}, env);
+  EXPECT_EQ(check.exitCode, 1);
+  EXPECT_NE(check.output.find(R"(missing column "OutboundEffect"."lockedUntil")"),
+            std::string::npos)
+      << check.output;
+}
+
+TEST(CliE2eTest, ConfigCheckListsEveryProblemAndRedactsSecrets) {
+  const auto bad = effectd({"config", "check"}, {{"DATABASE_URL", ""},
+                                                 {"STRIPE_WEBHOOK_SECRET", ""},
+                                                 {"STRIPE_LIVEMODE", "maybe"},
+                                                 {"EFFECTD_LISTEN", "bogus"}});
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_NE(bad.output.find("4 problem(s)"), std::string::npos) << bad.output;
+
+  const auto good = effectd({"config", "check"},
+                            {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
+                             {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"}});
+  EXPECT_EQ(good.exitCode, 0) << good.output;
+  EXPECT_EQ(good.output.find("hunter2"), std::string::npos);
+  EXPECT_EQ(good.output.find("whsec_topsecret"), std::string::npos);
+  EXPECT_NE(good.output.find("DATABASE_URL=postgresql://u:***@db/x"), std::string::npos);
+}
+
+TEST(CliE2eTest, DevTriggerStoresASampleEventInARunningDaemon) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()}, {"STRIPE_WEBHOOK_SECRET", "whsec_dev"}};
+  Daemon daemon(env);
+  auto triggerEnv = env;
+  triggerEnv["EFFECTD_LISTEN"] = "127.0.0.1:" + std::to_string(daemon.port());
+  for (const std::string type : {"customer.subscription.created", "checkout.session.completed",
+                                 "invoice.payment_failed"}) {
+    const auto result = effectd({"dev", "trigger", type}, triggerEnv);
+    EXPECT_EQ(result.exitCode, 0) << result.output;
+    EXPECT_NE(result.output.find("200"), std::string::npos) << result.output;
+    EXPECT_EQ(db.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "type" = ')" + type + "'"),
+              "1");
+  }
+  // Against nothing listening, it says so and fails.
+  triggerEnv["EFFECTD_LISTEN"] = "127.0.0.1:1";
+  EXPECT_EQ(effectd({"dev", "trigger", "invoice.paid"}, triggerEnv).exitCode, 1);
+}
+
+TEST(CliE2eTest, MigrateReportsAnUnreachableDatabase) {
+  const auto result = effectd({"migrate"}, {{"DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x"}});
+  EXPECT_EQ(result.exitCode, 1);
+  EXPECT_NE(result.output.find("effectd migrate:"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace effectd::testing

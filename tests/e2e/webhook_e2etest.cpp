@@ -1,0 +1,266 @@
+// POST /webhooks/stripe, every row of DESIGN.md's table, against the real
+// binary and a real PostgreSQL, with events signed by Stripe's own SDK.
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/raw_connection.hpp"
+
+namespace effectd::testing {
+namespace {
+
+using nlohmann::json;
+const std::string kSecret = "whsec_e2e_" + randomSuffix();
+const std::string kSubscription =
+    R"({"id":"sub_1","object":"subscription","customer":"cus_1","status":"active",)"
+    R"("metadata":{"organizationId":"org_1"}})";
+
+class WebhookE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { signer_ = new StripeSigner(); }
+  static void TearDownTestSuite() {
+    delete signer_;
+    signer_ = nullptr;
+  }
+
+  explicit WebhookE2eTest(EnvOverrides extra = {}) {
+    extra.emplace("DATABASE_URL", db_.url());
+    extra.emplace("STRIPE_WEBHOOK_SECRET", kSecret);
+    daemon_ = std::make_unique<Daemon>(extra);
+  }
+
+  std::string newEvent(const std::string& type = "customer.subscription.created",
+                       bool livemode = false) {
+    return eventJson("evt_" + randomSuffix(), type, kSubscription, unixNow(), livemode);
+  }
+
+  daemon::HttpAnswer post(const std::string& body, const std::string& secret = kSecret) {
+    return daemon_->postWebhook(body, signer_->sign(body, secret));
+  }
+
+  std::string rows() { return db_.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent")"); }
+
+  static StripeSigner* signer_;
+  TestDatabase db_;
+  std::unique_ptr<Daemon> daemon_;
+};
+StripeSigner* WebhookE2eTest::signer_ = nullptr;
+
+TEST_F(WebhookE2eTest, StoresAnEventSignedByStripesSdkWithTheRightColumns) {
+  const auto created = unixNow() - 5;
+  const auto body = eventJson("evt_sdk_1", "customer.subscription.created", kSubscription, created);
+  const auto answer = post(body);
+  ASSERT_EQ(answer.status, 200) << answer.body << answer.error;
+  EXPECT_EQ(json::parse(answer.body)["received"], true);
+  EXPECT_FALSE(json::parse(answer.body).contains("duplicate"));
+
+  pqxx::read_transaction tx(db_.conn());
+  const auto row = tx.exec(
+      R"(SELECT "type", "livemode", "apiVersion", "account", extract(epoch FROM "stripeCreatedAt")::bigint,
+                "payload"::text, "status", "attempts", "nextAttemptAt" IS NULL, "processedAt" IS NULL
+         FROM "StripeWebhookEvent" WHERE "id" = 'evt_sdk_1')");
+  ASSERT_EQ(row.size(), 1u);
+  EXPECT_EQ(row[0][0].as<std::string>(), "customer.subscription.created");
+  EXPECT_FALSE(row[0][1].as<bool>());
+  EXPECT_EQ(row[0][2].as<std::string>(), "2025-03-31.basil");
+  EXPECT_TRUE(row[0][3].is_null());
+  EXPECT_EQ(row[0][4].as<std::int64_t>(), created);
+  EXPECT_EQ(json::parse(row[0][5].as<std::string>()), json::parse(body));
+  EXPECT_EQ(row[0][6].as<std::string>(), "received");
+  EXPECT_EQ(row[0][7].as<int>(), 0);
+  EXPECT_TRUE(row[0][8].as<bool>());
+  EXPECT_TRUE(row[0][9].as<bool>());
+}
+
+TEST_F(WebhookE2eTest, ADuplicateIdAnswers200DuplicateWithoutASecondRow) {
+  const auto body = newEvent();
+  ASSERT_EQ(post(body).status, 200);
+  const auto again = post(body);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body)["duplicate"], true);
+  EXPECT_EQ(rows(), "1");
+}
+
+TEST_F(WebhookE2eTest, BadSignaturesAre400WithAReasonLoggedAndNothingStored) {
+  const auto body = newEvent();
+  const auto now = unixNow();
+  struct Case {
+    std::string signature;
+    std::string reason;
+  };
+  const std::vector<Case> cases{
+      {"", "missing Stripe-Signature header"},
+      {"garbage", "malformed Stripe-Signature header"},
+      {"v1=" + std::string(64, 'a'), "no valid timestamp"},
+      {"t=" + std::to_string(now) + ",v0=" + std::string(64, 'a'), "no v1 signature"},
+      {signer_->sign(body, "whsec_wrong"), "no signature matches"},
+      {signer_->sign(body, kSecret, now - 301), "too old"},
+      {signer_->sign(body, kSecret, now + 301), "in the future"},
+  };
+  for (const auto& c : cases) {
+    const auto answer = daemon_->postWebhook(body, c.signature);
+    EXPECT_EQ(answer.status, 400) << c.reason;
+    EXPECT_NE(json::parse(answer.body)["error"].get<std::string>().find(c.reason),
+              std::string::npos)
+        << answer.body;
+  }
+  const auto log = daemon_->log();
+  for (const auto& c : cases) EXPECT_NE(log.find(c.reason), std::string::npos) << c.reason;
+  EXPECT_EQ(log.find(kSecret), std::string::npos) << "a secret reached the log";
+  EXPECT_EQ(rows(), "0");
+}
+
+TEST_F(WebhookE2eTest, SignedButNotAnEventIs400) {
+  for (const std::string body : {R"({"hello":"world"})", R"({"id":"evt_1","type":"x"})",
+                                 R"(not json at all)", R"([])"}) {
+    const auto answer = post(body);
+    EXPECT_EQ(answer.status, 400) << body;
+  }
+  EXPECT_EQ(rows(), "0");
+}
+
+TEST_F(WebhookE2eTest, OtherMethodsAndPaths) {
+  EXPECT_EQ(daemon_->get("/webhooks/stripe").status, 405);
+  EXPECT_EQ(daemon_->get("/webhooks/stripe/other").status, 404);
+  EXPECT_EQ(daemon_->get("/").status, 404);
+  EXPECT_EQ(daemon_->get("/healthz").status, 200);
+  EXPECT_EQ(daemon_->get("/readyz").status, 200);
+}
+
+TEST_F(WebhookE2eTest, TheSameEventOnEightConnectionsAtOnceYieldsOneRow) {
+  for (int round = 0; round < 5; ++round) {
+    const auto body = newEvent();
+    const auto signature = signer_->sign(body, kSecret);
+    constexpr int kConnections = 8;
+    std::barrier start(kConnections);
+    std::vector<daemon::HttpAnswer> answers(kConnections);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kConnections; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        answers[i] = daemon_->postWebhook(body, signature);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int fresh = 0;
+    for (const auto& a : answers) {
+      ASSERT_EQ(a.status, 200) << a.body << a.error;
+      fresh += json::parse(a.body).contains("duplicate") ? 0 : 1;
+    }
+    EXPECT_EQ(fresh, 1) << "round " << round;
+  }
+  EXPECT_EQ(rows(), "5");
+}
+
+TEST_F(WebhookE2eTest, AnOversizedBodyIsRefusedWithoutReadingItWhole) {
+  // Announces 64 MiB, sends 64 KiB: the 413 arrives before the rest is sent.
+  RawConnection conn(daemon_->port());
+  ASSERT_TRUE(conn.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Stripe-Signature: t=1,v1=00\r\nContent-Length: 67108864\r\n\r\n" +
+                        std::string(64 * 1024, 'x')));
+  const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response;
+  EXPECT_TRUE(conn.closedByPeer(std::chrono::seconds(5)));
+
+  // Chunked, with no length announced: refused once it passes the limit.
+  RawConnection chunked(daemon_->port());
+  std::string request =
+      "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(64 * 1024, 'y');
+  bool refused = false;
+  std::string answer;
+  chunked.send(request);
+  for (int i = 0; i < 64 && !refused; ++i) {  // up to 4 MiB
+    std::ostringstream hex;
+    hex << std::hex << chunk.size();
+    refused = !chunked.send(hex.str() + "\r\n" + chunk + "\r\n");
+    answer += chunked.readUntil("\r\n\r\n", std::chrono::milliseconds(i < 15 ? 1 : 50));
+    refused = refused || answer.find("\r\n\r\n") != std::string::npos;
+  }
+  answer += chunked.readUntil("\r\n\r\n", std::chrono::seconds(2));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
+  EXPECT_EQ(rows(), "0");
+}
+
+TEST_F(WebhookE2eTest, OversizedHeadersAre431) {
+  RawConnection conn(daemon_->port());
+  conn.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'h') +
+            "\r\n\r\n");
+  const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 431", 0), 0u) << response.substr(0, 200);
+}
+
+TEST_F(WebhookE2eTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  RawConnection conn(daemon_->port());
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  conn.send(request + request + request);
+  std::string all;
+  for (int i = 0; i < 3; ++i) all += conn.readUntil(R"("ok"})", std::chrono::seconds(5));
+  std::size_t count = 0;
+  for (auto pos = all.find("HTTP/1.1 200"); pos != std::string::npos;
+       pos = all.find("HTTP/1.1 200", pos + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 3u) << all;
+}
+
+TEST_F(WebhookE2eTest, SigtermExitsZeroAfterFinishingRequests) {
+  ASSERT_EQ(post(newEvent()).status, 200);
+  RawConnection idle(daemon_->port());  // an idle keep-alive connection must not hold it up
+  ASSERT_TRUE(idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(idle.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  EXPECT_EQ(daemon_->process().stop(SIGTERM, std::chrono::seconds(10)), 0);
+  EXPECT_NE(daemon_->log().find(R"("msg":"stopped")"), std::string::npos);
+  EXPECT_EQ(rows(), "1");
+}
+
+class RotationE2eTest : public WebhookE2eTest {
+ protected:
+  RotationE2eTest() : WebhookE2eTest({{"STRIPE_WEBHOOK_SECRET", "whsec_new_one, " + kSecret}}) {}
+};
+
+TEST_F(RotationE2eTest, EventsSignedWithEitherSecretAreAccepted) {
+  EXPECT_EQ(post(newEvent(), kSecret).status, 200);
+  EXPECT_EQ(post(newEvent(), "whsec_new_one").status, 200);
+  EXPECT_EQ(post(newEvent(), "whsec_retired").status, 400);
+  EXPECT_EQ(rows(), "2");
+}
+
+class TestModeE2eTest : public WebhookE2eTest {
+ protected:
+  TestModeE2eTest() : WebhookE2eTest({{"STRIPE_LIVEMODE", "test"}}) {}
+};
+
+TEST_F(TestModeE2eTest, ALiveEventIsRefusedByATestModeDaemon) {
+  const auto live = post(newEvent("invoice.paid", true));
+  EXPECT_EQ(live.status, 400);
+  EXPECT_NE(live.body.find("live event"), std::string::npos);
+  EXPECT_EQ(post(newEvent("invoice.paid", false)).status, 200);
+  EXPECT_EQ(rows(), "1");
+}
+
+class SmallLimitsE2eTest : public WebhookE2eTest {
+ protected:
+  SmallLimitsE2eTest() : WebhookE2eTest({{"EFFECTD_MAX_CONNECTIONS", "2"}}) {}
+};
+
+TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503) {
+  RawConnection a(daemon_->port());
+  RawConnection b(daemon_->port());
+  // Both are accepted and idle; make sure the daemon has counted them.
+  ASSERT_TRUE(a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  a.readUntil(R"("ok"})", std::chrono::seconds(5));
+  b.readUntil(R"("ok"})", std::chrono::seconds(5));
+  RawConnection c(daemon_->port());
+  const auto response = c.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 503", 0), 0u) << response;
+}
+
+}  // namespace
+}  // namespace effectd::testing

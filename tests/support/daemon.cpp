@@ -1,0 +1,96 @@
+#include "tests/support/daemon.hpp"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+namespace effectd::testing {
+
+std::string effectdBinary() { return EFFECTD_BIN_PATH; }
+
+std::int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
+  EnvOverrides full{{"EFFECTD_LISTEN", "127.0.0.1:0"},
+                    {"EFFECTD_LOG_FORMAT", "json"},
+                    {"EFFECTD_LOG_LEVEL", "debug"},
+                    {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"}};
+  for (auto& [k, v] : env) full[k] = v;
+  child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"},
+                                          full, dir_ + "/effectd.log");
+  // The daemon logs the port it bound; port 0 avoids racing other tests.
+  static const std::regex listening(R"("msg":"listening".*"port":(\d+))");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::smatch m;
+    const auto text = child_->log();
+    if (std::regex_search(text, m, listening)) {
+      port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      return;
+    }
+    if (!child_->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("effectd did not start listening; its log:\n" + child_->log());
+}
+
+Daemon::~Daemon() {
+  child_->stop(SIGTERM, std::chrono::seconds(10));
+  child_.reset();
+  std::remove((dir_ + "/effectd.log").c_str());
+  std::remove(dir_.c_str());
+}
+
+daemon::HttpAnswer Daemon::get(const std::string& target) {
+  daemon::HttpCall call;
+  call.port = port_;
+  call.method = "GET";
+  call.target = target;
+  return daemon::httpCall(call);
+}
+
+daemon::HttpAnswer Daemon::postWebhook(const std::string& body, const std::string& signature) {
+  daemon::HttpCall call;
+  call.port = port_;
+  call.target = "/webhooks/stripe";
+  call.headers = {{"Content-Type", "application/json"}};
+  if (!signature.empty()) call.headers.emplace_back("Stripe-Signature", signature);
+  call.body = body;
+  return daemon::httpCall(call);
+}
+
+StripeSigner::StripeSigner() : node_({"node", EFFECTD_SOURCE_DIR "/tests/node/sign.mjs"}) {}
+
+std::string StripeSigner::sign(const std::string& payload, const std::string& secret) {
+  node_.writeLine(nlohmann::json{{"payload", payload}, {"secret", secret}}.dump());
+  return node_.readLine();
+}
+
+std::string StripeSigner::sign(const std::string& payload, const std::string& secret,
+                               std::int64_t timestamp) {
+  node_.writeLine(
+      nlohmann::json{{"payload", payload}, {"secret", secret}, {"timestamp", timestamp}}.dump());
+  return node_.readLine();
+}
+
+std::string eventJson(const std::string& id, const std::string& type,
+                      const std::string& objectJson, std::int64_t created, bool livemode) {
+  nlohmann::json event{{"id", id},
+                       {"object", "event"},
+                       {"api_version", "2025-03-31.basil"},
+                       {"created", created},
+                       {"livemode", livemode},
+                       {"pending_webhooks", 1},
+                       {"type", type},
+                       {"data", {{"object", nlohmann::json::parse(objectJson)}}}};
+  return event.dump();
+}
+
+}  // namespace effectd::testing

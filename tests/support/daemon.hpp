@@ -1,0 +1,54 @@
+// The real effectd binary, started for a test with its own configuration.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/http_post.hpp"
+#include "tests/support/process.hpp"
+
+namespace effectd::testing {
+
+std::string effectdBinary();
+
+class Daemon {
+ public:
+  // Starts `effectd serve` on a port the kernel picks and waits until it
+  // listens. `env` adds to or overrides the defaults (DATABASE_URL must be set).
+  explicit Daemon(EnvOverrides env);
+  ~Daemon();
+
+  std::uint16_t port() const { return port_; }
+  std::string log() const { return child_->log(); }
+  ChildProcess& process() { return *child_; }
+
+  daemon::HttpAnswer get(const std::string& target);
+  daemon::HttpAnswer postWebhook(const std::string& body, const std::string& signature);
+
+ private:
+  std::string dir_;
+  std::unique_ptr<ChildProcess> child_;
+  std::uint16_t port_ = 0;
+};
+
+// Signs payloads with Stripe's own SDK (stripe.webhooks.generateTestHeaderString),
+// through one long-running node process.
+class StripeSigner {
+ public:
+  StripeSigner();
+  std::string sign(const std::string& payload, const std::string& secret);
+  std::string sign(const std::string& payload, const std::string& secret, std::int64_t timestamp);
+
+ private:
+  PipedProcess node_;
+};
+
+// A Stripe event envelope with the given id, type and data.object.
+std::string eventJson(const std::string& id, const std::string& type,
+                      const std::string& objectJson, std::int64_t created, bool livemode = false);
+std::int64_t unixNow();
+
+}  // namespace effectd::testing

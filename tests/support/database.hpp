@@ -1,0 +1,60 @@
+// Real PostgreSQL for tests: a fresh database per test (on the cluster that
+// `make test` started, named by EFFECTD_TEST_ADMIN_URL), or a whole cluster
+// of its own for tests that stop and restart the server.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace effectd::testing {
+
+// The admin URL of the test cluster; fails the test run when unset, since a
+// database test that silently skips proves nothing.
+std::string adminUrl();
+
+class TestDatabase {
+ public:
+  enum class Schema { Migrated, Empty };
+  explicit TestDatabase(Schema schema = Schema::Migrated);
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  const std::string& url() const { return url_; }
+  const std::string& name() const { return name_; }
+  // A connection of this test's own (opened on first use).
+  pqxx::connection_base& conn();
+  // Runs one statement and returns the first column of the first row as text
+  // ("" for NULL or no row).
+  std::string scalar(const std::string& sql);
+
+ private:
+  std::string name_;
+  std::string url_;
+  struct Conn;
+  std::unique_ptr<Conn> conn_;
+};
+
+// A private cluster under a temporary directory, started with deploy/dev/pg.sh.
+class TestCluster {
+ public:
+  TestCluster();
+  ~TestCluster();  // destroys it
+  TestCluster(const TestCluster&) = delete;
+  TestCluster& operator=(const TestCluster&) = delete;
+  void start();
+  void stop();
+  const std::string& url() const { return url_; }  // the `effectd` database
+
+ private:
+  std::string dir_;
+  std::string url_;
+};
+
+std::string randomSuffix();
+
+}  // namespace effectd::testing

@@ -1,0 +1,125 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+namespace effectd::config {
+namespace {
+
+Environment fake(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const std::map<std::string, std::string> kMinimal{
+    {"DATABASE_URL", "postgresql://effectd:s3cret@db/effectd"},
+    {"STRIPE_WEBHOOK_SECRET", "whsec_a"}};
+
+TEST(ConfigTest, DefaultsMatchTheContract) {
+  const auto loaded = load(fake(kMinimal));
+  ASSERT_TRUE(loaded.ok());
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.databaseListenUrl, c.databaseUrl);
+  EXPECT_EQ(c.stripeTolerance.count(), 300);
+  EXPECT_EQ(c.livemode, LivemodePolicy::Any);
+  EXPECT_EQ(c.listen.toString(), "0.0.0.0:8080");
+  EXPECT_EQ(c.adminListen.toString(), "127.0.0.1:9090");
+  EXPECT_EQ(c.maxBodyBytes, 1024u * 1024u);
+  EXPECT_EQ(c.logFormat, LogFormat::Json);
+}
+
+TEST(ConfigTest, SplitsRotatedSecrets) {
+  auto vars = kMinimal;
+  vars["STRIPE_WEBHOOK_SECRET"] = " whsec_new , whsec_old ,";
+  const auto loaded = load(fake(vars));
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded.config.stripeWebhookSecrets, (std::vector<std::string>{"whsec_new", "whsec_old"}));
+}
+
+TEST(ConfigTest, ListsEveryProblemWithoutQuotingSecrets) {
+  const auto loaded = load(fake({{"STRIPE_WEBHOOK_SECRET", "sk_live_oops"},
+                                 {"STRIPE_LIVEMODE", "sometimes"},
+                                 {"EFFECTD_LISTEN", "nohostport"},
+                                 {"EFFECTD_MAX_BODY_BYTES", "12abc"},
+                                 {"EFFECTD_LOG_LEVEL", "loud"}}));
+  EXPECT_EQ(loaded.problems.size(), 6u);
+  for (const auto& p : loaded.problems) EXPECT_EQ(p.find("sk_live_oops"), std::string::npos) << p;
+  auto mentions = [&](const std::string& word) {
+    for (const auto& p : loaded.problems) {
+      if (p.find(word) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(mentions("DATABASE_URL is required"));
+  EXPECT_TRUE(mentions("STRIPE_WEBHOOK_SECRET: every secret must start with whsec_"));
+  EXPECT_TRUE(mentions("STRIPE_LIVEMODE"));
+  EXPECT_TRUE(mentions("EFFECTD_LISTEN"));
+  EXPECT_TRUE(mentions("EFFECTD_MAX_BODY_BYTES"));
+  EXPECT_TRUE(mentions("EFFECTD_LOG_LEVEL"));
+}
+
+TEST(ConfigTest, ReadsSecretsFromFilesAndCredentials) {
+  const std::string dir = ::testing::TempDir();
+  const auto file = dir + "/stripe_secret";
+  std::ofstream(file) << "whsec_from_file\n";
+  std::ofstream(dir + "/DATABASE_URL") << "postgresql://cred@db/effectd\n";
+  const auto loaded = load(fake({{"STRIPE_WEBHOOK_SECRET_FILE", file},
+                                 {"CREDENTIALS_DIRECTORY", dir}}));
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front();
+  EXPECT_EQ(loaded.config.stripeWebhookSecrets, (std::vector<std::string>{"whsec_from_file"}));
+  EXPECT_EQ(loaded.config.databaseUrl, "postgresql://cred@db/effectd");
+  std::remove(file.c_str());
+  std::remove((dir + "/DATABASE_URL").c_str());
+}
+
+TEST(ConfigTest, RefusesASecretGivenTwice) {
+  auto vars = kMinimal;
+  vars["STRIPE_WEBHOOK_SECRET_FILE"] = "/nonexistent";
+  const auto loaded = load(fake(vars));
+  ASSERT_EQ(loaded.problems.size(), 2u);  // both set, and then none resolved
+  EXPECT_NE(loaded.problems[0].find("both set"), std::string::npos);
+}
+
+TEST(ConfigTest, DatabaseOnlyCommandsNeedNoWebhookSecret) {
+  EXPECT_TRUE(load(fake({{"DATABASE_URL", "postgresql://x@y/z"}}), Purpose::DatabaseOnly).ok());
+  EXPECT_FALSE(load(fake({{"DATABASE_URL", "postgresql://x@y/z"}}), Purpose::Serve).ok());
+}
+
+TEST(ConfigTest, ParsesIpv6ListenAddress) {
+  auto vars = kMinimal;
+  vars["EFFECTD_LISTEN"] = "[::1]:8443";
+  const auto loaded = load(fake(vars));
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded.config.listen.host, "::1");
+  EXPECT_EQ(loaded.config.listen.port, 8443);
+  EXPECT_EQ(loaded.config.listen.toString(), "[::1]:8443");
+}
+
+TEST(ConfigTest, DescribeRedactsSecrets) {
+  auto vars = kMinimal;
+  vars["EFFECTD_ADMIN_TOKEN"] = "tok_supersecret";
+  const auto settings = describe(load(fake(vars)).config);
+  for (const auto& s : settings) {
+    EXPECT_EQ(s.value.find("s3cret"), std::string::npos) << s.name;
+    EXPECT_EQ(s.value.find("whsec_a"), std::string::npos) << s.name;
+    EXPECT_EQ(s.value.find("tok_supersecret"), std::string::npos) << s.name;
+  }
+}
+
+TEST(ConfigTest, RedactsPasswordsInBothUrlForms) {
+  EXPECT_EQ(redactDatabaseUrl("postgresql://u:p%40ss@h:5432/db?sslmode=require"),
+            "postgresql://u:***@h:5432/db?sslmode=require");
+  EXPECT_EQ(redactDatabaseUrl("postgres://u@h/db?password=abc&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require");
+  EXPECT_EQ(redactDatabaseUrl("host=h user=u password=abc dbname=d"),
+            "host=h user=u password=*** dbname=d");
+}
+
+}  // namespace
+}  // namespace effectd::config
