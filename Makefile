@@ -14,7 +14,7 @@ deps:
 	@deploy/dev/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEFFECTD_BUILD_TESTS=ON >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEFFECTD_BUILD_TESTS=ON -DEFFECTD_BUILD_BENCH=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 npm: deps

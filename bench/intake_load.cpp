@@ -1,0 +1,161 @@
+// Load generator for the intake path: N keep-alive connections post signed,
+// unique Stripe events to a running effectd for a fixed time, and report
+// events stored per second and latency percentiles as one JSON line.
+//
+//   effectd_intake_load --port P --secret whsec_... [--connections 32] [--seconds 10]
+//                       [--payload-out FILE]
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/dev_trigger.hpp"
+#include "handlers/signature.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::uint16_t port = 8080;
+  std::string secret;
+  int connections = 32;
+  int seconds = 10;
+  std::string payloadOut;
+};
+
+struct WorkerResult {
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  std::vector<double> latenciesMs;
+};
+
+// The sample event with a placeholder id, so each request only swaps the id in.
+std::string templateBody() {
+  auto event = nlohmann::json::parse(
+      effectd::daemon::sampleEvent("customer.subscription.updated", "org_bench"));
+  event["id"] = "@ID@";
+  return event.dump();
+}
+
+WorkerResult work(const Options& options, int index, const std::string& body,
+                  Clock::time_point deadline) {
+  WorkerResult result;
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), options.port);
+  stream.connect(endpoint);
+  beast::flat_buffer buffer;
+  const auto at = body.find("@ID@");
+  std::uint64_t n = 0;
+  while (Clock::now() < deadline) {
+    http::request<http::string_body> req{http::verb::post, "/webhooks/stripe", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    auto& payload = req.body();
+    payload.reserve(body.size() + 32);
+    payload.append(body, 0, at);
+    payload += "evt_bench_" + std::to_string(index) + "_" + std::to_string(n++) + "_" +
+               std::to_string(deadline.time_since_epoch().count());
+    payload.append(body, at + 4);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    req.set("Stripe-Signature", effectd::handlers::signPayload(options.secret, now, payload));
+    req.prepare_payload();
+    const auto started = Clock::now();
+    beast::error_code ec;
+    http::write(stream, req, ec);
+    http::response<http::string_body> res;
+    if (!ec) http::read(stream, buffer, res, ec);
+    if (ec) {
+      ++result.failed;
+      break;
+    }
+    const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    if (res.result_int() == 200) {
+      ++result.ok;
+      result.latenciesMs.push_back(ms);
+    } else {
+      ++result.failed;
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--port") options.port = static_cast<std::uint16_t>(std::stoi(value));
+    else if (flag == "--secret") options.secret = value;
+    else if (flag == "--connections") options.connections = std::stoi(value);
+    else if (flag == "--seconds") options.seconds = std::stoi(value);
+    else if (flag == "--payload-out") options.payloadOut = value;
+    else {
+      std::cerr << "unknown flag " << flag << "\n";
+      return 2;
+    }
+  }
+  if (options.secret.empty()) {
+    std::cerr << "--secret is required\n";
+    return 2;
+  }
+  const auto body = templateBody();
+  if (!options.payloadOut.empty()) std::ofstream(options.payloadOut) << body;
+
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::seconds(options.seconds);
+  std::vector<WorkerResult> results(static_cast<std::size_t>(options.connections));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.connections; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        results[i] = work(options, i, body, deadline);
+      } catch (const std::exception& e) {
+        std::cerr << "connection " << i << ": " << e.what() << "\n";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+
+  WorkerResult total;
+  for (auto& r : results) {
+    total.ok += r.ok;
+    total.failed += r.failed;
+    total.latenciesMs.insert(total.latenciesMs.end(), r.latenciesMs.begin(), r.latenciesMs.end());
+  }
+  std::sort(total.latenciesMs.begin(), total.latenciesMs.end());
+  auto percentile = [&](double p) {
+    if (total.latenciesMs.empty()) return 0.0;
+    return total.latenciesMs[static_cast<std::size_t>(p * (total.latenciesMs.size() - 1))];
+  };
+  std::cout << nlohmann::json{{"connections", options.connections},
+                              {"seconds", elapsed},
+                              {"stored", total.ok},
+                              {"failed", total.failed},
+                              {"events_per_second", total.ok / elapsed},
+                              {"p50_ms", percentile(0.5)},
+                              {"p99_ms", percentile(0.99)},
+                              {"payload_bytes", body.size()}}
+                   .dump()
+            << "\n";
+  return total.failed == 0 ? 0 : 1;
+}

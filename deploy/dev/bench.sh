@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make bench`: signed events stored per second through effectd at 32
+# connections, next to pgbench running the same INSERT at the same
+# concurrency, on one throwaway cluster with fsync on, in the same run.
+# The machines are shared and noisy: read the ratios, not the absolutes.
+set -euo pipefail
+build=${1:?usage: bench.sh BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+connections=${BENCH_CONNECTIONS:-32}
+seconds=${BENCH_SECONDS:-10}
+cluster=$build/pg-bench
+work=$build/bench-results
+mkdir -p "$work"
+
+cmake --build "$build" --target effectd_intake_load >/dev/null
+"$here/pg.sh" destroy "$cluster"
+trap '"$here/pg.sh" destroy "$cluster"' EXIT
+url=$("$here/pg.sh" start "$cluster" --fsync on)
+DATABASE_URL=$url "$build/effectd" migrate >/dev/null
+secret="whsec_bench_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+truncate_events() { psql "$url" -qc 'TRUNCATE "StripeWebhookEvent"'; }
+
+# One effectd run: prints the load generator's JSON line.
+run_effectd() {
+  local label=$1; shift
+  truncate_events
+  env "$@" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
+    EFFECTD_LOG_LEVEL=warn "$build/effectd" serve >"$work/effectd-$label.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  "$build/bench/effectd_intake_load" --port "$port" --secret "$secret" --connections "$connections" \
+    --seconds "$seconds" --payload-out "$work/payload.json" | tee "$work/$label.json"
+  kill -TERM "$pid"; wait "$pid"
+  local rows
+  rows=$(psql "$url" -tAc 'SELECT count(*) FROM "StripeWebhookEvent"')
+  echo "  rows stored: $rows"
+}
+
+echo "== effectd, group commit (default), $connections connections, ${seconds}s"
+run_effectd group
+echo "== effectd, one transaction per event (EFFECTD_INTAKE_MAX_BATCH=1)"
+run_effectd single EFFECTD_INTAKE_MAX_BATCH=1
+
+echo "== pgbench: the same INSERT, one transaction each, $connections clients, ${seconds}s"
+truncate_events
+cat >"$work/insert.sql" <<SQL
+INSERT INTO "StripeWebhookEvent" ("id", "type", "livemode", "apiVersion", "account", "stripeCreatedAt", "payload", "status", "receivedAt") VALUES ('evt_pgbench_' || gen_random_uuid(), 'customer.subscription.updated', false, NULLIF('2025-03-31.basil', ''), NULLIF('', ''), to_timestamp(1700000000::bigint) AT TIME ZONE 'UTC', :payload::jsonb, 'received', now() AT TIME ZONE 'UTC') ON CONFLICT ("id") DO NOTHING RETURNING "id";
+SQL
+# The payload travels as a bind parameter, as effectd sends it.
+"$PGBIN/pgbench" -n -M prepared -c "$connections" -j 2 -T "$seconds" -f "$work/insert.sql" \
+  -D payload="$(cat "$work/payload.json")" "$url" \
+  >"$work/pgbench.txt" 2>&1 || { cat "$work/pgbench.txt"; exit 1; }
+pgbench_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt" | head -1)
+echo "{\"pgbench_tps\": $pgbench_tps}"
+
+python3 - "$work" "$pgbench_tps" <<'PY'
+import json, sys
+work, pg = sys.argv[1], float(sys.argv[2])
+group = json.load(open(f"{work}/group.json"))["events_per_second"]
+single = json.load(open(f"{work}/single.json"))["events_per_second"]
+print()
+print(f"effectd group commit : {group:9.0f} events/s  = {group/pg:5.2f} x pgbench")
+print(f"effectd batch of 1   : {single:9.0f} events/s  = {single/pg:5.2f} x pgbench")
+print(f"pgbench same INSERT  : {pg:9.0f} tx/s      = 1.00 x pgbench")
+print(f"group commit gain    : {group/single:5.2f} x one transaction per event")
+PY
