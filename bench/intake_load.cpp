@@ -103,11 +103,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
-    if (flag == "--port") options.port = static_cast<std::uint16_t>(std::stoi(value));
-    else if (flag == "--secret") options.secret = value;
-    else if (flag == "--connections") options.connections = std::stoi(value);
-    else if (flag == "--seconds") options.seconds = std::stoi(value);
-    else if (flag == "--payload-out") options.payloadOut = value;
+    if (flag == "--port")
+      options.port = static_cast<std::uint16_t>(std::stoi(value));
+    else if (flag == "--secret")
+      options.secret = value;
+    else if (flag == "--connections")
+      options.connections = std::stoi(value);
+    else if (flag == "--seconds")
+      options.seconds = std::stoi(value);
+    else if (flag == "--payload-out")
+      options.payloadOut = value;
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;

@@ -180,7 +180,8 @@ LoadResult load(const Environment& env, Purpose purpose) {
   }
   in.seconds("STRIPE_WEBHOOK_TOLERANCE", c.stripeTolerance, 1, 86400);
   in.choice("STRIPE_LIVEMODE", c.livemode,
-            {{"any", LivemodePolicy::Any}, {"test", LivemodePolicy::Test},
+            {{"any", LivemodePolicy::Any},
+             {"test", LivemodePolicy::Test},
              {"live", LivemodePolicy::Live}});
 
   in.address("EFFECTD_LISTEN", c.listen);
@@ -196,8 +197,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
   in.seconds("EFFECTD_SHUTDOWN_TIMEOUT", c.shutdownTimeout, 1, 3600);
   in.integer("EFFECTD_IO_THREADS", c.ioThreads, 1, 256);
   in.integer("EFFECTD_INTAKE_MAX_BATCH", c.intakeMaxBatch, std::size_t{1}, std::size_t{1000});
-  in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1},
-             std::size_t{1000000});
+  in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1}, std::size_t{1000000});
 
   in.choice("EFFECTD_LOG_FORMAT", c.logFormat,
             {{"json", LogFormat::Json}, {"text", LogFormat::Text}});

@@ -34,16 +34,16 @@ struct Config {
   LivemodePolicy livemode = LivemodePolicy::Any;  // STRIPE_LIVEMODE
 
   // HTTP.
-  ListenAddress listen{"0.0.0.0", 8080};          // EFFECTD_LISTEN
-  ListenAddress adminListen{"127.0.0.1", 9090};   // EFFECTD_ADMIN_LISTEN
-  std::string adminToken;                         // EFFECTD_ADMIN_TOKEN (secret)
-  std::size_t maxBodyBytes = 1024 * 1024;         // EFFECTD_MAX_BODY_BYTES
-  std::size_t maxHeaderBytes = 16 * 1024;         // EFFECTD_MAX_HEADER_BYTES
-  int maxConnections = 1024;                      // EFFECTD_MAX_CONNECTIONS
-  std::chrono::seconds readTimeout{10};           // EFFECTD_READ_TIMEOUT: one request, headers+body
-  std::chrono::seconds idleTimeout{60};           // EFFECTD_IDLE_TIMEOUT: keep-alive between requests
-  std::chrono::seconds shutdownTimeout{20};       // EFFECTD_SHUTDOWN_TIMEOUT
-  int ioThreads = 2;                              // EFFECTD_IO_THREADS
+  ListenAddress listen{"0.0.0.0", 8080};         // EFFECTD_LISTEN
+  ListenAddress adminListen{"127.0.0.1", 9090};  // EFFECTD_ADMIN_LISTEN
+  std::string adminToken;                        // EFFECTD_ADMIN_TOKEN (secret)
+  std::size_t maxBodyBytes = 1024 * 1024;        // EFFECTD_MAX_BODY_BYTES
+  std::size_t maxHeaderBytes = 16 * 1024;        // EFFECTD_MAX_HEADER_BYTES
+  int maxConnections = 1024;                     // EFFECTD_MAX_CONNECTIONS
+  std::chrono::seconds readTimeout{10};          // EFFECTD_READ_TIMEOUT: one request, headers+body
+  std::chrono::seconds idleTimeout{60};      // EFFECTD_IDLE_TIMEOUT: keep-alive between requests
+  std::chrono::seconds shutdownTimeout{20};  // EFFECTD_SHUTDOWN_TIMEOUT
+  int ioThreads = 2;                         // EFFECTD_IO_THREADS
 
   // Group commit of webhook events.
   std::size_t intakeMaxBatch = 128;   // EFFECTD_INTAKE_MAX_BATCH: events per transaction

@@ -29,9 +29,9 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
     for (const auto& p : loaded.problems) std::cerr << "  - " << p << "\n";
     return std::nullopt;
   }
-  log::configure(loaded.config.logFormat == config::LogFormat::Json ? log::Format::Json
-                                                                     : log::Format::Text,
-                 loaded.config.logLevel);
+  log::configure(
+      loaded.config.logFormat == config::LogFormat::Json ? log::Format::Json : log::Format::Text,
+      loaded.config.logLevel);
   return loaded.config;
 }
 
@@ -76,11 +76,12 @@ int migrateCommand(bool statusOnly, bool asJson) {
       pending += s.applied ? 0 : 1;
       mismatch = mismatch || s.checksumMismatch;
       if (asJson) {
-        out.push_back({{"version", s.version},
-                       {"name", s.name},
-                       {"applied", s.applied},
-                       {"appliedAt", s.appliedAt.empty() ? nlohmann::json() : nlohmann::json(s.appliedAt)},
-                       {"checksumMismatch", s.checksumMismatch}});
+        out.push_back(
+            {{"version", s.version},
+             {"name", s.name},
+             {"applied", s.applied},
+             {"appliedAt", s.appliedAt.empty() ? nlohmann::json() : nlohmann::json(s.appliedAt)},
+             {"checksumMismatch", s.checksumMismatch}});
       } else {
         std::cout << (s.applied ? "applied  " : "pending  ") << s.name
                   << (s.applied ? "  " + s.appliedAt : "")
@@ -102,8 +103,7 @@ int schemaCheck(bool asJson) {
     sql::DirectConnection conn(config->databaseUrl);
     const auto problems = sql::checkSchema(*conn);
     if (asJson) {
-      std::cout << nlohmann::json{{"ok", problems.empty()}, {"problems", problems}}.dump(2)
-                << "\n";
+      std::cout << nlohmann::json{{"ok", problems.empty()}, {"problems", problems}}.dump(2) << "\n";
     } else if (problems.empty()) {
       std::cout << "schema ok\n";
     } else {

@@ -12,9 +12,11 @@ namespace effectd::daemon {
 namespace {
 
 using nlohmann::json;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600;
 
 std::string randomId(std::string_view prefix) {
-  static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char alphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::random_device rd;
   std::mt19937_64 rng(rd());
   std::uniform_int_distribution<std::size_t> pick(0, sizeof alphabet - 2);
@@ -24,7 +26,7 @@ std::string randomId(std::string_view prefix) {
 }
 
 json subscriptionObject(std::int64_t now, std::string_view org, std::string_view status) {
-  const auto periodEnd = now + 30 * 24 * 3600;
+  const auto periodEnd = now + kDay * 30;
   return {
       {"id", "sub_dev_" + std::string(org)},
       {"object", "subscription"},
@@ -104,8 +106,8 @@ std::string sampleEvent(std::string_view type, std::string_view org) {
     object = subscriptionObject(now, org, "active");
     if (type == "customer.subscription.trial_will_end") {
       object["status"] = "trialing";
-      object["trial_start"] = now - 11 * 24 * 3600;
-      object["trial_end"] = now + 3 * 24 * 3600;
+      object["trial_start"] = now - kDay * 11;
+      object["trial_end"] = now + kDay * 3;
     }
   } else if (type.starts_with("invoice.")) {
     object = invoiceObject(now, org, type != "invoice.payment_failed");
@@ -136,9 +138,8 @@ int devTrigger(const config::Config& config, const TriggerOptions& options) {
                        .count();
   HttpCall call;
   call.target = "/webhooks/stripe";
-  call.host = config.listen.host == "0.0.0.0" || config.listen.host == "::"
-                  ? "127.0.0.1"
-                  : config.listen.host;
+  call.host = config.listen.host == "0.0.0.0" || config.listen.host == "::" ? "127.0.0.1"
+                                                                            : config.listen.host;
   call.port = config.listen.port;
   if (!options.url.empty()) {
     // http://host:port/path only: a development tool for a local daemon.
@@ -157,9 +158,9 @@ int devTrigger(const config::Config& config, const TriggerOptions& options) {
                     ? 80
                     : static_cast<std::uint16_t>(std::stoi(authority.substr(colon + 1)));
   }
-  call.headers = {{"Content-Type", "application/json"},
-                  {"Stripe-Signature",
-                   handlers::signPayload(config.stripeWebhookSecrets.front(), now, body)}};
+  call.headers = {
+      {"Content-Type", "application/json"},
+      {"Stripe-Signature", handlers::signPayload(config.stripeWebhookSecrets.front(), now, body)}};
   call.body = body;
 
   const auto event = json::parse(body);

@@ -32,7 +32,7 @@ HttpAnswer httpCall(const HttpCall& call) {
   req.prepare_payload();
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(16 * 1024 * 1024);
+  parser.body_limit(std::uint64_t{16} * 1024 * 1024);
 
   auto fail = [&answer](const char* step, beast::error_code ec) {
     if (!answer.error.empty()) return;

@@ -33,7 +33,7 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // discarding) briefly before closing: closing a socket with unread data sends
 // a reset, which can destroy our response before the client reads it.
 constexpr auto kLingerTime = std::chrono::seconds(1);
-constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::size_t kLingerBytes = std::size_t{256} * 1024;
 
 // Hands an event to the intake writer and resumes the caller on its own
 // executor with the outcome. The work guard keeps the io_context running
@@ -41,13 +41,13 @@ constexpr std::size_t kLingerBytes = 256 * 1024;
 template <typename Token>
 auto asyncStore(handlers::IntakeWriter& writer, handlers::IncomingEvent event, Token&& token) {
   return asio::async_initiate<Token, void(handlers::StoreOutcome)>(
-      [&writer](auto handler, handlers::IncomingEvent event) {
+      [&writer](auto handler, handlers::IncomingEvent&& event) {
         auto work = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(
             asio::get_associated_executor(handler));
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         writer.submit(std::move(event), [work, shared](handlers::StoreOutcome outcome) {
           asio::post(work->get_executor(),
-                     [work, shared, outcome] { std::move(*shared)(outcome); });
+                     [work, shared, outcome] { std::move (*shared)(outcome); });
         });
       },
       token, std::move(event));
@@ -65,8 +65,8 @@ struct Exchange {
   std::string eventType;
 };
 
-http::response<http::string_body> toResponse(const Reply& reply, unsigned version,
-                                             bool keepAlive, bool head) {
+http::response<http::string_body> toResponse(const Reply& reply, unsigned version, bool keepAlive,
+                                             bool head) {
   http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::server, "effectd");
   res.set(http::field::content_type, "application/json");
@@ -83,8 +83,7 @@ http::response<http::string_body> toResponse(const Reply& reply, unsigned versio
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& ioc, Options options, PublicRoutes& routes,
-       handlers::IntakeWriter& writer)
+  Impl(asio::io_context& ioc, Options options, PublicRoutes& routes, handlers::IntakeWriter& writer)
       : ioc(ioc),
         options(std::move(options)),
         routes(routes),
@@ -113,8 +112,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       if (active.load() >= options.maxConnections) {
-        log::warn("connection refused: too many connections",
-                  {{"limit", options.maxConnections}});
+        log::warn("connection refused: too many connections", {{"limit", options.maxConnections}});
         auto executor = socket.get_executor();
         asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
         continue;
@@ -165,14 +163,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         if (readError == http::error::header_limit || readError == http::error::body_limit) {
           // Beast refuses a Content-Length over the body limit while still
           // reading the header, before a byte of the body is read.
-          const auto reply = readError == http::error::body_limit
-                                 ? routes.bodyTooLarge()
-                                 : Reply{431, R"({"error":"request headers too large"})",
-                                         "headers too large"};
+          const auto reply =
+              readError == http::error::body_limit
+                  ? routes.bodyTooLarge()
+                  : Reply{431, R"({"error":"request headers too large"})", "headers too large"};
           co_await write(stream, reply, 11, false, false);
-          log::warn("request rejected", {{"status", reply.status},
-                                         {"reason", reply.reason},
-                                         {"remote", remote}});
+          log::warn("request rejected",
+                    {{"status", reply.status}, {"reason", reply.reason}, {"remote", remote}});
           linger = true;
         } else if (readError != http::error::end_of_stream &&
                    readError != asio::error::operation_aborted &&
@@ -260,7 +257,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.expires_after(kLingerTime);
-    std::array<char, 16 * 1024> scratch{};
+    std::array<char, std::size_t{16} * 1024> scratch{};
     for (std::size_t drained = 0; drained < kLingerBytes;) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kNoThrow);
       if (ec) break;
@@ -349,8 +346,12 @@ void HttpServer::start() {
   asio::co_spawn(impl_->strand, impl_->acceptLoop(), asio::detached);
 }
 
-void HttpServer::shutdown(std::chrono::seconds deadline) { impl_->shutdown(deadline); }
+void HttpServer::shutdown(std::chrono::seconds deadline) {
+  impl_->shutdown(deadline);
+}
 
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 }  // namespace effectd::daemon

@@ -6,9 +6,15 @@
 
 namespace effectd::daemon {
 
-void notifyReady() { sd_notify(0, "READY=1\nSTATUS=serving"); }
-void notifyStopping() { sd_notify(0, "STOPPING=1\nSTATUS=stopping"); }
-void notifyWatchdog() { sd_notify(0, "WATCHDOG=1"); }
+void notifyReady() {
+  sd_notify(0, "READY=1\nSTATUS=serving");
+}
+void notifyStopping() {
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+}
+void notifyWatchdog() {
+  sd_notify(0, "WATCHDOG=1");
+}
 void notifyStatus(std::string_view status) {
   sd_notify(0, ("STATUS=" + std::string(status)).c_str());
 }

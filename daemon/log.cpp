@@ -16,11 +16,16 @@ std::mutex g_write;
 
 std::string_view name(Level level) {
   switch (level) {
-    case Level::Trace: return "trace";
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Warn: return "warn";
-    case Level::Error: return "error";
+    case Level::Trace:
+      return "trace";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Warn:
+      return "warn";
+    case Level::Error:
+      return "error";
   }
   return "info";
 }
@@ -41,8 +46,8 @@ std::string timestamp() {
 
 // Quotes a string as JSON; invalid UTF-8 from a client is replaced, not fatal.
 std::string quoted(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string render(const Field::Value& v, bool json) {
@@ -72,7 +77,9 @@ void configure(Format format, std::string_view level) {
   }
 }
 
-bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return level >= g_level.load(std::memory_order_relaxed);
+}
 
 std::string format(Format fmt, Level level, std::string_view message, Fields fields) {
   std::string line;

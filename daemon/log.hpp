@@ -36,10 +36,18 @@ void configure(Format format, std::string_view level);
 bool enabled(Level level);
 void write(Level level, std::string_view message, Fields fields);
 
-inline void debug(std::string_view m, Fields f = {}) { write(Level::Debug, m, f); }
-inline void info(std::string_view m, Fields f = {}) { write(Level::Info, m, f); }
-inline void warn(std::string_view m, Fields f = {}) { write(Level::Warn, m, f); }
-inline void error(std::string_view m, Fields f = {}) { write(Level::Error, m, f); }
+inline void debug(std::string_view m, Fields f = {}) {
+  write(Level::Debug, m, f);
+}
+inline void info(std::string_view m, Fields f = {}) {
+  write(Level::Info, m, f);
+}
+inline void warn(std::string_view m, Fields f = {}) {
+  write(Level::Warn, m, f);
+}
+inline void error(std::string_view m, Fields f = {}) {
+  write(Level::Error, m, f);
+}
 
 // The line `write` would print, for tests.
 std::string format(Format format, Level level, std::string_view message, Fields fields);

@@ -51,11 +51,10 @@ Decision PublicRoutes::handle(PublicRequest request) const {
 Decision PublicRoutes::webhook(PublicRequest& request) const {
   const auto& config = *options_.config;
   // The signature is checked on the raw bytes before any parsing.
-  const auto signature = handlers::verifySignature(
-      request.stripeSignature, request.body,
-      {.secrets = config.stripeWebhookSecrets,
-       .tolerance = config.stripeTolerance,
-       .now = options_.clock()});
+  const auto signature = handlers::verifySignature(request.stripeSignature, request.body,
+                                                   {.secrets = config.stripeWebhookSecrets,
+                                                    .tolerance = config.stripeTolerance,
+                                                    .now = options_.clock()});
   if (signature != handlers::SignatureError::None) {
     return error(400, handlers::describe(signature));
   }
@@ -76,24 +75,26 @@ Decision PublicRoutes::webhook(PublicRequest& request) const {
 Reply PublicRoutes::afterStore(handlers::StoreOutcome outcome) {
   using handlers::StoreOutcome;
   switch (outcome) {
-    case StoreOutcome::Stored: return Reply{200, R"({"received":true})", "stored"};
+    case StoreOutcome::Stored:
+      return Reply{200, R"({"received":true})", "stored"};
     case StoreOutcome::Duplicate:
       return Reply{200, R"({"received":true,"duplicate":true})", "duplicate"};
     case StoreOutcome::Unavailable:
     case StoreOutcome::Overloaded:
-    case StoreOutcome::ShuttingDown: return unavailable(std::string(handlers::describe(outcome)));
+    case StoreOutcome::ShuttingDown:
+      return unavailable(handlers::describe(outcome));
   }
   return unavailable("unknown outcome");
 }
 
 Reply PublicRoutes::bodyTooLarge() const {
-  auto reply = error(413, "body larger than " + std::to_string(options_.config->maxBodyBytes) +
-                              " bytes");
+  auto reply =
+      error(413, "body larger than " + std::to_string(options_.config->maxBodyBytes) + " bytes");
   reply.closeConnection = true;
   return reply;
 }
 
-Reply PublicRoutes::unavailable(std::string reason) {
+Reply PublicRoutes::unavailable(std::string_view reason) {
   Reply reply = error(503, reason);
   reply.retryAfterSeconds = 5;
   return reply;

@@ -56,7 +56,7 @@ class PublicRoutes {
   static Reply afterStore(handlers::StoreOutcome outcome);
   // For a body over the limit, answered before it is read.
   Reply bodyTooLarge() const;
-  static Reply unavailable(std::string reason);
+  static Reply unavailable(std::string_view reason);
 
   void startDraining() { draining_ = true; }
 

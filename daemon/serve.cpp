@@ -31,15 +31,15 @@ int serve(const config::Config& config) {
   asio::io_context ioc(config.ioThreads);
   std::unique_ptr<HttpServer> server;
   try {
-    server = std::make_unique<HttpServer>(
-        ioc,
-        HttpServer::Options{.listen = config.listen,
-                            .maxBodyBytes = config.maxBodyBytes,
-                            .maxHeaderBytes = config.maxHeaderBytes,
-                            .maxConnections = config.maxConnections,
-                            .readTimeout = config.readTimeout,
-                            .idleTimeout = config.idleTimeout},
-        routes, writer);
+    server =
+        std::make_unique<HttpServer>(ioc,
+                                     HttpServer::Options{.listen = config.listen,
+                                                         .maxBodyBytes = config.maxBodyBytes,
+                                                         .maxHeaderBytes = config.maxHeaderBytes,
+                                                         .maxConnections = config.maxConnections,
+                                                         .readTimeout = config.readTimeout,
+                                                         .idleTimeout = config.idleTimeout},
+                                     routes, writer);
   } catch (const std::exception& e) {
     log::error("cannot listen", {{"address", config.listen.toString()}, {"error", e.what()}});
     return 1;

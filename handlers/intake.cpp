@@ -34,11 +34,16 @@ std::string insertSql(std::size_t n) {
 
 std::string_view describe(StoreOutcome outcome) {
   switch (outcome) {
-    case StoreOutcome::Stored: return "stored";
-    case StoreOutcome::Duplicate: return "duplicate";
-    case StoreOutcome::Unavailable: return "database unavailable";
-    case StoreOutcome::Overloaded: return "intake queue full";
-    case StoreOutcome::ShuttingDown: return "shutting down";
+    case StoreOutcome::Stored:
+      return "stored";
+    case StoreOutcome::Duplicate:
+      return "duplicate";
+    case StoreOutcome::Unavailable:
+      return "database unavailable";
+    case StoreOutcome::Overloaded:
+      return "intake queue full";
+    case StoreOutcome::ShuttingDown:
+      return "shutting down";
   }
   return "unknown";
 }
@@ -89,7 +94,9 @@ IntakeWriter::IntakeWriter(Options options) : options_(std::move(options)) {
   }
 }
 
-IntakeWriter::~IntakeWriter() { stop(); }
+IntakeWriter::~IntakeWriter() {
+  stop();
+}
 
 void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
   {
@@ -156,11 +163,10 @@ void IntakeWriter::run(int index) {
       const bool broken = connection.dropIfBroken() ||
                           dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
                           dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
-      log::warn("storing webhook events failed",
-                {{"writer", index},
-                 {"events", batch.size()},
-                 {"error", sql::errorText(e)},
-                 {"connection_lost", broken}});
+      log::warn("storing webhook events failed", {{"writer", index},
+                                                  {"events", batch.size()},
+                                                  {"error", sql::errorText(e)},
+                                                  {"connection_lost", broken}});
       if (broken) {
         connection.drop();
         if (options_.health) options_.health->reportUnreachable();

@@ -48,14 +48,14 @@ std::optional<Digest> hmac(std::string_view secret, std::int64_t timestamp, std:
   const auto prefix = std::to_string(timestamp) + ".";
   Digest out{};
   std::size_t len = 0;
-  const bool ok =
-      ctx && EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()),
-                          secret.size(), params) == 1 &&
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(prefix.data()),
-                     prefix.size()) == 1 &&
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(body.data()),
-                     body.size()) == 1 &&
-      EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) == 1;
+  const bool ok = ctx &&
+                  EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()),
+                               secret.size(), params) == 1 &&
+                  EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(prefix.data()),
+                                 prefix.size()) == 1 &&
+                  EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(body.data()),
+                                 body.size()) == 1 &&
+                  EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) == 1;
   if (!ok) return std::nullopt;  // callers then reject: nothing can match
   return out;
 }
@@ -64,14 +64,22 @@ std::optional<Digest> hmac(std::string_view secret, std::int64_t timestamp, std:
 
 std::string_view describe(SignatureError error) {
   switch (error) {
-    case SignatureError::None: return "ok";
-    case SignatureError::MissingHeader: return "missing Stripe-Signature header";
-    case SignatureError::Malformed: return "malformed Stripe-Signature header";
-    case SignatureError::MissingTimestamp: return "Stripe-Signature has no valid timestamp";
-    case SignatureError::NoV1Signature: return "Stripe-Signature has no v1 signature";
-    case SignatureError::TooOld: return "timestamp outside the tolerance (too old)";
-    case SignatureError::TooNew: return "timestamp outside the tolerance (in the future)";
-    case SignatureError::NoMatch: return "no signature matches the configured secrets";
+    case SignatureError::None:
+      return "ok";
+    case SignatureError::MissingHeader:
+      return "missing Stripe-Signature header";
+    case SignatureError::Malformed:
+      return "malformed Stripe-Signature header";
+    case SignatureError::MissingTimestamp:
+      return "Stripe-Signature has no valid timestamp";
+    case SignatureError::NoV1Signature:
+      return "Stripe-Signature has no v1 signature";
+    case SignatureError::TooOld:
+      return "timestamp outside the tolerance (too old)";
+    case SignatureError::TooNew:
+      return "timestamp outside the tolerance (in the future)";
+    case SignatureError::NoMatch:
+      return "no signature matches the configured secrets";
   }
   return "unknown";
 }
@@ -115,9 +123,8 @@ SignatureError verifySignature(std::string_view headerValue, std::string_view bo
   auto parsed = parseSignatureHeader(headerValue);
   if (parsed.error != SignatureError::None) return parsed.error;
 
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       options.now.time_since_epoch())
-                       .count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(options.now.time_since_epoch()).count();
   const auto tolerance = options.tolerance.count();
   if (parsed.header.timestamp < now - tolerance) return SignatureError::TooOld;
   if (parsed.header.timestamp > now + tolerance) return SignatureError::TooNew;

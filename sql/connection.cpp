@@ -45,16 +45,19 @@ bool Connection::dropIfBroken() {
   return false;
 }
 
-void Connection::drop() { impl_.reset(); }
+void Connection::drop() {
+  impl_.reset();
+}
 
 struct DirectConnection::Impl {
   explicit Impl(const std::string& url) : conn(url) {}
   pqxx::connection conn;
 };
 
-DirectConnection::DirectConnection(const std::string& url)
-    : impl_(std::make_unique<Impl>(url)) {}
+DirectConnection::DirectConnection(const std::string& url) : impl_(std::make_unique<Impl>(url)) {}
 DirectConnection::~DirectConnection() = default;
-pqxx::connection_base& DirectConnection::operator*() { return impl_->conn; }
+pqxx::connection_base& DirectConnection::operator*() {
+  return impl_->conn;
+}
 
 }  // namespace effectd::sql

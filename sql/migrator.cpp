@@ -41,9 +41,9 @@ std::map<std::string, Applied> readLedger(pqxx::transaction_base& tx) {
   std::map<std::string, Applied> out;
   const auto exists = tx.exec(R"(SELECT to_regclass('"_effectd_migrations"') IS NOT NULL)");
   if (!exists[0][0].as<bool>()) return out;
-  for (const auto& row : tx.exec(
-           R"(SELECT "version", "checksum", to_char("appliedAt", 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))"
-           R"( FROM "_effectd_migrations")")) {
+  for (const auto& row :
+       tx.exec(R"(SELECT "version", "checksum", to_char("appliedAt", 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))"
+               R"( FROM "_effectd_migrations")")) {
     out[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<std::string>()};
   }
   return out;

@@ -24,7 +24,7 @@ struct MigrationStatus {
   std::string version;
   std::string name;
   bool applied = false;
-  std::string appliedAt;  // empty when pending
+  std::string appliedAt;          // empty when pending
   bool checksumMismatch = false;  // applied, but the file changed since
 };
 

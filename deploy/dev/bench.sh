@@ -4,7 +4,7 @@
 # concurrency, on one throwaway cluster with fsync on, in the same run.
 # The machines are shared and noisy: read the ratios, not the absolutes.
 set -euo pipefail
-build=${1:?usage: bench.sh BUILD_DIR}
+build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 connections=${BENCH_CONNECTIONS:-32}

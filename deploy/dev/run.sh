@@ -2,7 +2,7 @@
 # `make run`: effectd in the foreground against a throwaway PostgreSQL (unless
 # DATABASE_URL names one), migrated and seeded with a demo organization.
 set -euo pipefail
-build=${1:?usage: run.sh BUILD_DIR}
+build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 effectd=$build/effectd
 cluster=$build/pg-dev

@@ -2,7 +2,7 @@
 # `make test`: a throwaway PostgreSQL on a free port, every CTest suite
 # against it, then the cluster is removed. Exits non-zero on any failure.
 set -euo pipefail
-build=${1:?usage: test.sh BUILD_DIR}
+build=$(cd "${1:?usage: test.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 cluster=$build/pg-test
 

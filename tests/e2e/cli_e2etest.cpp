@@ -40,7 +40,8 @@ TEST(CliE2eTest, SchemaCheckNamesADroppedColumnAndFails) {
   TestDatabase db;
   const EnvOverrides env{{"DATABASE_URL", db.url()}};
   EXPECT_EQ(effectd({"schema", "check"}, env).exitCode, 0);
-  pqxx::nontransaction(db.conn()).exec(R"(ALTER TABLE "OutboundEffect" DROP COLUMN "lockedUntil" CASCADE)");
+  pqxx::nontransaction(db.conn()).exec(
+      R"(ALTER TABLE "OutboundEffect" DROP COLUMN "lockedUntil" CASCADE)");
   const auto check = effectd({"schema", "check"}, env);
   EXPECT_EQ(check.exitCode, 1);
   EXPECT_NE(check.output.find(R"(missing column "OutboundEffect"."lockedUntil")"),
@@ -56,9 +57,8 @@ TEST(CliE2eTest, ConfigCheckListsEveryProblemAndRedactsSecrets) {
   EXPECT_EQ(bad.exitCode, 2);
   EXPECT_NE(bad.output.find("4 problem(s)"), std::string::npos) << bad.output;
 
-  const auto good = effectd({"config", "check"},
-                            {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
-                             {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"}});
+  const auto good = effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
+                                                  {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"}});
   EXPECT_EQ(good.exitCode, 0) << good.output;
   EXPECT_EQ(good.output.find("hunter2"), std::string::npos);
   EXPECT_EQ(good.output.find("whsec_topsecret"), std::string::npos);
@@ -71,13 +71,14 @@ TEST(CliE2eTest, DevTriggerStoresASampleEventInARunningDaemon) {
   Daemon daemon(env);
   auto triggerEnv = env;
   triggerEnv["EFFECTD_LISTEN"] = "127.0.0.1:" + std::to_string(daemon.port());
-  for (const std::string type : {"customer.subscription.created", "checkout.session.completed",
-                                 "invoice.payment_failed"}) {
+  for (const std::string type :
+       {"customer.subscription.created", "checkout.session.completed", "invoice.payment_failed"}) {
     const auto result = effectd({"dev", "trigger", type}, triggerEnv);
     EXPECT_EQ(result.exitCode, 0) << result.output;
     EXPECT_NE(result.output.find("200"), std::string::npos) << result.output;
-    EXPECT_EQ(db.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "type" = ')" + type + "'"),
-              "1");
+    EXPECT_EQ(
+        db.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "type" = ')" + type + "'"),
+        "1");
   }
   // Against nothing listening, it says so and fails.
   triggerEnv["EFFECTD_LISTEN"] = "127.0.0.1:1";
@@ -85,7 +86,8 @@ TEST(CliE2eTest, DevTriggerStoresASampleEventInARunningDaemon) {
 }
 
 TEST(CliE2eTest, MigrateReportsAnUnreachableDatabase) {
-  const auto result = effectd({"migrate"}, {{"DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x"}});
+  const auto result =
+      effectd({"migrate"}, {{"DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x"}});
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_NE(result.output.find("effectd migrate:"), std::string::npos) << result.output;
 }

@@ -25,7 +25,8 @@ bool eventually(F condition, std::chrono::seconds timeout) {
 
 TEST(OutageE2eTest, IntakeAnswers503WhileTheDatabaseIsDownAndRecoversByItself) {
   TestCluster cluster;
-  ASSERT_EQ(runCommand({effectdBinary(), "migrate"}, {{"DATABASE_URL", cluster.url()}}).exitCode, 0);
+  ASSERT_EQ(runCommand({effectdBinary(), "migrate"}, {{"DATABASE_URL", cluster.url()}}).exitCode,
+            0);
   Daemon daemon({{"DATABASE_URL", cluster.url()}, {"STRIPE_WEBHOOK_SECRET", kSecret}});
   StripeSigner signer;
   auto post = [&](const std::string& id) {
@@ -33,8 +34,8 @@ TEST(OutageE2eTest, IntakeAnswers503WhileTheDatabaseIsDownAndRecoversByItself) {
     return daemon.postWebhook(body, signer.sign(body, kSecret));
   };
 
-  ASSERT_TRUE(eventually([&] { return daemon.get("/readyz").status == 200; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 200; }, std::chrono::seconds(10)));
   ASSERT_EQ(post("evt_before").status, 200);
 
   cluster.stop();
@@ -48,13 +49,13 @@ TEST(OutageE2eTest, IntakeAnswers503WhileTheDatabaseIsDownAndRecoversByItself) {
     EXPECT_FALSE(answer.header("Retry-After").empty());
     refused.push_back(id);
   }
-  EXPECT_TRUE(eventually([&] { return daemon.get("/readyz").status == 503; },
-                         std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 503; }, std::chrono::seconds(10)));
   EXPECT_EQ(daemon.get("/healthz").status, 200) << "liveness must not follow the database";
 
   cluster.start();
-  EXPECT_TRUE(eventually([&] { return daemon.get("/readyz").status == 200; },
-                         std::chrono::seconds(30)));
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 200; }, std::chrono::seconds(30)));
   // Stripe's retries of the refused events now land, once each.
   for (const auto& id : refused) {
     bool stored = eventually([&] { return post(id).status == 200; }, std::chrono::seconds(30));
@@ -62,8 +63,8 @@ TEST(OutageE2eTest, IntakeAnswers503WhileTheDatabaseIsDownAndRecoversByItself) {
   }
   EXPECT_EQ(post("evt_after").status, 200);
 
-  const auto count = runCommand(
-      {"psql", cluster.url(), "-tAc", R"(SELECT count(*) FROM "StripeWebhookEvent")"});
+  const auto count =
+      runCommand({"psql", cluster.url(), "-tAc", R"(SELECT count(*) FROM "StripeWebhookEvent")"});
   EXPECT_EQ(count.output, "7\n");
   EXPECT_NE(daemon.log().find("database unreachable"), std::string::npos);
 }

@@ -116,8 +116,8 @@ TEST_F(WebhookE2eTest, BadSignaturesAre400WithAReasonLoggedAndNothingStored) {
 }
 
 TEST_F(WebhookE2eTest, SignedButNotAnEventIs400) {
-  for (const std::string body : {R"({"hello":"world"})", R"({"id":"evt_1","type":"x"})",
-                                 R"(not json at all)", R"([])"}) {
+  for (const std::string body :
+       {R"({"hello":"world"})", R"({"id":"evt_1","type":"x"})", R"(not json at all)", R"([])"}) {
     const auto answer = post(body);
     EXPECT_EQ(answer.status, 400) << body;
   }
@@ -160,9 +160,10 @@ TEST_F(WebhookE2eTest, TheSameEventOnEightConnectionsAtOnceYieldsOneRow) {
 TEST_F(WebhookE2eTest, AnOversizedBodyIsRefusedWithoutReadingItWhole) {
   // Announces 64 MiB, sends 64 KiB: the 413 arrives before the rest is sent.
   RawConnection conn(daemon_->port());
-  ASSERT_TRUE(conn.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Stripe-Signature: t=1,v1=00\r\nContent-Length: 67108864\r\n\r\n" +
-                        std::string(64 * 1024, 'x')));
+  ASSERT_TRUE(
+      conn.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Stripe-Signature: t=1,v1=00\r\nContent-Length: 67108864\r\n\r\n" +
+                std::string(64 * 1024, 'x')));
   const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
   EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response;
   EXPECT_TRUE(conn.closedByPeer(std::chrono::seconds(5)));

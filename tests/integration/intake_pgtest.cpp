@@ -50,7 +50,9 @@ TEST(IntakePgTest, StoresABatchWithTheRightColumns) {
   EXPECT_EQ(row[7].as<int>(), 0);
   EXPECT_TRUE(row[8].as<bool>());
   EXPECT_TRUE(row[9].as<bool>());
-  const auto b = tx.exec(R"(SELECT "apiVersion" IS NULL, "account" FROM "StripeWebhookEvent" WHERE "id" = 'evt_b')")[0];
+  const auto b = tx.exec(
+      R"(SELECT "apiVersion" IS NULL, "account" FROM "StripeWebhookEvent" WHERE "id" = 'evt_b')")
+                     [0];
   EXPECT_TRUE(b[0].as<bool>());
   EXPECT_EQ(b[1].as<std::string>(), "acct_1");
 }
@@ -70,7 +72,8 @@ TEST(IntakePgTest, DuplicatesInsideAndAcrossBatchesAreStoredOnce) {
 TEST(IntakePgTest, WriterStoresConcurrentSubmissionsAndIsolatesAPoisonedEvent) {
   TestDatabase db;
   sql::DatabaseHealth health;
-  IntakeWriter writer({.databaseUrl = db.url(), .connections = 2, .maxBatch = 64, .health = &health});
+  IntakeWriter writer(
+      {.databaseUrl = db.url(), .connections = 2, .maxBatch = 64, .health = &health});
   constexpr int kEvents = 300;
   std::vector<std::promise<StoreOutcome>> results(kEvents + 1);
   for (int i = 0; i < kEvents; ++i) {

@@ -74,8 +74,8 @@ TEST(MigratorPgTest, DetectsAMigrationChangedAfterItWasApplied) {
 TEST(MigratorPgTest, LeavesTheAppsIdentityTablesAlone) {
   TestDatabase db(TestDatabase::Schema::Empty);
   // The app (Better Auth) created its tables first, with more columns.
-  pqxx::nontransaction(db.conn())
-      .exec(R"(CREATE TABLE "Organization" ("id" TEXT PRIMARY KEY, "name" TEXT NOT NULL,
+  pqxx::nontransaction(db.conn()).exec(
+      R"(CREATE TABLE "Organization" ("id" TEXT PRIMARY KEY, "name" TEXT NOT NULL,
                "slug" TEXT, "logo" TEXT, "createdAt" TIMESTAMP(3) NOT NULL, "metadata" TEXT);
                INSERT INTO "Organization" VALUES ('org_1', 'Acme', 'acme', 'logo.png', now(), NULL))");
   migrate(db.conn(), embeddedMigrations());

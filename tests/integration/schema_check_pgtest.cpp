@@ -24,8 +24,8 @@ TEST(SchemaCheckPgTest, AMigratedDatabaseIsComplete) {
 
 TEST(SchemaCheckPgTest, NamesADroppedColumnIndexAndTrigger) {
   TestDatabase db;
-  pqxx::nontransaction(db.conn())
-      .exec(R"(ALTER TABLE "Subscription" DROP COLUMN "cancelAtPeriodEnd";
+  pqxx::nontransaction(db.conn()).exec(
+      R"(ALTER TABLE "Subscription" DROP COLUMN "cancelAtPeriodEnd";
                DROP INDEX "OutboundEffect_runAt_pending_idx";
                ALTER TABLE "OutboundEffect" DISABLE TRIGGER "OutboundEffect_notify_pending_insert";
                ALTER TABLE "StripeWebhookEvent" ALTER COLUMN "attempts" TYPE BIGINT)");

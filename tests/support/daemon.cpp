@@ -9,7 +9,9 @@
 
 namespace effectd::testing {
 
-std::string effectdBinary() { return EFFECTD_BIN_PATH; }
+std::string effectdBinary() {
+  return EFFECTD_BIN_PATH;
+}
 
 std::int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -23,8 +25,8 @@ Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
                     {"EFFECTD_LOG_LEVEL", "debug"},
                     {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"}};
   for (auto& [k, v] : env) full[k] = v;
-  child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"},
-                                          full, dir_ + "/effectd.log");
+  child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"}, full,
+                                          dir_ + "/effectd.log");
   // The daemon logs the port it bound; port 0 avoids racing other tests.
   static const std::regex listening(R"("msg":"listening".*"port":(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -80,8 +82,8 @@ std::string StripeSigner::sign(const std::string& payload, const std::string& se
   return node_.readLine();
 }
 
-std::string eventJson(const std::string& id, const std::string& type,
-                      const std::string& objectJson, std::int64_t created, bool livemode) {
+std::string eventJson(const std::string& id, const std::string& type, const std::string& objectJson,
+                      std::int64_t created, bool livemode) {
   nlohmann::json event{{"id", id},
                        {"object", "event"},
                        {"api_version", "2025-03-31.basil"},

@@ -47,8 +47,8 @@ class StripeSigner {
 };
 
 // A Stripe event envelope with the given id, type and data.object.
-std::string eventJson(const std::string& id, const std::string& type,
-                      const std::string& objectJson, std::int64_t created, bool livemode = false);
+std::string eventJson(const std::string& id, const std::string& type, const std::string& objectJson,
+                      std::int64_t created, bool livemode = false);
 std::int64_t unixNow();
 
 }  // namespace effectd::testing

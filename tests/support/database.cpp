@@ -75,14 +75,17 @@ std::string TestDatabase::scalar(const std::string& sql) {
   return r[0][0].as<std::string>();
 }
 
-TestCluster::TestCluster() : dir_(tempDirectory("effectd-cluster-")) { start(); }
+TestCluster::TestCluster() : dir_(tempDirectory("effectd-cluster-")) {
+  start();
+}
 
 TestCluster::~TestCluster() {
   runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "destroy", dir_});
 }
 
 void TestCluster::start() {
-  auto result = runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "start", dir_, "--fsync", "off"});
+  auto result =
+      runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "start", dir_, "--fsync", "off"});
   if (result.exitCode != 0) throw std::runtime_error("pg.sh start failed: " + result.output);
   auto url = result.output;
   while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();

@@ -124,7 +124,9 @@ std::optional<int> ChildProcess::stop(int signal, std::chrono::milliseconds time
   return std::nullopt;
 }
 
-std::string ChildProcess::log() const { return readFile(logPath_); }
+std::string ChildProcess::log() const {
+  return readFile(logPath_);
+}
 
 PipedProcess::PipedProcess(const std::vector<std::string>& argv) {
   int toChild[2];

@@ -25,8 +25,7 @@ CommandResult runCommand(const std::vector<std::string>& argv, const EnvOverride
 // on destruction if still running.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const EnvOverrides& env,
-               std::string logPath);
+  ChildProcess(const std::vector<std::string>& argv, const EnvOverrides& env, std::string logPath);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -39,7 +39,8 @@ TEST(ConfigTest, SplitsRotatedSecrets) {
   vars["STRIPE_WEBHOOK_SECRET"] = " whsec_new , whsec_old ,";
   const auto loaded = load(fake(vars));
   ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ(loaded.config.stripeWebhookSecrets, (std::vector<std::string>{"whsec_new", "whsec_old"}));
+  EXPECT_EQ(loaded.config.stripeWebhookSecrets,
+            (std::vector<std::string>{"whsec_new", "whsec_old"}));
 }
 
 TEST(ConfigTest, ListsEveryProblemWithoutQuotingSecrets) {
@@ -69,8 +70,8 @@ TEST(ConfigTest, ReadsSecretsFromFilesAndCredentials) {
   const auto file = dir + "/stripe_secret";
   std::ofstream(file) << "whsec_from_file\n";
   std::ofstream(dir + "/DATABASE_URL") << "postgresql://cred@db/effectd\n";
-  const auto loaded = load(fake({{"STRIPE_WEBHOOK_SECRET_FILE", file},
-                                 {"CREDENTIALS_DIRECTORY", dir}}));
+  const auto loaded =
+      load(fake({{"STRIPE_WEBHOOK_SECRET_FILE", file}, {"CREDENTIALS_DIRECTORY", dir}}));
   ASSERT_TRUE(loaded.ok()) << loaded.problems.front();
   EXPECT_EQ(loaded.config.stripeWebhookSecrets, (std::vector<std::string>{"whsec_from_file"}));
   EXPECT_EQ(loaded.config.databaseUrl, "postgresql://cred@db/effectd");

@@ -25,7 +25,8 @@ TEST(LogTest, InvalidUtf8FromAClientDoesNotBreakTheLine) {
 }
 
 TEST(LogTest, TextLinesQuoteValuesWithSpaces) {
-  const auto line = format(Format::Text, Level::Info, "request", {{"reason", "two words"}, {"id", "evt_1"}});
+  const auto line =
+      format(Format::Text, Level::Info, "request", {{"reason", "two words"}, {"id", "evt_1"}});
   EXPECT_NE(line.find(R"(reason="two words")"), std::string::npos);
   EXPECT_NE(line.find("id=evt_1"), std::string::npos);
 }

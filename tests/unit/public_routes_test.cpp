@@ -20,9 +20,9 @@ class PublicRoutesTest : public ::testing::Test {
   }
 
   PublicRoutes routes() {
-    return PublicRoutes({.config = &config_,
-                         .health = &health_,
-                         .clock = [] { return system_clock::time_point(seconds(kNow)); }});
+    return PublicRoutes({.config = &config_, .health = &health_, .clock = [] {
+                           return system_clock::time_point(seconds(kNow));
+                         }});
   }
 
   static std::string event(bool livemode = false) {
@@ -101,8 +101,8 @@ TEST_F(PublicRoutesTest, StoreOutcomesMapToWhatStripeShouldSee) {
   const auto dup = PublicRoutes::afterStore(StoreOutcome::Duplicate);
   EXPECT_EQ(dup.status, 200u);
   EXPECT_NE(dup.body.find(R"("duplicate":true)"), std::string::npos);
-  for (auto failed : {StoreOutcome::Unavailable, StoreOutcome::Overloaded,
-                      StoreOutcome::ShuttingDown}) {
+  for (auto failed :
+       {StoreOutcome::Unavailable, StoreOutcome::Overloaded, StoreOutcome::ShuttingDown}) {
     const auto reply = PublicRoutes::afterStore(failed);
     EXPECT_EQ(reply.status, 503u);
     EXPECT_GT(reply.retryAfterSeconds, 0);

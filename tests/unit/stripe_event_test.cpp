@@ -19,8 +19,7 @@ TEST(StripeEventTest, ReadsTheEnvelope) {
 }
 
 TEST(StripeEventTest, NullApiVersionAndNoAccountAreEmpty) {
-  const auto parsed =
-      parseEnvelope(R"({"id":"evt_1","type":"x","created":1,"api_version":null})");
+  const auto parsed = parseEnvelope(R"({"id":"evt_1","type":"x","created":1,"api_version":null})");
   ASSERT_TRUE(parsed.ok()) << parsed.error;
   EXPECT_EQ(parsed.event.apiVersion, "");
   EXPECT_EQ(parsed.event.account, "");
@@ -31,11 +30,9 @@ TEST(StripeEventTest, RejectsWhatIsNotAnEvent) {
   EXPECT_EQ(parseEnvelope("not json").error, "body is not valid JSON");
   EXPECT_EQ(parseEnvelope("[1,2]").error, "body is not a JSON object");
   EXPECT_EQ(parseEnvelope(R"({"type":"x","created":1})").error, "event has no string 'id'");
-  EXPECT_EQ(parseEnvelope(R"({"id":5,"type":"x","created":1})").error,
-            "event has no string 'id'");
+  EXPECT_EQ(parseEnvelope(R"({"id":5,"type":"x","created":1})").error, "event has no string 'id'");
   EXPECT_EQ(parseEnvelope(R"({"id":"evt","created":1})").error, "event has no string 'type'");
-  EXPECT_EQ(parseEnvelope(R"({"id":"evt","type":"x"})").error,
-            "event has no integer 'created'");
+  EXPECT_EQ(parseEnvelope(R"({"id":"evt","type":"x"})").error, "event has no integer 'created'");
   EXPECT_EQ(parseEnvelope(R"({"id":"evt","type":"x","created":"1"})").error,
             "event has no integer 'created'");
   EXPECT_EQ(parseEnvelope(R"({"id":"evt","type":"x","created":1,"object":"invoice"})").error,
