@@ -270,3 +270,36 @@ TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503) {
 
 }  // namespace
 }  // namespace effectd::testing
+
+namespace effectd::testing {
+namespace {
+
+class TimeoutsE2eTest : public WebhookE2eTest {
+ protected:
+  TimeoutsE2eTest()
+      : WebhookE2eTest({{"EFFECTD_READ_TIMEOUT", "1"}, {"EFFECTD_IDLE_TIMEOUT", "1"}}) {}
+};
+
+TEST_F(TimeoutsE2eTest, ASlowClientIsDisconnectedAfterTheReadTimeout) {
+  // Half a header, then silence (slowloris).
+  RawConnection slowHeader(daemon_->port());
+  ASSERT_TRUE(slowHeader.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"));
+  // A complete header, then half the announced body.
+  RawConnection slowBody(daemon_->port());
+  ASSERT_TRUE(slowBody.send(
+      "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":"));
+  EXPECT_TRUE(slowHeader.closedByPeer(std::chrono::seconds(4)));
+  EXPECT_TRUE(slowBody.closedByPeer(std::chrono::seconds(4)));
+  EXPECT_NE(daemon_->log().find("request body not received"), std::string::npos);
+  EXPECT_EQ(rows(), "0");
+}
+
+TEST_F(TimeoutsE2eTest, AnIdleKeptAliveConnectionIsClosed) {
+  RawConnection conn(daemon_->port());
+  ASSERT_TRUE(conn.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(conn.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  EXPECT_TRUE(conn.closedByPeer(std::chrono::seconds(4)));
+}
+
+}  // namespace
+}  // namespace effectd::testing
