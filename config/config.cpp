@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "handlers/event_processor.hpp"
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -199,6 +201,13 @@ LoadResult load(const Environment& env, Purpose purpose) {
   in.integer("EFFECTD_INTAKE_MAX_BATCH", c.intakeMaxBatch, std::size_t{1}, std::size_t{1000});
   in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1}, std::size_t{1000000});
 
+  in.seconds("EFFECTD_EVENT_RETRY_BASE", c.eventRetryBase, 1, 86400);
+  in.seconds("EFFECTD_EVENT_RETRY_MAX", c.eventRetryMax, 1, 7 * 86400);
+  in.integer("EFFECTD_EVENT_MAX_ATTEMPTS", c.eventMaxAttempts, 1, 1000);
+  long pollMs = static_cast<long>(c.eventRetryPoll.count());
+  in.integer("EFFECTD_EVENT_RETRY_POLL_MS", pollMs, 10L, 3600L * 1000);
+  c.eventRetryPoll = std::chrono::milliseconds(pollMs);
+
   in.choice("EFFECTD_LOG_FORMAT", c.logFormat,
             {{"json", LogFormat::Json}, {"text", LogFormat::Text}});
   if (auto level = in.plain("EFFECTD_LOG_LEVEL")) {
@@ -264,9 +273,17 @@ std::vector<Setting> describe(const Config& c) {
       {"EFFECTD_IO_THREADS", std::to_string(c.ioThreads)},
       {"EFFECTD_INTAKE_MAX_BATCH", std::to_string(c.intakeMaxBatch)},
       {"EFFECTD_INTAKE_MAX_QUEUE", std::to_string(c.intakeMaxQueue)},
+      {"EFFECTD_EVENT_RETRY_BASE", std::to_string(c.eventRetryBase.count())},
+      {"EFFECTD_EVENT_RETRY_MAX", std::to_string(c.eventRetryMax.count())},
+      {"EFFECTD_EVENT_MAX_ATTEMPTS", std::to_string(c.eventMaxAttempts)},
+      {"EFFECTD_EVENT_RETRY_POLL_MS", std::to_string(c.eventRetryPoll.count())},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},
   };
+}
+
+handlers::RetryPolicy eventRetryPolicy(const Config& c) {
+  return {.base = c.eventRetryBase, .max = c.eventRetryMax, .maxAttempts = c.eventMaxAttempts};
 }
 
 }  // namespace effectd::config

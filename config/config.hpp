@@ -49,6 +49,12 @@ struct Config {
   std::size_t intakeMaxBatch = 128;   // EFFECTD_INTAKE_MAX_BATCH: events per transaction
   std::size_t intakeMaxQueue = 8192;  // EFFECTD_INTAKE_MAX_QUEUE: beyond this, 503 at once
 
+  // Retrying events whose handler failed.
+  std::chrono::seconds eventRetryBase{10};           // EFFECTD_EVENT_RETRY_BASE: first delay
+  std::chrono::seconds eventRetryMax{3600};          // EFFECTD_EVENT_RETRY_MAX: delay cap
+  int eventMaxAttempts = 12;                         // EFFECTD_EVENT_MAX_ATTEMPTS
+  std::chrono::milliseconds eventRetryPoll{1000};    // EFFECTD_EVENT_RETRY_POLL_MS
+
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT
   std::string logLevel = "info";          // EFFECTD_LOG_LEVEL
@@ -78,5 +84,16 @@ std::vector<Setting> describe(const Config& config);
 
 // Masks the password of a libpq URL or key=value string.
 std::string redactDatabaseUrl(std::string_view url);
+
+}  // namespace effectd::config
+
+namespace effectd::handlers {
+struct RetryPolicy;
+}
+
+namespace effectd::config {
+
+// The event retry policy the configuration describes.
+handlers::RetryPolicy eventRetryPolicy(const Config& config);
 
 }  // namespace effectd::config

@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "daemon/dev_trigger.hpp"
+#include "daemon/events_cli.hpp"
 #include "daemon/log.hpp"
 #include "daemon/serve.hpp"
 #include "sql/connection.hpp"
@@ -149,6 +150,39 @@ int runCli(int argc, char** argv) {
       configCmd->add_subcommand("check", "Show the effective configuration, secrets redacted");
   configCheckCmd->add_flag("--json", json, "Machine-readable output");
   configCheckCmd->callback([&] { exitCode = configCheck(json); });
+
+  handlers::EventFilter filter;
+  std::string eventId;
+  auto* eventsCmd = app.add_subcommand("events", "Inspect and replay stored Stripe events");
+  eventsCmd->require_subcommand(1);
+  auto addFilters = [&](CLI::App* cmd) {
+    cmd->add_option("--status", filter.status, "received, processed, ignored or failed")
+        ->check(CLI::IsMember({"received", "processed", "ignored", "failed"}));
+    cmd->add_option("--type", filter.type, "Event type, e.g. invoice.paid");
+    cmd->add_option("--since", filter.since, "Received at or after (ISO 8601)");
+    cmd->add_option("--limit", filter.limit, "At most this many (default 100)");
+    cmd->add_flag("--json", json, "Machine-readable output");
+  };
+  auto withConfig = [&](auto f) {
+    return [&, f] {
+      auto config = loadConfig(config::Purpose::DatabaseOnly);
+      exitCode = config ? f(*config) : kUsage;
+    };
+  };
+  auto* listCmd = eventsCmd->add_subcommand("list", "List events, oldest first");
+  addFilters(listCmd);
+  listCmd->callback(withConfig([&](const config::Config& c) { return eventsList(c, filter, json); }));
+  auto* showCmd = eventsCmd->add_subcommand("show", "Show one event with its payload");
+  showCmd->add_option("id", eventId, "Event id (evt_...)")->required();
+  showCmd->add_flag("--json", json, "One line of JSON");
+  showCmd->callback(withConfig([&](const config::Config& c) { return eventsShow(c, eventId, json); }));
+  auto* replayCmd = eventsCmd->add_subcommand("replay", "Re-run the handlers of stored events");
+  replayCmd->add_option("id", eventId, "Event id (evt_...)");
+  addFilters(replayCmd);
+  replayCmd->callback(withConfig([&](const config::Config& c) {
+    filter.id = eventId;
+    return eventsReplay(c, filter, json);
+  }));
 
   TriggerOptions trigger{.type = "", .organizationId = "org_demo", .url = ""};
   auto* devCmd = app.add_subcommand("dev", "Development helpers");

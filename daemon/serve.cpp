@@ -12,6 +12,7 @@
 #include "daemon/lifecycle.hpp"
 #include "daemon/log.hpp"
 #include "daemon/public_routes.hpp"
+#include "handlers/event_retrier.hpp"
 #include "handlers/intake.hpp"
 #include "sql/database_health.hpp"
 
@@ -25,7 +26,11 @@ int serve(const config::Config& config) {
                                  .connections = config.databasePoolSize,
                                  .maxBatch = config.intakeMaxBatch,
                                  .maxQueue = config.intakeMaxQueue,
-                                 .health = &health});
+                                 .health = &health,
+                                 .retry = config::eventRetryPolicy(config)});
+  handlers::EventRetrier retrier({.databaseUrl = config.databaseUrl,
+                                  .policy = config::eventRetryPolicy(config),
+                                  .interval = config.eventRetryPoll});
   PublicRoutes routes({.config = &config, .health = &health});
 
   asio::io_context ioc(config.ioThreads);

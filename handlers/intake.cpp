@@ -49,7 +49,8 @@ std::string_view describe(StoreOutcome outcome) {
 }
 
 std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
-                                                   std::span<const IncomingEvent> events) {
+                                                   std::span<const IncomingEvent> events,
+                                                   const RetryPolicy& retry) {
   // The same event can arrive twice in one batch (Stripe retries, concurrent
   // deliveries); only its first occurrence is inserted.
   std::unordered_map<std::string_view, std::size_t> first;
@@ -76,14 +77,16 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   conn.prepare(name, insertSql(unique.size()));
   pqxx::work tx(conn, "intake");
   const auto inserted = tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
-  tx.commit();
-
   std::unordered_map<std::string, bool> stored;
   for (const auto& row : inserted) stored.emplace(row[0].as<std::string>(), true);
+
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
   for (auto i : unique) {
-    if (stored.count(events[i].envelope.id)) outcomes[i] = StoreOutcome::Stored;
+    if (!stored.count(events[i].envelope.id)) continue;
+    processEvent(tx, events[i].envelope, events[i].payload, retry);
+    outcomes[i] = StoreOutcome::Stored;
   }
+  tx.commit();
   return outcomes;
 }
 
@@ -156,7 +159,7 @@ void IntakeWriter::run(int index) {
       continue;
     }
     try {
-      finish(storeBatch(*conn, events));
+      finish(storeBatch(*conn, events, options_.retry));
       if (options_.health) options_.health->reportReachable();
       continue;
     } catch (const std::exception& e) {
@@ -182,7 +185,7 @@ void IntakeWriter::run(int index) {
       auto* single = connection.get();
       if (!single) break;
       try {
-        outcomes[i] = storeBatch(*single, std::span(&events[i], 1)).front();
+        outcomes[i] = storeBatch(*single, std::span(&events[i], 1), options_.retry).front();
       } catch (const std::exception& e) {
         connection.dropIfBroken();
         log::warn("storing webhook event failed",

@@ -1,6 +1,7 @@
 // Durable intake of Stripe events with group commit: requests queue here,
 // and each writer thread stores everything queued in one transaction, so
-// throughput is not capped at one fsync per event.
+// throughput is not capped at one fsync per event. Each new event's handler
+// runs in that same transaction, in a savepoint of its own.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "handlers/event_processor.hpp"
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
@@ -51,6 +53,7 @@ class IntakeWriter {
     std::size_t maxBatch = 128;   // events per transaction
     std::size_t maxQueue = 8192;  // queued events beyond which submit answers Overloaded
     sql::DatabaseHealth* health = nullptr;
+    RetryPolicy retry;  // for events whose handler fails
   };
 
   explicit IntakeWriter(Options options);
@@ -64,9 +67,11 @@ class IntakeWriter {
   void stop();
 
   // One transaction for a batch, on the caller's connection: the unit the
-  // writer threads repeat. Throws pqxx's exceptions on database errors.
+  // writer threads repeat. Stores the new events and runs their handlers.
+  // Throws pqxx's exceptions when the transaction as a whole fails.
   static std::vector<StoreOutcome> storeBatch(pqxx::connection_base& conn,
-                                              std::span<const IncomingEvent> events);
+                                              std::span<const IncomingEvent> events,
+                                              const RetryPolicy& retry = {});
 
  private:
   struct Pending {

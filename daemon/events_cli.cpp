@@ -1,0 +1,120 @@
+#include "daemon/events_cli.hpp"
+
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "handlers/event_processor.hpp"
+#include "sql/connection.hpp"
+#include "sql/error_text.hpp"
+
+namespace effectd::daemon {
+namespace {
+
+using nlohmann::json;
+
+json toJson(const handlers::StoredEvent& e) {
+  json out{{"id", e.envelope.id},
+           {"type", e.envelope.type},
+           {"livemode", e.envelope.livemode},
+           {"apiVersion", e.envelope.apiVersion.empty() ? json() : json(e.envelope.apiVersion)},
+           {"account", e.envelope.account.empty() ? json() : json(e.envelope.account)},
+           {"stripeCreated", e.envelope.created},
+           {"status", e.status},
+           {"attempts", e.attempts},
+           {"lastError", e.lastError.empty() ? json() : json(e.lastError)},
+           {"nextAttemptAt", e.nextAttemptAt.empty() ? json() : json(e.nextAttemptAt)},
+           {"receivedAt", e.receivedAt},
+           {"processedAt", e.processedAt.empty() ? json() : json(e.processedAt)}};
+  if (!e.payload.empty()) out["payload"] = json::parse(e.payload, nullptr, false);
+  return out;
+}
+
+template <typename F>
+int withDatabase(const config::Config& config, const char* command, F f) {
+  try {
+    sql::DirectConnection conn(config.databaseUrl);
+    return f(*conn);
+  } catch (const std::exception& e) {
+    std::cerr << "effectd events " << command << ": " << sql::errorText(e) << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int eventsList(const config::Config& config, const handlers::EventFilter& filter, bool asJson) {
+  return withDatabase(config, "list", [&](pqxx::connection_base& conn) {
+    pqxx::read_transaction tx(conn);
+    const auto events = handlers::selectEvents(tx, filter);
+    if (asJson) {
+      json out = json::array();
+      for (const auto& e : events) out.push_back(toJson(e));
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << std::left << std::setw(34) << "ID" << std::setw(40) << "TYPE" << std::setw(10)
+              << "STATUS" << std::setw(9) << "ATTEMPTS" << std::setw(26) << "RECEIVED"
+              << "LAST ERROR\n";
+    for (const auto& e : events) {
+      std::cout << std::setw(34) << e.envelope.id << std::setw(40) << e.envelope.type
+                << std::setw(10) << e.status << std::setw(9) << e.attempts << std::setw(26)
+                << e.receivedAt << e.lastError << "\n";
+    }
+    return 0;
+  });
+}
+
+int eventsShow(const config::Config& config, const std::string& id, bool asJson) {
+  return withDatabase(config, "show", [&](pqxx::connection_base& conn) {
+    pqxx::read_transaction tx(conn);
+    const auto events = handlers::selectEvents(tx, {.id = id, .limit = 1, .withPayload = true});
+    if (events.empty()) {
+      std::cerr << "effectd events show: no event " << id << "\n";
+      return 1;
+    }
+    std::cout << toJson(events.front()).dump(asJson ? -1 : 2) << "\n";
+    return 0;
+  });
+}
+
+int eventsReplay(const config::Config& config, handlers::EventFilter filter, bool asJson) {
+  if (filter.id.empty() && filter.status.empty() && filter.type.empty() && filter.since.empty()) {
+    std::cerr << "effectd events replay: name an event id, or --status, --type or --since\n";
+    return 2;
+  }
+  filter.withPayload = true;
+  const auto policy = config::eventRetryPolicy(config);
+  return withDatabase(config, "replay", [&](pqxx::connection_base& conn) {
+    std::vector<handlers::StoredEvent> events;
+    {
+      pqxx::read_transaction tx(conn);
+      events = handlers::selectEvents(tx, filter);
+    }
+    if (events.empty() && !filter.id.empty()) {
+      std::cerr << "effectd events replay: no event " << filter.id << "\n";
+      return 1;
+    }
+    int failed = 0;
+    json out = json::array();
+    for (const auto& e : events) {
+      pqxx::work tx(conn, "replay");
+      const auto outcome = handlers::processEvent(tx, e.envelope, e.payload, policy);
+      tx.commit();
+      failed += outcome.status == handlers::EventStatus::Failed;
+      const auto status = std::string(handlers::toString(outcome.status));
+      if (asJson) {
+        out.push_back({{"id", e.envelope.id}, {"status", status}, {"error", outcome.error}});
+      } else {
+        std::cout << e.envelope.id << "  " << e.envelope.type << "  " << status
+                  << (outcome.error.empty() ? "" : "  " + outcome.error) << "\n";
+      }
+    }
+    if (asJson) std::cout << out.dump(2) << "\n";
+    if (!asJson) std::cout << events.size() << " replayed, " << failed << " failed\n";
+    return failed == 0 ? 0 : 1;
+  });
+}
+
+}  // namespace effectd::daemon

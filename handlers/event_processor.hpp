@@ -1,0 +1,42 @@
+// Runs a stored event's handler in a savepoint and records the outcome on its
+// StripeWebhookEvent row: processed, ignored (a type effectd does not handle),
+// or failed with lastError and nextAttemptAt. A failing handler never takes
+// the event, or the other events of its transaction, down with it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "handlers/stripe_event.hpp"
+
+namespace pqxx {
+class dbtransaction;
+}
+
+namespace effectd::handlers {
+
+struct RetryPolicy {
+  std::chrono::seconds base{10};   // first retry after about this long
+  std::chrono::seconds max{3600};  // backoff cap
+  int maxAttempts = 12;            // then the event stays failed for an operator
+
+  // Seconds until the retry after `attempts` failed runs, jittered by ±25%.
+  std::chrono::seconds delayAfter(int attempts) const;
+};
+
+enum class EventStatus { Processed, Ignored, Failed };
+std::string_view toString(EventStatus status);
+
+struct ProcessOutcome {
+  EventStatus status = EventStatus::Processed;
+  std::string error;  // why it failed
+};
+
+bool isHandledType(std::string_view type);
+
+// `payload` is the event's JSON as stored. The event row must exist.
+ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
+                            std::string_view payload, const RetryPolicy& policy);
+
+}  // namespace effectd::handlers

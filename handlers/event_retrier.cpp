@@ -1,0 +1,67 @@
+#include "handlers/event_retrier.hpp"
+
+#include <pqxx/pqxx>
+
+#include "daemon/log.hpp"
+#include "handlers/stored_events.hpp"
+#include "sql/connection.hpp"
+#include "sql/error_text.hpp"
+
+namespace effectd::handlers {
+
+EventRetrier::EventRetrier(Options options) : options_(std::move(options)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+EventRetrier::~EventRetrier() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn,
+                                           const RetryPolicy& policy, int batchSize) {
+  Counts counts;
+  pqxx::work tx(conn, "retry");
+  const auto due = selectEvents(tx, {.limit = batchSize,
+                                     .withPayload = true,
+                                     .dueForRetry = true,
+                                     .lockSkipLocked = true});
+  for (const auto& event : due) {
+    const auto outcome = processEvent(tx, event.envelope, event.payload, policy);
+    counts.processed += outcome.status == EventStatus::Processed;
+    counts.ignored += outcome.status == EventStatus::Ignored;
+    counts.failed += outcome.status == EventStatus::Failed;
+  }
+  tx.commit();
+  if (counts.total() > 0) {
+    log::info("retried events", {{"processed", counts.processed},
+                                 {"ignored", counts.ignored},
+                                 {"failed", counts.failed}});
+  }
+  return counts;
+}
+
+void EventRetrier::run() {
+  sql::Connection connection({.url = options_.databaseUrl});
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    bool more = false;
+    if (auto* conn = connection.get()) {
+      try {
+        more = runOnce(*conn, options_.policy, options_.batchSize).total() == options_.batchSize;
+      } catch (const std::exception& e) {
+        connection.dropIfBroken();
+        log::warn("event retry pass failed", {{"error", sql::errorText(e)}});
+      }
+    }
+    lock.lock();
+    if (!more) wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
+  }
+}
+
+}  // namespace effectd::handlers

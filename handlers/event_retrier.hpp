@@ -1,0 +1,54 @@
+// Retries failed events when they fall due: claims a batch with FOR UPDATE
+// SKIP LOCKED (several daemons share the work), re-runs each handler in its
+// own savepoint, and records the outcome. Its own thread and connection.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "handlers/event_processor.hpp"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace effectd::handlers {
+
+class EventRetrier {
+ public:
+  struct Options {
+    std::string databaseUrl;
+    RetryPolicy policy;
+    std::chrono::milliseconds interval{1000};  // how often to look for due events
+    int batchSize = 32;                        // events per transaction
+  };
+
+  struct Counts {
+    int processed = 0;
+    int ignored = 0;
+    int failed = 0;
+    int total() const { return processed + ignored + failed; }
+  };
+
+  explicit EventRetrier(Options options);  // starts the thread
+  ~EventRetrier();                         // stops and joins
+  EventRetrier(const EventRetrier&) = delete;
+  EventRetrier& operator=(const EventRetrier&) = delete;
+
+  // One pass: the events due now, at most `batchSize`, in one transaction.
+  static Counts runOnce(pqxx::connection_base& conn, const RetryPolicy& policy, int batchSize);
+
+ private:
+  void run();
+
+  Options options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace effectd::handlers

@@ -1,0 +1,36 @@
+#include "sql/ids.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <random>
+
+namespace effectd::sql {
+
+std::string newUuidV7() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::array<std::uint8_t, 16> b{};
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  const auto r1 = rng();
+  const auto r2 = rng();
+  for (int i = 6; i < 16; ++i) {
+    b[i] = static_cast<std::uint8_t>((i < 11 ? r1 : r2) >> (8 * (i % 8)));
+  }
+  b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
+  b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 4122 variant
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += hex[b[i] >> 4];
+    out += hex[b[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace effectd::sql
