@@ -17,7 +17,9 @@ using testing::TestDatabase;
 IncomingEvent makeEvent(const std::string& id, std::int64_t created = 1700000000) {
   IncomingEvent e;
   e.envelope = {.id = id,
-                .type = "customer.subscription.updated",
+                // A type effectd stores but does not handle: this file is about
+                // storage; handlers_pgtest.cpp is about what handlers do.
+                .type = "customer.updated",
                 .livemode = true,
                 .apiVersion = "2025-03-31.basil",
                 .account = "",
@@ -40,14 +42,14 @@ TEST(IntakePgTest, StoresABatchWithTheRightColumns) {
                 to_char("stripeCreatedAt", 'YYYY-MM-DD HH24:MI:SS'), "payload"->>'id', "status",
                 "attempts", "lastError" IS NULL, "receivedAt" > now() AT TIME ZONE 'UTC' - interval '1 minute'
          FROM "StripeWebhookEvent" WHERE "id" = 'evt_a')")[0];
-  EXPECT_EQ(row[0].as<std::string>(), "customer.subscription.updated");
+  EXPECT_EQ(row[0].as<std::string>(), "customer.updated");
   EXPECT_TRUE(row[1].as<bool>());
   EXPECT_EQ(row[2].as<std::string>(), "2025-03-31.basil");
   EXPECT_TRUE(row[3].is_null());
   EXPECT_EQ(row[4].as<std::string>(), "2023-11-14 22:13:21");  // UTC of 1700000001
   EXPECT_EQ(row[5].as<std::string>(), "evt_a");
-  EXPECT_EQ(row[6].as<std::string>(), "received");
-  EXPECT_EQ(row[7].as<int>(), 0);
+  EXPECT_EQ(row[6].as<std::string>(), "ignored");  // stored and handled in one transaction
+  EXPECT_EQ(row[7].as<int>(), 1);
   EXPECT_TRUE(row[8].as<bool>());
   EXPECT_TRUE(row[9].as<bool>());
   const auto b = tx.exec(

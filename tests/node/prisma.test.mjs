@@ -265,9 +265,13 @@ test("the generated client reads and writes effectd's tables", async (t) => {
     assert.equal(typeof row.payload, "object");
     assert.equal(row.payload.id, event.id);
     assert.deepEqual(row.payload.data.object, object);
-    // Intake stores the event as received; processing comes after.
-    assert.equal(row.status, "received");
-    assert.strictEqual(row.attempts, 0);
+    // Its handler ran in the storing transaction: no organization is linked
+    // to this customer, so it waits as failed, to be retried.
+    assert.equal(row.status, "failed");
+    assert.strictEqual(row.attempts, 1);
+    assert.match(row.lastError, new RegExp(`customer ${sent.object.customer}`));
+    assert.ok(row.nextAttemptAt instanceof Date && row.nextAttemptAt.getTime() > row.receivedAt.getTime());
+    assert.strictEqual(row.processedAt, null);
     assert.ok(row.receivedAt instanceof Date);
     // TIMESTAMP(3) holds UTC: a zone slip would show as hours here.
     assert.ok(Math.abs(row.receivedAt.getTime() - postedAt) < 60_000, `receivedAt ${row.receivedAt.toISOString()}`);

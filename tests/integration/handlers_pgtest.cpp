@@ -1,0 +1,326 @@
+// The billing handlers against a real PostgreSQL, through the same unit the
+// intake writer runs (store + handle in one transaction), in both API shapes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "handlers/event_processor.hpp"
+#include "handlers/event_retrier.hpp"
+#include "handlers/intake.hpp"
+#include "handlers/stored_events.hpp"
+#include "tests/support/billing_db.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/stripe_fixtures.hpp"
+
+namespace effectd::handlers {
+namespace {
+
+using namespace effectd::testing;
+constexpr std::int64_t T = 1760000000;
+
+class HandlersPgTest : public ::testing::TestWithParam<ApiShape> {
+ protected:
+  HandlersPgTest() { seedOrganization(db_.conn(), "org_1", "owner@org1.example"); }
+
+  StoreOutcome deliver(const std::string& body) {
+    auto parsed = parseEnvelope(body);
+    EXPECT_TRUE(parsed.ok()) << parsed.error;
+    std::vector<IncomingEvent> events{{parsed.event, body}};
+    return IntakeWriter::storeBatch(db_.conn(), events, policy_).front();
+  }
+
+  std::string eventStatus(const std::string& id) {
+    return db_.scalar(R"(SELECT "status" FROM "StripeWebhookEvent" WHERE "id" = ')" + id + "'");
+  }
+
+  std::map<std::string, std::string> row() { return subscriptionRow(db_.conn(), "org_1"); }
+
+  std::string sub(const std::string& id, const std::string& type, std::int64_t created,
+                  SubscriptionSpec spec, const std::string& previous = "") {
+    return subscriptionEvent(GetParam(), id, type, created, spec, previous);
+  }
+
+  SubscriptionSpec spec(const std::string& status, std::string id = "sub_1") {
+    SubscriptionSpec s;
+    s.id = std::move(id);
+    s.status = status;
+    s.created = T;
+    return s;
+  }
+
+  void linkCustomer() {
+    ASSERT_EQ(deliver(checkoutCompletedEvent(GetParam(), "evt_checkout", T,
+                                             {.clientReferenceId = "org_1"})),
+              StoreOutcome::Stored);
+  }
+
+  TestDatabase db_;
+  RetryPolicy policy_{.base = std::chrono::seconds(1)};
+};
+
+INSTANTIATE_TEST_SUITE_P(BothApiShapes, HandlersPgTest,
+                         ::testing::Values(ApiShape::Legacy, ApiShape::Current),
+                         [](const auto& info) {
+                           return info.param == ApiShape::Legacy ? "Legacy" : "Current";
+                         });
+
+TEST_P(HandlersPgTest, MirrorsTheSubscriptionFromEitherShape) {
+  linkCustomer();
+  auto s = spec("trialing");
+  s.trialStart = T;
+  s.trialEnd = T + 14 * 86400;
+  s.quantity = 3;
+  deliver(sub("evt_a", "customer.subscription.created", T + 1, s));
+  EXPECT_EQ(eventStatus("evt_a"), "processed");
+  const auto r = row();
+  EXPECT_EQ(r.at("stripeCustomerId"), "cus_1");
+  EXPECT_EQ(r.at("stripeSubscriptionId"), "sub_1");
+  EXPECT_EQ(r.at("stripePriceId"), "price_pro");
+  EXPECT_EQ(r.at("stripeProductId"), "prod_pro");
+  EXPECT_EQ(r.at("status"), "trialing");
+  EXPECT_EQ(r.at("quantity"), "3");
+  EXPECT_EQ(r.at("currentPeriodStart"), "2023-11-14 22:13:20");
+  EXPECT_EQ(r.at("currentPeriodEnd"), "2023-12-14 22:13:20");
+  EXPECT_EQ(r.at("trialEnd"), "2025-10-23 08:53:20");
+  EXPECT_EQ(r.at("cancelAtPeriodEnd"), "f");
+  EXPECT_EQ(r.at("canceledAt"), "");
+  EXPECT_EQ(r.at("stripeEventId"), "evt_a");
+  EXPECT_EQ(r.at("stripeEventAt"), "2025-10-09 08:53:21");
+}
+
+TEST_P(HandlersPgTest, TheLifecycleInOrderEnqueuesEachEffectOnce) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("incomplete")));
+  deliver(sub("evt_2", "customer.subscription.updated", T + 2, spec("active"),
+              R"({"status":"incomplete"})"));
+  deliver(invoiceEvent(GetParam(), "evt_3", "invoice.paid", T + 3, {}));
+  deliver(invoiceEvent(GetParam(), "evt_3b", "invoice.payment_succeeded", T + 3, {}));
+  deliver(sub("evt_4", "customer.subscription.updated", T + 4, spec("past_due"),
+              R"({"status":"active"})"));
+  deliver(invoiceEvent(GetParam(), "evt_5", "invoice.payment_failed", T + 5,
+                       {.id = "in_2", .attemptCount = 1, .paid = false}));
+  deliver(sub("evt_6", "customer.subscription.updated", T + 6, spec("active"),
+              R"({"status":"past_due"})"));
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 7;
+  canceled.endedAt = T + 7;
+  deliver(sub("evt_7", "customer.subscription.deleted", T + 7, canceled));
+
+  EXPECT_EQ(row().at("status"), "canceled");
+  EXPECT_EQ(row().at("stripeEventId"), "evt_7");
+  EXPECT_EQ(effectKeys(db_.conn()), (std::set<std::string>{
+                                        "analytics:invoice_paid:in_1",
+                                        "analytics:payment_failed:in_2:1",
+                                        "analytics:subscription_canceled:sub_1",
+                                        "analytics:subscription_started:sub_1",
+                                        "email:payment_failed:in_2:1",
+                                        "email:subscription_canceled:sub_1",
+                                        "email:subscription_started:sub_1",
+                                    }));
+  // An email names a template, its data, and the owner as recipient.
+  const auto payload = nlohmann::json::parse(db_.scalar(
+      R"(SELECT "payload" FROM "OutboundEffect" WHERE "key" = 'email:subscription_started:sub_1')"));
+  EXPECT_EQ(payload["to"], nlohmann::json::array({"owner@org1.example"}));
+  EXPECT_EQ(payload["template"], "subscription_started");
+  EXPECT_EQ(payload["data"]["organizationName"], "org_1 Inc.");
+  EXPECT_EQ(db_.scalar(R"(SELECT "sourceEventId" || ' ' || "organizationId" || ' ' || "status"
+                          FROM "OutboundEffect" WHERE "key" = 'analytics:invoice_paid:in_1')"),
+            "evt_3 org_1 pending");
+  const auto analytics = nlohmann::json::parse(db_.scalar(
+      R"(SELECT "payload" FROM "OutboundEffect" WHERE "key" = 'analytics:invoice_paid:in_1')"));
+  EXPECT_EQ(analytics["event"], "invoice_paid");
+  EXPECT_EQ(analytics["distinctId"], "org_1");
+  EXPECT_EQ(analytics["properties"]["amount"], 2900);
+  EXPECT_EQ(analytics["timestamp"], "2025-10-09T08:53:23Z");
+}
+
+TEST_P(HandlersPgTest, OnASameSecondTieTheLaterLifecycleStateWins) {
+  linkCustomer();
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 5;
+  deliver(sub("evt_del", "customer.subscription.deleted", T + 5, canceled));
+  deliver(sub("evt_upd", "customer.subscription.updated", T + 5, spec("active")));
+  EXPECT_EQ(row().at("status"), "canceled");
+
+  // incomplete and active in the same second, active last in and first in.
+  seedOrganization(db_.conn(), "org_2", "owner@org2.example");
+  auto incomplete = spec("incomplete", "sub_2");
+  incomplete.customer = "cus_2";
+  incomplete.organizationId = "org_2";
+  auto active = incomplete;
+  active.status = "active";
+  deliver(sub("evt_b", "customer.subscription.updated", T + 9, active));
+  deliver(sub("evt_a", "customer.subscription.created", T + 9, incomplete));
+  EXPECT_EQ(subscriptionRow(db_.conn(), "org_2").at("status"), "active");
+}
+
+TEST_P(HandlersPgTest, ALateUpdateAfterDeletionDoesNotReviveTheSubscription) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("active")));
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 3;
+  deliver(sub("evt_3", "customer.subscription.deleted", T + 3, canceled));
+  deliver(sub("evt_2", "customer.subscription.updated", T + 2, spec("past_due")));
+  deliver(sub("evt_4", "customer.subscription.updated", T + 4, spec("active")));
+  EXPECT_EQ(row().at("status"), "canceled");
+  EXPECT_EQ(row().at("stripeEventId"), "evt_3");
+}
+
+TEST_P(HandlersPgTest, ASecondSubscriptionReplacesACanceledOne) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("active")));
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 2;
+  deliver(sub("evt_2", "customer.subscription.deleted", T + 2, canceled));
+  auto second = spec("active", "sub_2");
+  second.price = "price_team";
+  deliver(sub("evt_3", "customer.subscription.created", T + 3, second));
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_2");
+  EXPECT_EQ(row().at("status"), "active");
+  EXPECT_EQ(row().at("stripePriceId"), "price_team");
+  // The old subscription's late events change nothing.
+  deliver(sub("evt_0", "customer.subscription.updated", T + 1, spec("active")));
+  auto lateCancel = canceled;
+  lateCancel.endedAt = T + 9;
+  deliver(sub("evt_9", "customer.subscription.updated", T + 9, lateCancel));
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_2");
+  EXPECT_EQ(row().at("status"), "active");
+  EXPECT_TRUE(effectKeys(db_.conn()).count("email:subscription_started:sub_2"));
+}
+
+TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArrives) {
+  // Still answered as stored (Stripe gets 200), but failed and waiting.
+  EXPECT_EQ(deliver(sub("evt_early", "customer.subscription.created", T + 1, spec("active"))),
+            StoreOutcome::Stored);
+  EXPECT_EQ(eventStatus("evt_early"), "failed");
+  EXPECT_NE(db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent" WHERE "id" = 'evt_early')")
+                .find("cus_1"),
+            std::string::npos);
+  EXPECT_TRUE(row().empty());
+  EXPECT_TRUE(effectKeys(db_.conn()).empty());
+  // Nothing is due yet: the backoff holds it.
+  EXPECT_EQ(EventRetrier::runOnce(db_.conn(), policy_, 10).total(), 0);
+
+  linkCustomer();  // checkout.session.completed makes the waiting event due at once
+  const auto counts = EventRetrier::runOnce(db_.conn(), policy_, 10);
+  EXPECT_EQ(counts.processed, 1);
+  EXPECT_EQ(eventStatus("evt_early"), "processed");
+  EXPECT_EQ(db_.scalar(R"(SELECT "attempts" FROM "StripeWebhookEvent" WHERE "id" = 'evt_early')"),
+            "2");
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_1");
+  EXPECT_TRUE(effectKeys(db_.conn()).count("email:subscription_started:sub_1"));
+}
+
+TEST_P(HandlersPgTest, AFailingEventStopsBeingRetriedAfterMaxAttempts) {
+  policy_.maxAttempts = 2;
+  deliver(sub("evt_x", "customer.subscription.created", T, spec("active")));
+  pqxx::nontransaction(db_.conn())
+      .exec(R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() - interval '1 hour')");
+  EXPECT_EQ(EventRetrier::runOnce(db_.conn(), policy_, 10).failed, 1);
+  EXPECT_EQ(db_.scalar(R"(SELECT "attempts" || ' ' || "status" || ' ' || ("nextAttemptAt" IS NULL)
+                          FROM "StripeWebhookEvent")"),
+            "2 failed true");
+  EXPECT_EQ(EventRetrier::runOnce(db_.conn(), policy_, 10).total(), 0);
+}
+
+TEST_P(HandlersPgTest, ReplayingEveryEventChangesNothing) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("incomplete")));
+  deliver(sub("evt_2", "customer.subscription.updated", T + 2, spec("active"),
+              R"({"items":{"data":[{"price":{"id":"price_old"}}]}})"));
+  deliver(invoiceEvent(GetParam(), "evt_3", "invoice.paid", T + 3, {}));
+  deliver(invoiceEvent(GetParam(), "evt_4", "invoice.payment_failed", T + 4,
+                       {.id = "in_2", .paid = false}));
+  auto before = [&] {
+    return db_.scalar(R"(SELECT string_agg(s::text, '|') FROM "Subscription" s)") + "#" +
+           db_.scalar(R"(SELECT string_agg(e::text, '|' ORDER BY "key") FROM "OutboundEffect" e)");
+  };
+  const auto snapshot = before();
+  EXPECT_TRUE(effectKeys(db_.conn()).count("analytics:plan_changed:sub_1:evt_2"));
+
+  pqxx::read_transaction read(db_.conn());
+  const auto events = selectEvents(read, {.limit = 100, .withPayload = true});
+  read.commit();
+  ASSERT_EQ(events.size(), 5u);
+  for (const auto& e : events) {
+    pqxx::work tx(db_.conn());
+    EXPECT_NE(processEvent(tx, e.envelope, e.payload, policy_).status, EventStatus::Failed);
+    tx.commit();
+  }
+  EXPECT_EQ(before(), snapshot);
+}
+
+TEST_P(HandlersPgTest, SiblingInvoiceEventsAndDuplicatesEnqueueOnce) {
+  linkCustomer();
+  deliver(invoiceEvent(GetParam(), "evt_paid", "invoice.paid", T, {}));
+  deliver(invoiceEvent(GetParam(), "evt_succeeded", "invoice.payment_succeeded", T, {}));
+  EXPECT_EQ(deliver(invoiceEvent(GetParam(), "evt_paid", "invoice.paid", T, {})),
+            StoreOutcome::Duplicate);
+  EXPECT_EQ(db_.scalar(R"(SELECT count(*) FROM "OutboundEffect")"), "1");
+  // A second failed attempt of one invoice is a new email; the same attempt is not.
+  deliver(invoiceEvent(GetParam(), "evt_f1", "invoice.payment_failed", T,
+                       {.id = "in_9", .attemptCount = 1, .paid = false}));
+  deliver(invoiceEvent(GetParam(), "evt_f1b", "invoice.payment_failed", T,
+                       {.id = "in_9", .attemptCount = 1, .paid = false}));
+  deliver(invoiceEvent(GetParam(), "evt_f2", "invoice.payment_failed", T + 86400,
+                       {.id = "in_9", .attemptCount = 2, .paid = false}));
+  EXPECT_EQ(db_.scalar(R"(SELECT count(*) FROM "OutboundEffect" WHERE "key" LIKE 'email:payment_failed:in_9:%')"),
+            "2");
+}
+
+TEST_P(HandlersPgTest, RecipientsAreOwnersThenAdminsThenTheCustomer) {
+  seedOrganization(db_.conn(), "org_1", "second-owner@org1.example", "owner");
+  seedOrganization(db_.conn(), "org_1", "admin@org1.example", "member,admin");
+  seedOrganization(db_.conn(), "org_a", "admin@orga.example", "admin");
+  seedOrganization(db_.conn(), "org_c", "member@orgc.example", "member");
+  linkCustomer();
+  for (const auto& [org, customer] : std::vector<std::pair<std::string, std::string>>{
+           {"org_a", "cus_a"}, {"org_c", "cus_c"}}) {
+    deliver(checkoutCompletedEvent(GetParam(), "evt_co_" + org, T,
+                                   {.id = "cs_" + org, .customer = customer, .clientReferenceId = org}));
+    deliver(invoiceEvent(GetParam(), "evt_pf_" + org, "invoice.payment_failed", T,
+                         {.id = "in_" + org, .customer = customer, .paid = false}));
+  }
+  deliver(invoiceEvent(GetParam(), "evt_pf_1", "invoice.payment_failed", T,
+                       {.id = "in_1", .paid = false}));
+  auto to = [&](const std::string& invoice) {
+    return nlohmann::json::parse(db_.scalar(
+        R"(SELECT "payload" FROM "OutboundEffect" WHERE "key" = 'email:payment_failed:)" + invoice +
+        ":1'"))["to"];
+  };
+  EXPECT_EQ(to("in_1"), nlohmann::json::array({"owner@org1.example", "second-owner@org1.example"}));
+  EXPECT_EQ(to("in_org_a"), nlohmann::json::array({"admin@orga.example"}));
+  EXPECT_EQ(to("in_org_c"), nlohmann::json::array({"billing@customer.example"}));
+}
+
+TEST_P(HandlersPgTest, TrialWillEndPausedAndResumed) {
+  linkCustomer();
+  auto trial = spec("trialing");
+  trial.trialEnd = T + 3 * 86400;
+  deliver(sub("evt_t", "customer.subscription.trial_will_end", T, trial));
+  EXPECT_TRUE(effectKeys(db_.conn()).count("email:trial_will_end:sub_1:" + std::to_string(T + 3 * 86400)));
+  deliver(sub("evt_p", "customer.subscription.paused", T + 1, spec("paused")));
+  EXPECT_EQ(row().at("status"), "paused");
+  deliver(sub("evt_r", "customer.subscription.resumed", T + 2, spec("active")));
+  EXPECT_EQ(row().at("status"), "active");
+}
+
+TEST_P(HandlersPgTest, UnhandledTypesAreIgnoredAndCustomerDeletedIsProcessed) {
+  deliver(subscriptionEvent(GetParam(), "evt_other", "customer.updated", T, spec("active")));
+  EXPECT_EQ(eventStatus("evt_other"), "ignored");
+  linkCustomer();
+  deliver(customerDeletedEvent(GetParam(), "evt_cd", T + 1, "cus_1"));
+  EXPECT_EQ(eventStatus("evt_cd"), "processed");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_1");
+}
+
+TEST_P(HandlersPgTest, ACheckoutWithoutAnOrganizationFailsVisibly) {
+  deliver(checkoutCompletedEvent(GetParam(), "evt_co", T, {}));
+  EXPECT_EQ(eventStatus("evt_co"), "failed");
+  EXPECT_NE(db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent")").find("client_reference_id"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace effectd::handlers
