@@ -50,10 +50,10 @@ struct Config {
   std::size_t intakeMaxQueue = 8192;  // EFFECTD_INTAKE_MAX_QUEUE: beyond this, 503 at once
 
   // Retrying events whose handler failed.
-  std::chrono::seconds eventRetryBase{10};           // EFFECTD_EVENT_RETRY_BASE: first delay
-  std::chrono::seconds eventRetryMax{3600};          // EFFECTD_EVENT_RETRY_MAX: delay cap
-  int eventMaxAttempts = 12;                         // EFFECTD_EVENT_MAX_ATTEMPTS
-  std::chrono::milliseconds eventRetryPoll{1000};    // EFFECTD_EVENT_RETRY_POLL_MS
+  std::chrono::seconds eventRetryBase{10};         // EFFECTD_EVENT_RETRY_BASE: first delay
+  std::chrono::seconds eventRetryMax{3600};        // EFFECTD_EVENT_RETRY_MAX: delay cap
+  int eventMaxAttempts = 12;                       // EFFECTD_EVENT_MAX_ATTEMPTS
+  std::chrono::milliseconds eventRetryPoll{1000};  // EFFECTD_EVENT_RETRY_POLL_MS
 
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT

@@ -171,11 +171,13 @@ int runCli(int argc, char** argv) {
   };
   auto* listCmd = eventsCmd->add_subcommand("list", "List events, oldest first");
   addFilters(listCmd);
-  listCmd->callback(withConfig([&](const config::Config& c) { return eventsList(c, filter, json); }));
+  listCmd->callback(
+      withConfig([&](const config::Config& c) { return eventsList(c, filter, json); }));
   auto* showCmd = eventsCmd->add_subcommand("show", "Show one event with its payload");
   showCmd->add_option("id", eventId, "Event id (evt_...)")->required();
   showCmd->add_flag("--json", json, "One line of JSON");
-  showCmd->callback(withConfig([&](const config::Config& c) { return eventsShow(c, eventId, json); }));
+  showCmd->callback(
+      withConfig([&](const config::Config& c) { return eventsShow(c, eventId, json); }));
   auto* replayCmd = eventsCmd->add_subcommand("replay", "Re-run the handlers of stored events");
   replayCmd->add_option("id", eventId, "Event id (evt_...)");
   addFilters(replayCmd);

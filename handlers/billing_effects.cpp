@@ -13,7 +13,9 @@ namespace {
 using nlohmann::json;
 using queue::EffectKind;
 
-json timeOrNull(const Timestamp& t) { return t ? json(isoTime(*t)) : json(); }
+json timeOrNull(const Timestamp& t) {
+  return t ? json(isoTime(*t)) : json();
+}
 
 void email(HandlerContext& ctx, const std::string& key, const std::string& organizationId,
            const std::string& templateName, json data, const std::string& fallbackEmail) {
@@ -115,18 +117,15 @@ void enqueueSubscriptionEffects(HandlerContext& ctx, const SubscriptionObject& s
 
 void enqueueInvoiceEffects(HandlerContext& ctx, const InvoiceObject& invoice,
                            const std::string& org) {
-  const json properties{{"invoiceId", invoice.id},
-                        {"subscriptionId", invoice.subscription},
-                        {"amountDue", invoice.amountDue},
-                        {"amountPaid", invoice.amountPaid},
-                        {"currency", invoice.currency},
-                        {"attemptCount", invoice.attemptCount}};
+  const json properties{{"invoiceId", invoice.id},        {"subscriptionId", invoice.subscription},
+                        {"amountDue", invoice.amountDue}, {"amountPaid", invoice.amountPaid},
+                        {"currency", invoice.currency},   {"attemptCount", invoice.attemptCount}};
   if (ctx.event.type == "invoice.payment_failed") {
     const auto attempt = std::to_string(invoice.attemptCount);
     email(ctx, "email:payment_failed:" + invoice.id + ":" + attempt, org, "payment_failed",
           properties, invoice.customerEmail);
-    analytics(ctx, "analytics:payment_failed:" + invoice.id + ":" + attempt, org,
-              "payment_failed", properties);
+    analytics(ctx, "analytics:payment_failed:" + invoice.id + ":" + attempt, org, "payment_failed",
+              properties);
   } else {
     // invoice.paid and invoice.payment_succeeded describe one payment: one key.
     analytics(ctx, "analytics:invoice_paid:" + invoice.id, org, "invoice_paid",

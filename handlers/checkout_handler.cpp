@@ -19,8 +19,8 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx) {
     throw RetryLater("checkout session " + session.id +
                      " has no client_reference_id or metadata.organizationId");
   }
-  const auto org = ctx.tx.exec_params(R"(SELECT 1 FROM "Organization" WHERE "id" = $1)",
-                                      session.organizationId);
+  const auto org =
+      ctx.tx.exec_params(R"(SELECT 1 FROM "Organization" WHERE "id" = $1)", session.organizationId);
   if (org.empty()) throw RetryLater("organization " + session.organizationId + " does not exist");
 
   // Creates the link, or moves it to this customer. A replay changes nothing.

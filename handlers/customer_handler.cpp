@@ -12,8 +12,8 @@
 namespace effectd::handlers {
 
 HandlerResult handleCustomerDeleted(HandlerContext& ctx) {
-  const auto customer = idOf(ctx.object.is_object() ? ctx.object.value("id", nlohmann::json())
-                                                    : nlohmann::json());
+  const auto customer =
+      idOf(ctx.object.is_object() ? ctx.object.value("id", nlohmann::json()) : nlohmann::json());
   const auto linked = ctx.tx.exec_params(
       R"(SELECT "organizationId" FROM "Subscription" WHERE "stripeCustomerId" = $1)", customer);
   log::info("stripe customer deleted",

@@ -16,8 +16,7 @@ using Handler = HandlerResult (*)(HandlerContext&);
 Handler handlerFor(std::string_view type) {
   if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
       type == "customer.subscription.deleted" || type == "customer.subscription.paused" ||
-      type == "customer.subscription.resumed" ||
-      type == "customer.subscription.trial_will_end") {
+      type == "customer.subscription.resumed" || type == "customer.subscription.trial_will_end") {
     return handleSubscriptionEvent;
   }
   if (type == "checkout.session.completed") return handleCheckoutSessionCompleted;
@@ -53,8 +52,7 @@ void record(pqxx::transaction_base& tx, const std::string& id, const ProcessOutc
            WHERE "id" = $1)",
         id, static_cast<double>(policy.delayAfter(attempts).count()));
   } else {
-    tx.exec_params(R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = NULL WHERE "id" = $1)",
-                   id);
+    tx.exec_params(R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = NULL WHERE "id" = $1)", id);
   }
 }
 
@@ -65,19 +63,25 @@ std::chrono::seconds RetryPolicy::delayAfter(int attempts) const {
   const auto exponent = std::min(attempts - 1, 20);
   const auto raw = std::min<std::int64_t>(base.count() << std::max(exponent, 0), max.count());
   std::uniform_real_distribution<double> jitter(0.75, 1.25);
-  return std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(raw * jitter(rng))));
+  return std::chrono::seconds(
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(raw * jitter(rng))));
 }
 
 std::string_view toString(EventStatus status) {
   switch (status) {
-    case EventStatus::Processed: return "processed";
-    case EventStatus::Ignored: return "ignored";
-    case EventStatus::Failed: return "failed";
+    case EventStatus::Processed:
+      return "processed";
+    case EventStatus::Ignored:
+      return "ignored";
+    case EventStatus::Failed:
+      return "failed";
   }
   return "failed";
 }
 
-bool isHandledType(std::string_view type) { return handlerFor(type) != nullptr; }
+bool isHandledType(std::string_view type) {
+  return handlerFor(type) != nullptr;
+}
 
 ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy) {
@@ -90,13 +94,14 @@ ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
     static const nlohmann::json null;
     const auto& data = doc.is_object() && doc.contains("data") ? doc["data"] : null;
     const auto& object = data.is_object() && data.contains("object") ? data["object"] : null;
-    const auto& previous =
-        data.is_object() && data.contains("previous_attributes") ? data["previous_attributes"] : null;
+    const auto& previous = data.is_object() && data.contains("previous_attributes")
+                               ? data["previous_attributes"]
+                               : null;
     pqxx::subtransaction savepoint(tx, "handler");
     try {
       HandlerContext ctx{savepoint, event, object, previous};
-      outcome.status = handler(ctx) == HandlerResult::Processed ? EventStatus::Processed
-                                                                : EventStatus::Ignored;
+      outcome.status =
+          handler(ctx) == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored;
       savepoint.commit();
     } catch (const pqxx::broken_connection&) {
       throw;  // the whole transaction is lost: the caller answers 503
@@ -106,9 +111,8 @@ ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
       savepoint.abort();
       outcome.status = EventStatus::Failed;
       outcome.error = dynamic_cast<const RetryLater*>(&e) ? e.what() : sql::errorText(e);
-      log::warn("event handler failed", {{"event_id", event.id},
-                                         {"event_type", event.type},
-                                         {"error", outcome.error}});
+      log::warn("event handler failed",
+                {{"event_id", event.id}, {"event_type", event.type}, {"error", outcome.error}});
     }
   }
   record(tx, event.id, outcome, policy);

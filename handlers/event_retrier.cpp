@@ -22,14 +22,12 @@ EventRetrier::~EventRetrier() {
   if (thread_.joinable()) thread_.join();
 }
 
-EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn,
-                                           const RetryPolicy& policy, int batchSize) {
+EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const RetryPolicy& policy,
+                                           int batchSize) {
   Counts counts;
   pqxx::work tx(conn, "retry");
-  const auto due = selectEvents(tx, {.limit = batchSize,
-                                     .withPayload = true,
-                                     .dueForRetry = true,
-                                     .lockSkipLocked = true});
+  const auto due = selectEvents(
+      tx, {.limit = batchSize, .withPayload = true, .dueForRetry = true, .lockSkipLocked = true});
   for (const auto& event : due) {
     const auto outcome = processEvent(tx, event.envelope, event.payload, policy);
     counts.processed += outcome.status == EventStatus::Processed;
@@ -38,9 +36,9 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn,
   }
   tx.commit();
   if (counts.total() > 0) {
-    log::info("retried events", {{"processed", counts.processed},
-                                 {"ignored", counts.ignored},
-                                 {"failed", counts.failed}});
+    log::info(
+        "retried events",
+        {{"processed", counts.processed}, {"ignored", counts.ignored}, {"failed", counts.failed}});
   }
   return counts;
 }

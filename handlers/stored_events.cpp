@@ -10,9 +10,12 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
         COALESCE("account", ''), extract(epoch FROM "stripeCreatedAt")::bigint, )") +
                     (f.withPayload ? R"("payload"::text)" : "''") +
                     R"(, "status", "attempts", COALESCE("lastError", ''),
-        COALESCE(to_char("nextAttemptAt", )" + iso + R"(), ''),
-        to_char("receivedAt", )" + iso + R"(),
-        COALESCE(to_char("processedAt", )" + iso + R"(), '')
+        COALESCE(to_char("nextAttemptAt", )" +
+                    iso + R"(), ''),
+        to_char("receivedAt", )" +
+                    iso + R"(),
+        COALESCE(to_char("processedAt", )" +
+                    iso + R"(), '')
       FROM "StripeWebhookEvent"
       WHERE ($1 = '' OR "id" = $1) AND ($2 = '' OR "status" = $2) AND ($3 = '' OR "type" = $3)
         AND ($4 = '' OR "receivedAt" >= $4::timestamptz AT TIME ZONE 'UTC'))";

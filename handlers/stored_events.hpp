@@ -29,10 +29,10 @@ struct EventFilter {
   std::string id;      // exact id
   std::string status;  // received | processed | ignored | failed
   std::string type;
-  std::string since;   // receivedAt >= this (ISO 8601 or anything PostgreSQL reads as a time)
+  std::string since;  // receivedAt >= this (ISO 8601 or anything PostgreSQL reads as a time)
   int limit = 100;
   bool withPayload = false;
-  bool dueForRetry = false;  // failed and nextAttemptAt <= now, oldest due first
+  bool dueForRetry = false;     // failed and nextAttemptAt <= now, oldest due first
   bool lockSkipLocked = false;  // FOR UPDATE SKIP LOCKED: several daemons share the work
 };
 

@@ -45,8 +45,8 @@ SubscriptionObject readSubscription(const json& o) {
   s.customer = required(idOf(field(o, "customer")), "customer");
   s.status = required(text(o, "status"), "status");
   s.cancelAt = timestamp(o, "cancel_at");
-  s.cancelAtPeriodEnd = field(o, "cancel_at_period_end").is_boolean() &&
-                        field(o, "cancel_at_period_end").get<bool>();
+  s.cancelAtPeriodEnd =
+      field(o, "cancel_at_period_end").is_boolean() && field(o, "cancel_at_period_end").get<bool>();
   s.canceledAt = timestamp(o, "canceled_at");
   s.endedAt = timestamp(o, "ended_at");
   s.trialStart = timestamp(o, "trial_start");
@@ -86,11 +86,13 @@ InvoiceObject readInvoice(const json& o) {
   if (i.subscription.empty()) i.subscription = idOf(field(details, "subscription"));
   i.metadataOrganizationId = text(field(details, "metadata"), "organizationId");
   if (i.metadataOrganizationId.empty()) {
-    i.metadataOrganizationId = text(field(field(o, "subscription_details"), "metadata"),
-                                    "organizationId");
+    i.metadataOrganizationId =
+        text(field(field(o, "subscription_details"), "metadata"), "organizationId");
   }
-  if (const auto& v = field(o, "amount_paid"); v.is_number_integer()) i.amountPaid = v.get<std::int64_t>();
-  if (const auto& v = field(o, "amount_due"); v.is_number_integer()) i.amountDue = v.get<std::int64_t>();
+  if (const auto& v = field(o, "amount_paid"); v.is_number_integer())
+    i.amountPaid = v.get<std::int64_t>();
+  if (const auto& v = field(o, "amount_due"); v.is_number_integer())
+    i.amountDue = v.get<std::int64_t>();
   if (const auto& v = field(o, "attempt_count"); v.is_number_integer()) {
     i.attemptCount = v.get<std::int64_t>();
   }

@@ -14,7 +14,9 @@
 namespace effectd::handlers {
 namespace {
 
-std::string text(const Timestamp& t) { return t ? std::to_string(*t) : std::string(); }
+std::string text(const Timestamp& t) {
+  return t ? std::to_string(*t) : std::string();
+}
 
 // Locks the organization's row, creating it linked to the customer if absent,
 // so that concurrent events for one organization apply one after the other.
@@ -70,14 +72,14 @@ HandlerResult handleSubscriptionEvent(HandlerContext& ctx) {
   const auto org =
       resolveOrganization(ctx.tx, subscription.metadataOrganizationId, subscription.customer);
   const auto row = lockRow(ctx.tx, org, subscription);
-  const auto decision = decideOrdering(
-      row, {subscription.id, subscription.status, ctx.event.created, ctx.event.id});
+  const auto decision =
+      decideOrdering(row, {subscription.id, subscription.status, ctx.event.created, ctx.event.id});
   if (decision == OrderingDecision::Apply) {
     apply(ctx.tx, org, subscription, ctx.event);
   } else {
-    log::debug("subscription row kept", {{"event_id", ctx.event.id},
-                                         {"organization_id", org},
-                                         {"reason", describe(decision)}});
+    log::debug(
+        "subscription row kept",
+        {{"event_id", ctx.event.id}, {"organization_id", org}, {"reason", describe(decision)}});
   }
   enqueueSubscriptionEffects(ctx, subscription, org);
   return HandlerResult::Processed;

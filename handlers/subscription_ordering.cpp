@@ -16,11 +16,16 @@ bool isTerminal(std::string_view status) {
 
 std::string_view describe(OrderingDecision decision) {
   switch (decision) {
-    case OrderingDecision::Apply: return "applied";
-    case OrderingDecision::AlreadyApplied: return "already applied";
-    case OrderingDecision::Stale: return "older than the row";
-    case OrderingDecision::CanceledIsFinal: return "subscription already ended";
-    case OrderingDecision::OtherSubscription: return "another subscription holds the row";
+    case OrderingDecision::Apply:
+      return "applied";
+    case OrderingDecision::AlreadyApplied:
+      return "already applied";
+    case OrderingDecision::Stale:
+      return "older than the row";
+    case OrderingDecision::CanceledIsFinal:
+      return "subscription already ended";
+    case OrderingDecision::OtherSubscription:
+      return "another subscription holds the row";
   }
   return "unknown";
 }

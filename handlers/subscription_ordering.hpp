@@ -15,7 +15,7 @@ namespace effectd::handlers {
 int lifecycleRank(std::string_view status);
 bool isTerminal(std::string_view status);  // canceled, incomplete_expired
 
-struct MirroredState {  // what the row holds
+struct MirroredState {         // what the row holds
   std::string subscriptionId;  // empty: linked to a customer, no subscription yet
   std::string status;
   std::optional<std::int64_t> eventAt;  // stripeEventAt, unix seconds

@@ -8,9 +8,12 @@ namespace effectd::queue {
 
 std::string_view toString(EffectKind kind) {
   switch (kind) {
-    case EffectKind::Email: return "email";
-    case EffectKind::Analytics: return "analytics";
-    case EffectKind::Webhook: return "webhook";
+    case EffectKind::Email:
+      return "email";
+    case EffectKind::Analytics:
+      return "analytics";
+    case EffectKind::Webhook:
+      return "webhook";
   }
   return "email";
 }

@@ -19,9 +19,9 @@ std::string_view toString(EffectKind kind);
 std::optional<EffectKind> parseEffectKind(std::string_view text);
 
 struct NewEffect {
-  std::string key;      // the semantic key, e.g. email:payment_failed:in_123:2
+  std::string key;  // the semantic key, e.g. email:payment_failed:in_123:2
   EffectKind kind = EffectKind::Email;
-  std::string payload;  // JSON
+  std::string payload;         // JSON
   std::string organizationId;  // empty: none
   std::string sourceEventId;   // empty: none
   std::string runAt;           // ISO 8601 UTC; empty: now

@@ -265,8 +265,10 @@ TEST_P(HandlersPgTest, SiblingInvoiceEventsAndDuplicatesEnqueueOnce) {
                        {.id = "in_9", .attemptCount = 1, .paid = false}));
   deliver(invoiceEvent(GetParam(), "evt_f2", "invoice.payment_failed", T + 86400,
                        {.id = "in_9", .attemptCount = 2, .paid = false}));
-  EXPECT_EQ(db_.scalar(R"(SELECT count(*) FROM "OutboundEffect" WHERE "key" LIKE 'email:payment_failed:in_9:%')"),
-            "2");
+  EXPECT_EQ(
+      db_.scalar(
+          R"(SELECT count(*) FROM "OutboundEffect" WHERE "key" LIKE 'email:payment_failed:in_9:%')"),
+      "2");
 }
 
 TEST_P(HandlersPgTest, RecipientsAreOwnersThenAdminsThenTheCustomer) {
@@ -275,10 +277,11 @@ TEST_P(HandlersPgTest, RecipientsAreOwnersThenAdminsThenTheCustomer) {
   seedOrganization(db_.conn(), "org_a", "admin@orga.example", "admin");
   seedOrganization(db_.conn(), "org_c", "member@orgc.example", "member");
   linkCustomer();
-  for (const auto& [org, customer] : std::vector<std::pair<std::string, std::string>>{
-           {"org_a", "cus_a"}, {"org_c", "cus_c"}}) {
-    deliver(checkoutCompletedEvent(GetParam(), "evt_co_" + org, T,
-                                   {.id = "cs_" + org, .customer = customer, .clientReferenceId = org}));
+  for (const auto& [org, customer] :
+       std::vector<std::pair<std::string, std::string>>{{"org_a", "cus_a"}, {"org_c", "cus_c"}}) {
+    deliver(checkoutCompletedEvent(
+        GetParam(), "evt_co_" + org, T,
+        {.id = "cs_" + org, .customer = customer, .clientReferenceId = org}));
     deliver(invoiceEvent(GetParam(), "evt_pf_" + org, "invoice.payment_failed", T,
                          {.id = "in_" + org, .customer = customer, .paid = false}));
   }
@@ -299,7 +302,8 @@ TEST_P(HandlersPgTest, TrialWillEndPausedAndResumed) {
   auto trial = spec("trialing");
   trial.trialEnd = T + 3 * 86400;
   deliver(sub("evt_t", "customer.subscription.trial_will_end", T, trial));
-  EXPECT_TRUE(effectKeys(db_.conn()).count("email:trial_will_end:sub_1:" + std::to_string(T + 3 * 86400)));
+  EXPECT_TRUE(
+      effectKeys(db_.conn()).count("email:trial_will_end:sub_1:" + std::to_string(T + 3 * 86400)));
   deliver(sub("evt_p", "customer.subscription.paused", T + 1, spec("paused")));
   EXPECT_EQ(row().at("status"), "paused");
   deliver(sub("evt_r", "customer.subscription.resumed", T + 2, spec("active")));
@@ -318,8 +322,9 @@ TEST_P(HandlersPgTest, UnhandledTypesAreIgnoredAndCustomerDeletedIsProcessed) {
 TEST_P(HandlersPgTest, ACheckoutWithoutAnOrganizationFailsVisibly) {
   deliver(checkoutCompletedEvent(GetParam(), "evt_co", T, {}));
   EXPECT_EQ(eventStatus("evt_co"), "failed");
-  EXPECT_NE(db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent")").find("client_reference_id"),
-            std::string::npos);
+  EXPECT_NE(
+      db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent")").find("client_reference_id"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -7,8 +7,8 @@ namespace effectd::testing {
 std::map<std::string, std::string> subscriptionRow(pqxx::connection_base& conn,
                                                    const std::string& organizationId) {
   pqxx::read_transaction tx(conn);
-  const auto r = tx.exec_params(
-      R"(SELECT * FROM "Subscription" WHERE "organizationId" = $1)", organizationId);
+  const auto r =
+      tx.exec_params(R"(SELECT * FROM "Subscription" WHERE "organizationId" = $1)", organizationId);
   std::map<std::string, std::string> out;
   if (r.empty()) return out;
   for (const auto& field : r[0]) {
@@ -28,8 +28,8 @@ std::set<std::string> effectKeys(pqxx::connection_base& conn) {
   return out;
 }
 
-void seedOrganization(pqxx::connection_base& conn, const std::string& org,
-                      const std::string& email, const std::string& role) {
+void seedOrganization(pqxx::connection_base& conn, const std::string& org, const std::string& email,
+                      const std::string& role) {
   pqxx::work tx(conn);
   tx.exec_params(
       R"(INSERT INTO "Organization" ("id", "name", "slug", "createdAt")

@@ -18,7 +18,9 @@ json load(ApiShape shape, const std::string& name) {
   return json::parse(text);
 }
 
-json orNull(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(); }
+json orNull(const std::optional<std::int64_t>& v) {
+  return v ? json(*v) : json();
+}
 
 std::string envelope(ApiShape shape, const std::string& id, const std::string& type,
                      std::int64_t created, json object, json previous = json()) {
@@ -99,8 +101,8 @@ std::string invoiceEvent(ApiShape shape, const std::string& eventId, const std::
   return envelope(shape, eventId, type, created, std::move(o));
 }
 
-std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId,
-                                   std::int64_t created, const CheckoutSpec& c) {
+std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId, std::int64_t created,
+                                   const CheckoutSpec& c) {
   auto o = load(shape, "checkout_session");
   o["id"] = c.id;
   o["customer"] = c.customer;

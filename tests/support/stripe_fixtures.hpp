@@ -52,8 +52,8 @@ std::string subscriptionEvent(ApiShape shape, const std::string& eventId, const 
                               const std::string& previousAttributesJson = "");
 std::string invoiceEvent(ApiShape shape, const std::string& eventId, const std::string& type,
                          std::int64_t created, const InvoiceSpec& spec);
-std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId,
-                                   std::int64_t created, const CheckoutSpec& spec);
+std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId, std::int64_t created,
+                                   const CheckoutSpec& spec);
 std::string customerDeletedEvent(ApiShape shape, const std::string& eventId, std::int64_t created,
                                  const std::string& customer);
 

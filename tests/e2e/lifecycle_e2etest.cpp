@@ -1,0 +1,184 @@
+// A subscription's whole lifecycle over HTTP, signed by Stripe's SDK: in
+// order, then in 50 seeded random orders with duplicate deliveries on
+// several connections, each on a fresh database. The final Subscription row
+// and the set of effect keys must be the in-order ones every time.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <pqxx/pqxx>
+#include <random>
+#include <thread>
+
+#include "tests/support/billing_db.hpp"
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/stripe_fixtures.hpp"
+
+namespace effectd::testing {
+namespace {
+
+const std::string kSecret = "whsec_lifecycle";
+constexpr std::int64_t T = 1760000000;
+
+struct Delivery {
+  std::string id;
+  std::string body;
+};
+
+// checkout completed, created (incomplete), updated (active), invoice paid,
+// updated (past_due), invoice payment failed, updated (active), deleted.
+// The subscription carries no organization: only the checkout links it.
+std::vector<Delivery> lifecycle(ApiShape shape) {
+  auto spec = [](const std::string& status) {
+    SubscriptionSpec s;
+    s.status = status;
+    s.created = T;
+    return s;
+  };
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 7;
+  canceled.endedAt = T + 7;
+  return {
+      {"evt_co", checkoutCompletedEvent(shape, "evt_co", T, {.clientReferenceId = "org_1"})},
+      {"evt_c", subscriptionEvent(shape, "evt_c", "customer.subscription.created", T + 1,
+                                  spec("incomplete"))},
+      {"evt_u1", subscriptionEvent(shape, "evt_u1", "customer.subscription.updated", T + 2,
+                                   spec("active"), R"({"status":"incomplete"})")},
+      {"evt_ip", invoiceEvent(shape, "evt_ip", "invoice.paid", T + 3, {})},
+      {"evt_u2", subscriptionEvent(shape, "evt_u2", "customer.subscription.updated", T + 4,
+                                   spec("past_due"), R"({"status":"active"})")},
+      {"evt_pf", invoiceEvent(shape, "evt_pf", "invoice.payment_failed", T + 5,
+                              {.id = "in_2", .paid = false})},
+      {"evt_u3", subscriptionEvent(shape, "evt_u3", "customer.subscription.updated", T + 6,
+                                   spec("active"), R"({"status":"past_due"})")},
+      {"evt_d",
+       subscriptionEvent(shape, "evt_d", "customer.subscription.deleted", T + 7, canceled)},
+  };
+}
+
+struct Outcome {
+  std::map<std::string, std::string> row;
+  std::set<std::string> keys;
+};
+
+class LifecycleE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { signer_ = new StripeSigner(); }
+  static void TearDownTestSuite() {
+    delete signer_;
+    signer_ = nullptr;
+  }
+
+  // Posts `order` on `connections` concurrent connections, on a fresh
+  // database, and waits until every event is handled.
+  Outcome run(const std::vector<Delivery>& order, int connections, std::size_t uniqueEvents,
+              std::function<void(TestDatabase&)> after = nullptr) {
+    TestDatabase db;
+    seedOrganization(db.conn(), "org_1", "owner@org1.example");
+    Daemon daemon({{"DATABASE_URL", db.url()},
+                   {"STRIPE_WEBHOOK_SECRET", kSecret},
+                   {"EFFECTD_LOG_LEVEL", "info"},
+                   {"EFFECTD_EVENT_RETRY_BASE", "1"},
+                   {"EFFECTD_EVENT_RETRY_POLL_MS", "50"}});
+    std::vector<std::string> signatures;
+    for (const auto& d : order) signatures.push_back(signer_->sign(d.body, kSecret));
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> threads;
+    std::atomic<int> non200{0};
+    for (int c = 0; c < connections; ++c) {
+      threads.emplace_back([&] {
+        for (auto i = next++; i < order.size(); i = next++) {
+          const auto answer = daemon.postWebhook(order[i].body, signatures[i]);
+          if (answer.status != 200) ++non200;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(non200.load(), 0) << daemon.log();
+
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::string handled;
+    const auto want = std::to_string(uniqueEvents);
+    while (std::chrono::steady_clock::now() < deadline) {
+      handled = db.scalar(
+          R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "status" IN ('processed', 'ignored'))");
+      if (handled == want) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(handled, want) << db.scalar(
+        R"(SELECT string_agg("id" || ':' || "status" || ':' || COALESCE("lastError", ''), ', ')
+           FROM "StripeWebhookEvent")");
+    if (after) after(db);
+    return {subscriptionRow(db.conn(), "org_1"), effectKeys(db.conn())};
+  }
+
+  static StripeSigner* signer_;
+};
+StripeSigner* LifecycleE2eTest::signer_ = nullptr;
+
+TEST_F(LifecycleE2eTest, AnyOrderAnyDuplicatesSameRowSameEffects) {
+  const auto inOrder = lifecycle(ApiShape::Legacy);
+  const auto expected = run(inOrder, 1, inOrder.size());
+  ASSERT_EQ(expected.row.at("status"), "canceled");
+  ASSERT_EQ(expected.row.at("stripeEventId"), "evt_d");
+  ASSERT_EQ(expected.keys, (std::set<std::string>{
+                               "analytics:invoice_paid:in_1",
+                               "analytics:payment_failed:in_2:1",
+                               "analytics:subscription_canceled:sub_1",
+                               "analytics:subscription_started:sub_1",
+                               "email:payment_failed:in_2:1",
+                               "email:subscription_canceled:sub_1",
+                               "email:subscription_started:sub_1",
+                           }));
+
+  const char* seedText = std::getenv("EFFECTD_TEST_SEED");
+  const unsigned seed = seedText ? static_cast<unsigned>(std::stoul(seedText)) : 20261126u;
+  std::mt19937 rng(seed);
+  for (int permutation = 0; permutation < 50; ++permutation) {
+    const auto shape = permutation % 2 ? ApiShape::Current : ApiShape::Legacy;
+    auto order = lifecycle(shape);
+    const auto unique = order.size();
+    std::bernoulli_distribution duplicate(0.4);
+    for (std::size_t i = 0; i < unique; ++i) {
+      if (duplicate(rng)) order.push_back(order[i]);
+    }
+    std::shuffle(order.begin(), order.end(), rng);
+    std::string sequence;
+    for (const auto& d : order) sequence += d.id + " ";
+    const auto got = run(order, 4, unique);
+    ASSERT_EQ(got.row, expected.row)
+        << "seed " << seed << ", permutation " << permutation << ": " << sequence;
+    ASSERT_EQ(got.keys, expected.keys)
+        << "seed " << seed << ", permutation " << permutation << ": " << sequence;
+  }
+}
+
+TEST_F(LifecycleE2eTest, ReplayingEveryEventWithTheCliChangesNothing) {
+  const auto events = lifecycle(ApiShape::Current);
+  run(events, 1, events.size(), [](TestDatabase& db) {
+    auto snapshot = [&] {
+      return db.scalar(R"(SELECT string_agg(s::text, '|') FROM "Subscription" s)") + "#" +
+             db.scalar(R"(SELECT string_agg(e::text, '|' ORDER BY "key") FROM "OutboundEffect" e)");
+    };
+    const auto before = snapshot();
+    const auto replay = runCommand({effectdBinary(), "events", "replay", "--since", "2000-01-01"},
+                                   {{"DATABASE_URL", db.url()}});
+    EXPECT_EQ(replay.exitCode, 0) << replay.output;
+    EXPECT_NE(replay.output.find("8 replayed, 0 failed"), std::string::npos) << replay.output;
+    EXPECT_EQ(snapshot(), before);
+
+    const auto list =
+        runCommand({effectdBinary(), "events", "list", "--type", "invoice.paid", "--json"},
+                   {{"DATABASE_URL", db.url()}});
+    EXPECT_EQ(list.exitCode, 0) << list.output;
+    EXPECT_NE(list.output.find(R"("id": "evt_ip")"), std::string::npos) << list.output;
+    const auto show =
+        runCommand({effectdBinary(), "events", "show", "evt_d"}, {{"DATABASE_URL", db.url()}});
+    EXPECT_NE(show.output.find(R"("status": "processed")"), std::string::npos) << show.output;
+    EXPECT_NE(show.output.find(R"("payload")"), std::string::npos);
+  });
+}
+
+}  // namespace
+}  // namespace effectd::testing
