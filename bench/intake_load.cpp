@@ -3,7 +3,11 @@
 // events stored per second and latency percentiles as one JSON line.
 //
 //   effectd_intake_load --port P --secret whsec_... [--connections 32] [--seconds 10]
-//                       [--payload-out FILE]
+//                       [--organizations N] [--payload-out FILE]
+//
+// Event k belongs to organization org_b<k mod N> (its metadata, customer and
+// subscription), so concurrent events spread over organizations as real
+// traffic does rather than queueing on one Subscription row.
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -34,6 +38,7 @@ struct Options {
   std::string secret;
   int connections = 32;
   int seconds = 10;
+  int organizations = 1000;
   std::string payloadOut;
 };
 
@@ -43,12 +48,36 @@ struct WorkerResult {
   std::vector<double> latenciesMs;
 };
 
-// The sample event with a placeholder id, so each request only swaps the id in.
+// The sample event with placeholders, so each request only swaps ids in.
 std::string templateBody() {
-  auto event = nlohmann::json::parse(
-      effectd::daemon::sampleEvent("customer.subscription.updated", "org_bench"));
+  auto event =
+      nlohmann::json::parse(effectd::daemon::sampleEvent("customer.subscription.updated", "@ORG@"));
   event["id"] = "@ID@";
   return event.dump();
+}
+
+std::string fill(const std::string& body, const std::string& id, const std::string& org) {
+  std::string out;
+  out.reserve(body.size() + 64);
+  for (std::size_t pos = 0; pos < body.size();) {
+    const auto at = body.find('@', pos);
+    if (at == std::string::npos) {
+      out.append(body, pos);
+      break;
+    }
+    out.append(body, pos, at - pos);
+    if (body.compare(at, 4, "@ID@") == 0) {
+      out += id;
+      pos = at + 4;
+    } else if (body.compare(at, 5, "@ORG@") == 0) {
+      out += org;
+      pos = at + 5;
+    } else {
+      out += '@';
+      pos = at + 1;
+    }
+  }
+  return out;
 }
 
 WorkerResult work(const Options& options, int index, const std::string& body,
@@ -59,18 +88,18 @@ WorkerResult work(const Options& options, int index, const std::string& body,
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), options.port);
   stream.connect(endpoint);
   beast::flat_buffer buffer;
-  const auto at = body.find("@ID@");
   std::uint64_t n = 0;
   while (Clock::now() < deadline) {
     http::request<http::string_body> req{http::verb::post, "/webhooks/stripe", 11};
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
-    auto& payload = req.body();
-    payload.reserve(body.size() + 32);
-    payload.append(body, 0, at);
-    payload += "evt_bench_" + std::to_string(index) + "_" + std::to_string(n++) + "_" +
-               std::to_string(deadline.time_since_epoch().count());
-    payload.append(body, at + 4);
+    const auto id = "evt_bench_" + std::to_string(index) + "_" + std::to_string(n) + "_" +
+                    std::to_string(deadline.time_since_epoch().count());
+    const auto org = "org_b" + std::to_string((n * 7919 + static_cast<std::uint64_t>(index)) %
+                                              static_cast<std::uint64_t>(options.organizations));
+    ++n;
+    req.body() = fill(body, id, org);
+    const auto& payload = req.body();
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -113,6 +142,8 @@ int main(int argc, char** argv) {
       options.seconds = std::stoi(value);
     else if (flag == "--payload-out")
       options.payloadOut = value;
+    else if (flag == "--organizations")
+      options.organizations = std::stoi(value);
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;
@@ -123,7 +154,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto body = templateBody();
-  if (!options.payloadOut.empty()) std::ofstream(options.payloadOut) << body;
+  if (!options.payloadOut.empty()) {
+    std::ofstream(options.payloadOut) << fill(body, "evt_template", "org_b0");
+  }
 
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::seconds(options.seconds);

@@ -19,6 +19,9 @@ json timeOrNull(const Timestamp& t) {
 
 void email(HandlerContext& ctx, const std::string& key, const std::string& organizationId,
            const std::string& templateName, json data, const std::string& fallbackEmail) {
+  // Most events of a subscription repeat an email already enqueued: skip the
+  // recipients query for those.
+  if (queue::exists(ctx.tx, key)) return;
   const auto recipients = emailRecipients(ctx.tx, organizationId, fallbackEmail);
   if (recipients.emails.empty()) {
     log::warn("email not enqueued: no recipient",

@@ -7,6 +7,7 @@
 #include "handlers/handler.hpp"
 #include "handlers/stripe_objects.hpp"
 #include "sql/ids.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::handlers {
 
@@ -20,11 +21,13 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx) {
                      " has no client_reference_id or metadata.organizationId");
   }
   const auto org =
-      ctx.tx.exec_params(R"(SELECT 1 FROM "Organization" WHERE "id" = $1)", session.organizationId);
+      sql::execPrepared(ctx.tx, "checkout_org_exists",
+                        R"(SELECT 1 FROM "Organization" WHERE "id" = $1)", session.organizationId);
   if (org.empty()) throw RetryLater("organization " + session.organizationId + " does not exist");
 
   // Creates the link, or moves it to this customer. A replay changes nothing.
-  ctx.tx.exec_params(
+  sql::execPrepared(
+      ctx.tx, "checkout_link",
       R"(INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId", "livemode",
              "createdAt", "updatedAt")
          VALUES ($1, $2, $3, $4, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
@@ -34,11 +37,11 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx) {
       sql::newUuidV7(), session.organizationId, session.customer, session.livemode);
 
   // Events of this customer that failed for want of this link are due now.
-  ctx.tx.exec_params(
-      R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC'
+  sql::execPrepared(ctx.tx, "checkout_wake_waiting",
+                    R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC'
          WHERE "status" = 'failed' AND "nextAttemptAt" IS NOT NULL
            AND "payload" #>> '{data,object,customer}' = $1)",
-      session.customer);
+                    session.customer);
   return HandlerResult::Processed;
 }
 

@@ -8,13 +8,15 @@
 #include "daemon/log.hpp"
 #include "handlers/handler.hpp"
 #include "handlers/stripe_objects.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::handlers {
 
 HandlerResult handleCustomerDeleted(HandlerContext& ctx) {
   const auto customer =
       idOf(ctx.object.is_object() ? ctx.object.value("id", nlohmann::json()) : nlohmann::json());
-  const auto linked = ctx.tx.exec_params(
+  const auto linked = sql::execPrepared(
+      ctx.tx, "customer_linked_org",
       R"(SELECT "organizationId" FROM "Subscription" WHERE "stripeCustomerId" = $1)", customer);
   log::info("stripe customer deleted",
             {{"customer", customer},

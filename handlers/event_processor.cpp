@@ -2,11 +2,11 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <random>
 
 #include "daemon/log.hpp"
 #include "handlers/handler.hpp"
 #include "sql/error_text.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::handlers {
 namespace {
@@ -31,41 +31,28 @@ Handler handlerFor(std::string_view type) {
 void record(pqxx::transaction_base& tx, const std::string& id, const ProcessOutcome& outcome,
             const RetryPolicy& policy) {
   if (outcome.status != EventStatus::Failed) {
-    tx.exec_params(
-        R"(UPDATE "StripeWebhookEvent" SET "status" = $2, "attempts" = "attempts" + 1,
+    sql::execPrepared(tx, "event_done",
+                      R"(UPDATE "StripeWebhookEvent" SET "status" = $2, "attempts" = "attempts" + 1,
                "lastError" = NULL, "nextAttemptAt" = NULL, "processedAt" = now() AT TIME ZONE 'UTC'
            WHERE "id" = $1)",
-        id, std::string(toString(outcome.status)));
+                      id, std::string(toString(outcome.status)));
     return;
   }
-  const auto row = tx.exec_params(
+  // Exponential backoff with ±25% jitter; past the last attempt the event
+  // waits for an operator (events replay) with no nextAttemptAt.
+  sql::execPrepared(
+      tx, "event_failed",
       R"(UPDATE "StripeWebhookEvent" SET "status" = 'failed', "attempts" = "attempts" + 1,
-             "lastError" = $2, "processedAt" = NULL
-         WHERE "id" = $1 RETURNING "attempts")",
-      id, outcome.error);
-  const int attempts = row.empty() ? policy.maxAttempts : row[0][0].as<int>();
-  // Past the last attempt the event waits for an operator (events replay).
-  if (attempts < policy.maxAttempts) {
-    tx.exec_params(
-        R"(UPDATE "StripeWebhookEvent"
-           SET "nextAttemptAt" = now() AT TIME ZONE 'UTC' + make_interval(secs => $2)
-           WHERE "id" = $1)",
-        id, static_cast<double>(policy.delayAfter(attempts).count()));
-  } else {
-    tx.exec_params(R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = NULL WHERE "id" = $1)", id);
-  }
+             "lastError" = $2, "processedAt" = NULL,
+             "nextAttemptAt" = CASE WHEN "attempts" + 1 < $3 THEN now() AT TIME ZONE 'UTC'
+               + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, LEAST("attempts", 20)))
+                                       * (0.75 + random() * 0.5)) END
+         WHERE "id" = $1)",
+      id, outcome.error, policy.maxAttempts, static_cast<double>(policy.base.count()),
+      static_cast<double>(policy.max.count()));
 }
 
 }  // namespace
-
-std::chrono::seconds RetryPolicy::delayAfter(int attempts) const {
-  thread_local std::mt19937 rng{std::random_device{}()};
-  const auto exponent = std::min(attempts - 1, 20);
-  const auto raw = std::min<std::int64_t>(base.count() << std::max(exponent, 0), max.count());
-  std::uniform_real_distribution<double> jitter(0.75, 1.25);
-  return std::chrono::seconds(
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(raw * jitter(rng))));
-}
 
 std::string_view toString(EventStatus status) {
   switch (status) {

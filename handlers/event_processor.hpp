@@ -16,13 +16,12 @@ class dbtransaction;
 
 namespace effectd::handlers {
 
+// After the n-th failed run an event is due again in min(max, base * 2^(n-1)),
+// jittered by ±25% so that a burst of failures does not retry in lockstep.
 struct RetryPolicy {
   std::chrono::seconds base{10};   // first retry after about this long
   std::chrono::seconds max{3600};  // backoff cap
   int maxAttempts = 12;            // then the event stays failed for an operator
-
-  // Seconds until the retry after `attempts` failed runs, jittered by ±25%.
-  std::chrono::seconds delayAfter(int attempts) const;
 };
 
 enum class EventStatus { Processed, Ignored, Failed };

@@ -3,18 +3,20 @@
 #include <pqxx/pqxx>
 
 #include "handlers/handler.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::handlers {
 
 std::string resolveOrganization(pqxx::transaction_base& tx, const std::string& metadataOrgId,
                                 const std::string& customerId) {
   if (!metadataOrgId.empty()) {
-    const auto found =
-        tx.exec_params(R"(SELECT 1 FROM "Organization" WHERE "id" = $1)", metadataOrgId);
+    const auto found = sql::execPrepared(
+        tx, "org_exists", R"(SELECT 1 FROM "Organization" WHERE "id" = $1)", metadataOrgId);
     if (found.empty()) throw RetryLater("organization " + metadataOrgId + " does not exist");
     return metadataOrgId;
   }
-  const auto linked = tx.exec_params(
+  const auto linked = sql::execPrepared(
+      tx, "org_by_customer",
       R"(SELECT "organizationId" FROM "Subscription" WHERE "stripeCustomerId" = $1)", customerId);
   if (linked.empty()) {
     throw RetryLater("no organization is linked to customer " + customerId +
@@ -27,8 +29,8 @@ Recipients emailRecipients(pqxx::transaction_base& tx, const std::string& organi
                            const std::string& fallbackEmail) {
   Recipients out;
   // Better Auth may store several roles comma-separated ("owner,admin").
-  const auto rows = tx.exec_params(
-      R"(SELECT o."name", u."email",
+  const auto rows = sql::execPrepared(tx, "org_recipients",
+                                      R"(SELECT o."name", u."email",
                 CASE WHEN 'owner' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 0
                      WHEN 'admin' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 1
                 END AS rank
@@ -37,7 +39,7 @@ Recipients emailRecipients(pqxx::transaction_base& tx, const std::string& organi
          LEFT JOIN "User" u ON u."id" = m."userId"
          WHERE o."id" = $1
          ORDER BY rank NULLS LAST, u."email")",
-      organizationId);
+                                      organizationId);
   if (rows.empty()) return out;
   out.organizationName = rows[0][0].as<std::string>();
   const auto bestRank = rows[0][2].is_null() ? -1 : rows[0][2].as<int>();

@@ -10,6 +10,7 @@
 #include "handlers/organizations.hpp"
 #include "handlers/subscription_ordering.hpp"
 #include "sql/ids.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::handlers {
 namespace {
@@ -22,17 +23,18 @@ std::string text(const Timestamp& t) {
 // so that concurrent events for one organization apply one after the other.
 MirroredState lockRow(pqxx::transaction_base& tx, const std::string& org,
                       const SubscriptionObject& s) {
-  tx.exec_params(
+  sql::execPrepared(
+      tx, "subscription_ensure_row",
       R"(INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId", "livemode",
              "createdAt", "updatedAt")
          VALUES ($1, $2, $3, $4, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          ON CONFLICT ("organizationId") DO NOTHING)",
       sql::newUuidV7(), org, s.customer, s.livemode);
-  const auto row = tx.exec_params(
-      R"(SELECT COALESCE("stripeSubscriptionId", ''), "status",
+  const auto row = sql::execPrepared(tx, "subscription_lock_row",
+                                     R"(SELECT COALESCE("stripeSubscriptionId", ''), "status",
                 extract(epoch FROM "stripeEventAt")::bigint, COALESCE("stripeEventId", '')
          FROM "Subscription" WHERE "organizationId" = $1 FOR UPDATE)",
-      org)[0];
+                                     org)[0];
   MirroredState state{row[0].as<std::string>(), row[1].as<std::string>(), std::nullopt,
                       row[3].as<std::string>()};
   if (!row[2].is_null()) state.eventAt = row[2].as<std::int64_t>();
@@ -41,8 +43,8 @@ MirroredState lockRow(pqxx::transaction_base& tx, const std::string& org,
 
 void apply(pqxx::transaction_base& tx, const std::string& org, const SubscriptionObject& s,
            const EventEnvelope& event) {
-  tx.exec_params(
-      R"(UPDATE "Subscription" SET
+  sql::execPrepared(tx, "subscription_apply",
+                    R"(UPDATE "Subscription" SET
            "stripeCustomerId" = $2, "stripeSubscriptionId" = $3,
            "stripePriceId" = NULLIF($4, ''), "stripeProductId" = NULLIF($5, ''),
            "status" = $6, "quantity" = NULLIF($7, '')::integer,
@@ -59,10 +61,11 @@ void apply(pqxx::transaction_base& tx, const std::string& org, const Subscriptio
            "stripeEventId" = $18,
            "updatedAt" = now() AT TIME ZONE 'UTC'
          WHERE "organizationId" = $1)",
-      org, s.customer, s.id, s.priceId, s.productId, s.status,
-      s.quantity ? std::to_string(*s.quantity) : std::string(), text(s.currentPeriodStart),
-      text(s.currentPeriodEnd), text(s.cancelAt), s.cancelAtPeriodEnd, text(s.canceledAt),
-      text(s.endedAt), text(s.trialStart), text(s.trialEnd), s.livemode, event.created, event.id);
+                    org, s.customer, s.id, s.priceId, s.productId, s.status,
+                    s.quantity ? std::to_string(*s.quantity) : std::string(),
+                    text(s.currentPeriodStart), text(s.currentPeriodEnd), text(s.cancelAt),
+                    s.cancelAtPeriodEnd, text(s.canceledAt), text(s.endedAt), text(s.trialStart),
+                    text(s.trialEnd), s.livemode, event.created, event.id);
 }
 
 }  // namespace

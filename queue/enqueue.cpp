@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "sql/ids.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::queue {
 
@@ -26,7 +27,8 @@ std::optional<EffectKind> parseEffectKind(std::string_view text) {
 }
 
 bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect) {
-  const auto result = tx.exec_params(
+  const auto result = sql::execPrepared(
+      tx, "effect_enqueue",
       R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "organizationId",
              "sourceEventId", "status", "maxAttempts", "runAt", "createdAt", "updatedAt")
          VALUES ($1, $2, $3, $4::jsonb, NULLIF($5, ''), NULLIF($6, ''), 'pending',
@@ -37,6 +39,12 @@ bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect) {
       sql::newUuidV7(), effect.key, std::string(toString(effect.kind)), effect.payload,
       effect.organizationId, effect.sourceEventId, effect.maxAttempts, effect.runAt);
   return result.affected_rows() == 1;
+}
+
+bool exists(pqxx::transaction_base& tx, const std::string& key) {
+  return !sql::execPrepared(tx, "effect_exists",
+                            R"(SELECT 1 FROM "OutboundEffect" WHERE "key" = $1)", key)
+              .empty();
 }
 
 }  // namespace effectd::queue

@@ -31,4 +31,8 @@ struct NewEffect {
 // True when this call created the effect, false when the key existed.
 bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect);
 
+// Whether an effect with this key exists: lets a producer skip building a
+// payload that would be thrown away (enqueue stays the one that decides).
+bool exists(pqxx::transaction_base& tx, const std::string& key);
+
 }  // namespace effectd::queue

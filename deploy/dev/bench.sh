@@ -3,6 +3,10 @@
 # connections, next to pgbench running the same INSERT at the same
 # concurrency, on one throwaway cluster with fsync on, in the same run.
 # The machines are shared and noisy: read the ratios, not the absolutes.
+# pgbench runs the bare INSERT; effectd also runs each event's handler (row
+# lock and update, effects) in the same transaction, as in production.
+# pgbench runs the bare INSERT; effectd also runs each event's handler (row
+# lock and update, effects) in the same transaction, as in production.
 set -euo pipefail
 build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +25,22 @@ DATABASE_URL=$url "$build/effectd" migrate >/dev/null
 secret="whsec_bench_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-truncate_events() { psql "$url" -qc 'TRUNCATE "StripeWebhookEvent"'; }
+# Organizations with an owner each, so handlers do their real work: resolve,
+# lock and update the row, enqueue the subscription_started email and analytics.
+organizations=1000
+psql "$url" -q -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO "Organization" ("id", "name", "slug", "createdAt")
+  SELECT 'org_b' || g, 'Bench ' || g, 'bench-' || g, now() FROM generate_series(0, $organizations - 1) g;
+INSERT INTO "User" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt")
+  SELECT 'user_b' || g, 'Owner ' || g, 'owner' || g || '@bench.example', true, now(), now()
+  FROM generate_series(0, $organizations - 1) g;
+INSERT INTO "Member" ("id", "organizationId", "userId", "role", "createdAt")
+  SELECT 'member_b' || g, 'org_b' || g, 'user_b' || g, 'owner', now() FROM generate_series(0, $organizations - 1) g;
+SQL
+
+truncate_events() {
+  psql "$url" -qc 'TRUNCATE "StripeWebhookEvent", "OutboundEffect", "Subscription"'
+}
 
 # One effectd run: prints the load generator's JSON line.
 run_effectd() {
@@ -32,11 +51,13 @@ run_effectd() {
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   "$build/bench/effectd_intake_load" --port "$port" --secret "$secret" --connections "$connections" \
-    --seconds "$seconds" --payload-out "$work/payload.json" | tee "$work/$label.json"
+    --seconds "$seconds" --organizations "$organizations" --payload-out "$work/payload.json" \
+    | tee "$work/$label.json"
   kill -TERM "$pid"; wait "$pid"
-  local rows
-  rows=$(psql "$url" -tAc 'SELECT count(*) FROM "StripeWebhookEvent"')
-  echo "  rows stored: $rows"
+  psql "$url" -tAc 'SELECT '"'"'  events: '"'"' || string_agg(status || '"'"'='"'"' || n, '"'"' '"'"') ||
+    '"'"', effects: '"'"' || (SELECT count(*) FROM "OutboundEffect")
+    FROM (SELECT status, count(*) n FROM "StripeWebhookEvent" GROUP BY 1) s'
+
 }
 
 echo "== effectd, group commit (default), $connections connections, ${seconds}s"
