@@ -202,7 +202,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
   in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1}, std::size_t{1000000});
 
   in.seconds("EFFECTD_EVENT_RETRY_BASE", c.eventRetryBase, 1, 86400);
-  in.seconds("EFFECTD_EVENT_RETRY_MAX", c.eventRetryMax, 1, 7 * 86400);
+  in.seconds("EFFECTD_EVENT_RETRY_MAX", c.eventRetryMax, 1, 7L * 86400);
   in.integer("EFFECTD_EVENT_MAX_ATTEMPTS", c.eventMaxAttempts, 1, 1000);
   long pollMs = static_cast<long>(c.eventRetryPoll.count());
   in.integer("EFFECTD_EVENT_RETRY_POLL_MS", pollMs, 10L, 3600L * 1000);
