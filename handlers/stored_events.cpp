@@ -20,8 +20,11 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
       WHERE ($1 = '' OR "id" = $1) AND ($2 = '' OR "status" = $2) AND ($3 = '' OR "type" = $3)
         AND ($4 = '' OR "receivedAt" >= $4::timestamptz AT TIME ZONE 'UTC'))";
   if (f.dueForRetry) {
-    sql += R"( AND "status" = 'failed' AND "nextAttemptAt" <= now() AT TIME ZONE 'UTC'
-               ORDER BY "nextAttemptAt")";
+    // `received` rows were stored but never handled (by a version of effectd
+    // without handlers, say): they are due at once.
+    sql += R"( AND ("status" = 'received'
+                    OR ("status" = 'failed' AND "nextAttemptAt" <= now() AT TIME ZONE 'UTC'))
+               ORDER BY "nextAttemptAt" NULLS FIRST, "receivedAt")";
   } else {
     sql += R"( ORDER BY "receivedAt", "id")";
   }

@@ -32,7 +32,7 @@ struct EventFilter {
   std::string since;  // receivedAt >= this (ISO 8601 or anything PostgreSQL reads as a time)
   int limit = 100;
   bool withPayload = false;
-  bool dueForRetry = false;     // failed and nextAttemptAt <= now, oldest due first
+  bool dueForRetry = false;     // never handled, or failed and due; oldest first
   bool lockSkipLocked = false;  // FOR UPDATE SKIP LOCKED: several daemons share the work
 };
 

@@ -212,6 +212,21 @@ TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArr
   EXPECT_TRUE(effectKeys(db_.conn()).count("email:subscription_started:sub_1"));
 }
 
+TEST_P(HandlersPgTest, EventsStoredButNeverHandledAreHandledByTheRetryLoop) {
+  // As a version of effectd without handlers left them.
+  linkCustomer();
+  const auto body = sub("evt_old", "customer.subscription.created", T + 1, spec("active"));
+  pqxx::work tx(db_.conn());
+  tx.exec_params(R"(INSERT INTO "StripeWebhookEvent" ("id", "type", "livemode", "stripeCreatedAt",
+                        "payload", "status") VALUES ('evt_old', 'customer.subscription.created',
+                        false, now(), $1::jsonb, 'received'))",
+                 body);
+  tx.commit();
+  EXPECT_EQ(EventRetrier::runOnce(db_.conn(), policy_, 10).processed, 1);
+  EXPECT_EQ(eventStatus("evt_old"), "processed");
+  EXPECT_EQ(row().at("stripeEventId"), "evt_old");
+}
+
 TEST_P(HandlersPgTest, AFailingEventStopsBeingRetriedAfterMaxAttempts) {
   policy_.maxAttempts = 2;
   deliver(sub("evt_x", "customer.subscription.created", T, spec("active")));
