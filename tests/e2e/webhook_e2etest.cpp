@@ -111,7 +111,14 @@ TEST_F(WebhookE2eTest, BadSignaturesAre400WithAReasonLoggedAndNothingStored) {
               std::string::npos)
         << answer.body;
   }
-  const auto log = daemon_->log();
+  // The daemon logs a request after answering it: give the last line a moment.
+  std::string log;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  do {
+    log = daemon_->log();
+  } while (log.find(cases.back().reason) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline &&
+           (std::this_thread::sleep_for(std::chrono::milliseconds(20)), true));
   for (const auto& c : cases) EXPECT_NE(log.find(c.reason), std::string::npos) << c.reason;
   EXPECT_EQ(log.find(kSecret), std::string::npos) << "a secret reached the log";
   EXPECT_EQ(rows(), "0");
