@@ -208,6 +208,37 @@ LoadResult load(const Environment& env, Purpose purpose) {
   in.integer("EFFECTD_EVENT_RETRY_POLL_MS", pollMs, 10L, 3600L * 1000);
   c.eventRetryPoll = std::chrono::milliseconds(pollMs);
 
+  in.choice("EMAIL_PROVIDER", c.emailProvider,
+            {{"file", std::string("file")},
+             {"resend", std::string("resend")},
+             {"postmark", std::string("postmark")},
+             {"smtp", std::string("smtp")}});
+  if (c.emailProvider != "file") {
+    in.problem("EMAIL_PROVIDER=" + c.emailProvider +
+               " is not implemented in this build yet; only file is (issue 4 in progress)");
+  }
+  if (auto from = in.plain("EMAIL_FROM")) c.emailFrom = trim(*from);
+  if (auto dir = in.plain("EMAIL_FILE_DIR")) c.emailFileDir = trim(*dir);
+  in.choice("ANALYTICS_PROVIDER", c.analyticsProvider,
+            {{"log", std::string("log")},
+             {"posthog", std::string("posthog")},
+             {"segment", std::string("segment")}});
+  if (c.analyticsProvider != "log") {
+    in.problem("ANALYTICS_PROVIDER=" + c.analyticsProvider +
+               " is not implemented in this build yet; only log is (issue 4 in progress)");
+  }
+  in.integer("EFFECTD_DRAIN_CONCURRENCY", c.drainConcurrency, 1, 1024);
+  in.integer("EFFECTD_DRAIN_BATCH", c.drainBatch, 1, 1000);
+  in.seconds("EFFECTD_EFFECT_LEASE", c.effectLease, 5, 3600);
+  long effectPollMs = static_cast<long>(c.pollInterval.count());
+  in.integer("EFFECTD_POLL_INTERVAL_MS", effectPollMs, 10L, 3600L * 1000);
+  c.pollInterval = std::chrono::milliseconds(effectPollMs);
+  in.seconds("EFFECTD_EFFECT_RETRY_BASE", c.effectRetryBase, 1, 86400);
+  in.seconds("EFFECTD_EFFECT_RETRY_MAX", c.effectRetryMax, 1, 7L * 86400);
+  // Sent effects are what keeps a key from being sent again: they must
+  // outlive Stripe's three days of retries of the event that caused them.
+  in.integer("EFFECTD_RETENTION_DAYS", c.retentionDays, 4, 3650);
+
   in.choice("EFFECTD_LOG_FORMAT", c.logFormat,
             {{"json", LogFormat::Json}, {"text", LogFormat::Text}});
   if (auto level = in.plain("EFFECTD_LOG_LEVEL")) {
@@ -277,6 +308,17 @@ std::vector<Setting> describe(const Config& c) {
       {"EFFECTD_EVENT_RETRY_MAX", std::to_string(c.eventRetryMax.count())},
       {"EFFECTD_EVENT_MAX_ATTEMPTS", std::to_string(c.eventMaxAttempts)},
       {"EFFECTD_EVENT_RETRY_POLL_MS", std::to_string(c.eventRetryPoll.count())},
+      {"EMAIL_PROVIDER", c.emailProvider},
+      {"EMAIL_FROM", c.emailFrom},
+      {"EMAIL_FILE_DIR", c.emailFileDir},
+      {"ANALYTICS_PROVIDER", c.analyticsProvider},
+      {"EFFECTD_DRAIN_CONCURRENCY", std::to_string(c.drainConcurrency)},
+      {"EFFECTD_DRAIN_BATCH", std::to_string(c.drainBatch)},
+      {"EFFECTD_EFFECT_LEASE", std::to_string(c.effectLease.count())},
+      {"EFFECTD_POLL_INTERVAL_MS", std::to_string(c.pollInterval.count())},
+      {"EFFECTD_EFFECT_RETRY_BASE", std::to_string(c.effectRetryBase.count())},
+      {"EFFECTD_EFFECT_RETRY_MAX", std::to_string(c.effectRetryMax.count())},
+      {"EFFECTD_RETENTION_DAYS", std::to_string(c.retentionDays)},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},
   };

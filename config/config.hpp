@@ -55,6 +55,19 @@ struct Config {
   int eventMaxAttempts = 12;                       // EFFECTD_EVENT_MAX_ATTEMPTS
   std::chrono::milliseconds eventRetryPoll{1000};  // EFFECTD_EVENT_RETRY_POLL_MS
 
+  // Draining OutboundEffect.
+  std::string emailProvider = "file";                        // EMAIL_PROVIDER
+  std::string emailFrom = "SyntaxKit <no-reply@localhost>";  // EMAIL_FROM
+  std::string emailFileDir = "effectd-mail";                 // EMAIL_FILE_DIR
+  std::string analyticsProvider = "log";                     // ANALYTICS_PROVIDER
+  int drainConcurrency = 8;                      // EFFECTD_DRAIN_CONCURRENCY: deliveries in flight
+  int drainBatch = 32;                           // EFFECTD_DRAIN_BATCH: effects per claim
+  std::chrono::seconds effectLease{60};          // EFFECTD_EFFECT_LEASE
+  std::chrono::milliseconds pollInterval{1000};  // EFFECTD_POLL_INTERVAL_MS
+  std::chrono::seconds effectRetryBase{10};      // EFFECTD_EFFECT_RETRY_BASE
+  std::chrono::seconds effectRetryMax{3600};     // EFFECTD_EFFECT_RETRY_MAX
+  int retentionDays = 30;                        // EFFECTD_RETENTION_DAYS
+
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT
   std::string logLevel = "info";          // EFFECTD_LOG_LEVEL

@@ -14,6 +14,8 @@
 #include "daemon/public_routes.hpp"
 #include "handlers/event_retrier.hpp"
 #include "handlers/intake.hpp"
+#include "queue/channels/channel_factory.hpp"
+#include "queue/drainer.hpp"
 #include "sql/database_health.hpp"
 
 namespace effectd::daemon {
@@ -31,6 +33,17 @@ int serve(const config::Config& config) {
   handlers::EventRetrier retrier({.databaseUrl = config.databaseUrl,
                                   .policy = config::eventRetryPolicy(config),
                                   .interval = config.eventRetryPoll});
+  queue::Drainer drainer({.databaseUrl = config.databaseUrl,
+                          .listenUrl = config.databaseListenUrl,
+                          .worker = queue::Drainer::defaultWorkerName(),
+                          .concurrency = config.drainConcurrency,
+                          .batchSize = config.drainBatch,
+                          .lease = config.effectLease,
+                          .pollInterval = config.pollInterval,
+                          .shutdownGrace = config.shutdownTimeout,
+                          .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
+                          .retention = std::chrono::hours(24 * config.retentionDays)},
+                         queue::makeChannels(config));
   PublicRoutes routes({.config = &config, .health = &health});
 
   asio::io_context ioc(config.ioThreads);
@@ -84,8 +97,10 @@ int serve(const config::Config& config) {
   ioc.run();
   for (auto& t : threads) t.join();
 
-  // Every session has ended; store what the writer still holds, then leave.
+  // Every session has ended; store what the writer still holds, finish the
+  // deliveries in flight and give back unstarted ones, then leave.
   writer.stop();
+  drainer.stop();
   log::info("stopped");
   return 0;
 }

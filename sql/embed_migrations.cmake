@@ -1,9 +1,11 @@
 # Writes a C++ source holding every migration file as (version, name, sql).
-# Invoked by the build with -DOUTPUT=<file> -DINPUTS=<a;b;...>.
+# Invoked by the build with -DOUTPUT=<file> -DDIR=<migrations folder>.
 set(body "// Generated from sql/migrations/ by sql/embed_migrations.cmake. Do not edit.\n")
 string(APPEND body "#include \"sql/migrator.hpp\"\n\nnamespace effectd::sql {\n\n")
 string(APPEND body "const std::vector<Migration>& embeddedMigrations() {\n")
 string(APPEND body "  static const std::vector<Migration> migrations{\n")
+file(GLOB INPUTS ${DIR}/*.sql)
+list(SORT INPUTS)
 foreach(path IN LISTS INPUTS)
   get_filename_component(file ${path} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${file})

@@ -20,6 +20,7 @@ secret_file=$build/dev-webhook-secret
 export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-$(cat "$secret_file")}
 export EFFECTD_LISTEN=${EFFECTD_LISTEN:-127.0.0.1:8080}
 export EFFECTD_LOG_FORMAT=${EFFECTD_LOG_FORMAT:-text}
+export EMAIL_FILE_DIR=${EMAIL_FILE_DIR:-$build/mail}
 
 "$effectd" migrate
 psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -f "$here/seed.sql"
@@ -29,6 +30,7 @@ cat <<MSG
 effectd is starting on http://$EFFECTD_LISTEN
   webhook secret:  $STRIPE_WEBHOOK_SECRET
   demo org:        org_demo (owner: owner@demo.example)
+  emails go to:    $EMAIL_FILE_DIR/*.eml (EMAIL_PROVIDER=file)
 
 Send a signed test event from another terminal:
   STRIPE_WEBHOOK_SECRET=$STRIPE_WEBHOOK_SECRET EFFECTD_LISTEN=$EFFECTD_LISTEN \\

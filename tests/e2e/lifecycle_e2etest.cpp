@@ -157,6 +157,12 @@ TEST_F(LifecycleE2eTest, AnyOrderAnyDuplicatesSameRowSameEffects) {
 TEST_F(LifecycleE2eTest, ReplayingEveryEventWithTheCliChangesNothing) {
   const auto events = lifecycle(ApiShape::Current);
   run(events, 1, events.size(), [](TestDatabase& db) {
+    // The drainer is sending the effects meanwhile: let it finish first.
+    for (int i = 0; i < 200 && db.scalar(R"(SELECT count(*) FROM "OutboundEffect"
+                                            WHERE "status" <> 'sent')") != "0";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     auto snapshot = [&] {
       return db.scalar(R"(SELECT string_agg(s::text, '|') FROM "Subscription" s)") + "#" +
              db.scalar(R"(SELECT string_agg(e::text, '|' ORDER BY "key") FROM "OutboundEffect" e)");

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
@@ -20,10 +21,10 @@ std::int64_t unixNow() {
 }
 
 Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
-  EnvOverrides full{{"EFFECTD_LISTEN", "127.0.0.1:0"},
-                    {"EFFECTD_LOG_FORMAT", "json"},
-                    {"EFFECTD_LOG_LEVEL", "debug"},
-                    {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"}};
+  EnvOverrides full{
+      {"EFFECTD_LISTEN", "127.0.0.1:0"},  {"EFFECTD_LOG_FORMAT", "json"},
+      {"EFFECTD_LOG_LEVEL", "debug"},     {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"},
+      {"EMAIL_FILE_DIR", dir_ + "/mail"}, {"EFFECTD_POLL_INTERVAL_MS", "200"}};
   for (auto& [k, v] : env) full[k] = v;
   child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"}, full,
                                           dir_ + "/effectd.log");
@@ -46,8 +47,8 @@ Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
 Daemon::~Daemon() {
   child_->stop(SIGTERM, std::chrono::seconds(10));
   child_.reset();
-  std::remove((dir_ + "/effectd.log").c_str());
-  std::remove(dir_.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 daemon::HttpAnswer Daemon::get(const std::string& target) {

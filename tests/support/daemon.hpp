@@ -23,6 +23,7 @@ class Daemon {
 
   std::uint16_t port() const { return port_; }
   std::string log() const { return child_->log(); }
+  std::string mailDirectory() const { return dir_ + "/mail"; }
   ChildProcess& process() { return *child_; }
 
   daemon::HttpAnswer get(const std::string& target);

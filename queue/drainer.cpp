@@ -1,0 +1,324 @@
+#include "queue/drainer.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <random>
+#include <thread>
+
+#include "daemon/log.hpp"
+#include "sql/connection.hpp"
+#include "sql/error_text.hpp"
+
+namespace effectd::queue {
+
+Channel* Channels::forKind(EffectKind kind) const {
+  switch (kind) {
+    case EffectKind::Email:
+      return email.get();
+    case EffectKind::Analytics:
+      return analytics.get();
+    case EffectKind::Webhook:
+      return webhook.get();
+  }
+  return nullptr;
+}
+
+std::vector<EffectKind> Channels::idempotentKinds() const {
+  std::vector<EffectKind> out;
+  for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
+    if (const auto* c = forKind(kind); c && c->idempotent()) out.push_back(kind);
+  }
+  return out;
+}
+
+std::vector<EffectKind> Channels::configuredKinds() const {
+  std::vector<EffectKind> out;
+  for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
+    if (forKind(kind)) out.push_back(kind);
+  }
+  return out;
+}
+
+DeliveryResult deliverOne(const Channels& channels, const ClaimedEffect& effect) {
+  auto* channel = channels.forKind(effect.kind);
+  if (!channel) {
+    return DeliveryResult::dead("no channel is configured for " +
+                                std::string(toString(effect.kind)) + " effects");
+  }
+  try {
+    return channel->deliver(effect);
+  } catch (const std::exception& e) {
+    // Where it failed is not known: only an idempotent channel may try again.
+    return channel->idempotent() ? DeliveryResult::retry(e.what())
+                                 : DeliveryResult::unknown(e.what());
+  }
+}
+
+namespace {
+
+void count(Drainer::Counts& counts, const DeliveryResult& r) {
+  switch (r.outcome) {
+    case DeliveryResult::Outcome::Sent:
+      ++counts.sent;
+      break;
+    case DeliveryResult::Outcome::Retry:
+      ++counts.retried;
+      break;
+    case DeliveryResult::Outcome::Dead:
+      ++counts.dead;
+      break;
+    case DeliveryResult::Outcome::Unknown:
+      ++counts.unknown;
+      break;
+  }
+}
+
+void logOutcome(const ClaimedEffect& e, const DeliveryResult& r) {
+  static constexpr std::string_view names[] = {"sent", "retry", "dead", "unknown"};
+  const auto level =
+      r.outcome == DeliveryResult::Outcome::Sent ? log::Level::Debug : log::Level::Warn;
+  log::write(level, "effect delivered",
+             {{"key", e.key},
+              {"kind", toString(e.kind)},
+              {"attempt", e.attempts},
+              {"outcome", names[static_cast<int>(r.outcome)]},
+              {"error", r.error}});
+}
+
+}  // namespace
+
+Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string& worker,
+                                 const Channels& channels, int batchSize,
+                                 std::chrono::seconds lease, const RetryPolicy& retry) {
+  Counts counts;
+  const auto claimed = claimEffects(conn, worker, batchSize, lease, channels.configuredKinds());
+  counts.claimed = static_cast<int>(claimed.size());
+  std::vector<Completion> done;
+  for (const auto& effect : claimed) {
+    auto result = deliverOne(channels, effect);
+    logOutcome(effect, result);
+    count(counts, result);
+    done.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
+  }
+  completeEffects(conn, worker, done, retry);
+  return counts;
+}
+
+std::string Drainer::defaultWorkerName() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", rd());
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
+
+// The drainer's moving parts. One thread owns the database connection
+// (claims, completions, lease renewals, rescue, pruning); delivery threads
+// only talk to providers; a listener thread waits for NOTIFY.
+struct Drainer::State {
+  State(Options o, std::shared_ptr<const Channels> c)
+      : options(std::move(o)), channels(std::move(c)) {}
+
+  Options options;
+  std::shared_ptr<const Channels> channels;
+  std::mutex mutex;
+  std::condition_variable wakeDrainer;
+  std::condition_variable wakeDelivery;
+  std::deque<ClaimedEffect> toDeliver;
+  std::vector<Completion> delivered;
+  int inFlight = 0;  // claimed and not yet completed
+  bool stopping = false;
+  bool notified = false;
+  std::vector<std::thread> threads;
+
+  void deliveryLoop() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wakeDelivery.wait(lock, [this] { return stopping || !toDeliver.empty(); });
+      // Stopping: start nothing new; the drain loop gives unstarted effects back.
+      if (stopping) return;
+      auto effect = std::move(toDeliver.front());
+      toDeliver.pop_front();
+      lock.unlock();
+      auto result = deliverOne(*channels, effect);
+      logOutcome(effect, result);
+      lock.lock();
+      delivered.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
+      wakeDrainer.notify_one();
+    }
+  }
+
+  void listenLoop() {
+    struct Receiver : pqxx::notification_receiver {
+      Receiver(pqxx::connection_base& c, State& s)
+          : pqxx::notification_receiver(c, "effectd_outbound_effect"), state(s) {}
+      void operator()(const std::string&, int) override {
+        std::lock_guard lock(state.mutex);
+        state.notified = true;
+        state.wakeDrainer.notify_one();
+      }
+      State& state;
+    };
+    sql::Connection connection({.url = options.listenUrl});
+    std::unique_ptr<Receiver> receiver;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) return;
+      }
+      auto* conn = connection.get();
+      if (!conn) {
+        receiver.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      try {
+        if (!receiver) receiver = std::make_unique<Receiver>(*conn, *this);
+        conn->await_notification(0, 250000);  // wakes to notice stop
+      } catch (const std::exception& e) {
+        receiver.reset();
+        connection.drop();
+        log::warn("LISTEN connection lost; polling meanwhile", {{"error", sql::errorText(e)}});
+      }
+    }
+  }
+
+  void drainLoop() {
+    sql::Connection connection({.url = options.databaseUrl});
+    const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
+    auto nextRenew = std::chrono::steady_clock::now() + renewEvery;
+    auto nextRescue = std::chrono::steady_clock::now();
+    auto nextPrune = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    const auto idempotent = channels->idempotentKinds();
+    const auto kinds = channels->configuredKinds();
+    std::vector<Completion> toComplete;
+    bool stoppingSeen = false;
+    std::chrono::steady_clock::time_point stopDeadline{};
+
+    for (;;) {
+      int capacity = 0;
+      {
+        std::unique_lock lock(mutex);
+        if (!stopping && delivered.empty() && !notified) {
+          wakeDrainer.wait_for(lock, options.pollInterval);
+        }
+        notified = false;
+        toComplete.swap(delivered);
+        inFlight -= static_cast<int>(toComplete.size());
+        if (stopping && !stoppingSeen) {
+          stoppingSeen = true;
+          stopDeadline = std::chrono::steady_clock::now() + options.shutdownGrace;
+        }
+        capacity = stopping ? 0 : options.concurrency - inFlight;
+      }
+      auto* conn = connection.get();
+      if (!conn) {
+        // Outcomes wait in memory until the database is back; leases are long
+        // enough to cover a short outage.
+        std::lock_guard lock(mutex);
+        for (auto& c : toComplete) delivered.push_back(std::move(c));
+        inFlight += static_cast<int>(toComplete.size());
+        toComplete.clear();
+        if (stoppingSeen && std::chrono::steady_clock::now() > stopDeadline) return;
+        continue;
+      }
+      try {
+        if (!toComplete.empty()) {
+          completeEffects(*conn, options.worker, toComplete, options.retry);
+          toComplete.clear();
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (stoppingSeen) {
+          std::vector<std::string> unstarted;
+          int running = 0;
+          {
+            std::lock_guard lock(mutex);
+            for (const auto& e : toDeliver) unstarted.push_back(e.id);
+            inFlight -= static_cast<int>(toDeliver.size());
+            toDeliver.clear();
+            running = inFlight;
+          }
+          releaseEffects(*conn, options.worker, unstarted);
+          if (running == 0 || now > stopDeadline) return;
+          continue;
+        }
+        if (now >= nextRenew) {
+          renewLeases(*conn, options.worker, options.lease);
+          nextRenew = now + renewEvery;
+        }
+        if (now >= nextRescue) {
+          const auto rescued = rescueExpired(*conn, idempotent, 100);
+          if (rescued.requeued || rescued.unknown) {
+            log::warn("rescued effects with expired leases",
+                      {{"requeued", rescued.requeued}, {"unknown", rescued.unknown}});
+          }
+          nextRescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
+        }
+        if (now >= nextPrune) {
+          const auto pruned = pruneOld(*conn, options.retention, options.pruneBatch);
+          if (pruned > 0) log::info("pruned old rows", {{"rows", pruned}});
+          // Keep going in small batches while there is a backlog.
+          nextPrune = now + (pruned >= options.pruneBatch ? std::chrono::seconds(1)
+                                                          : std::chrono::seconds(60));
+        }
+        if (capacity > 0) {
+          auto claimed = claimEffects(*conn, options.worker, std::min(capacity, options.batchSize),
+                                      options.lease, kinds);
+          if (!claimed.empty()) {
+            std::lock_guard lock(mutex);
+            inFlight += static_cast<int>(claimed.size());
+            for (auto& e : claimed) toDeliver.push_back(std::move(e));
+            // A full batch suggests more is due: look again without waiting.
+            if (static_cast<int>(claimed.size()) == std::min(capacity, options.batchSize)) {
+              notified = true;
+            }
+            wakeDelivery.notify_all();
+          }
+        }
+      } catch (const std::exception& e) {
+        connection.dropIfBroken();
+        log::warn("drainer pass failed", {{"error", sql::errorText(e)}});
+        // Completions not written are retried on the next pass.
+        std::lock_guard lock(mutex);
+        for (auto& c : toComplete) delivered.push_back(std::move(c));
+        inFlight += static_cast<int>(toComplete.size());
+        toComplete.clear();
+      }
+    }
+  }
+};
+
+Drainer::Drainer(Options options, std::shared_ptr<const Channels> channels)
+    : state_(std::make_unique<State>(std::move(options), std::move(channels))) {
+  auto& s = *state_;
+  for (int i = 0; i < s.options.concurrency; ++i)
+    s.threads.emplace_back([&s] { s.deliveryLoop(); });
+  if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
+  s.threads.emplace_back([&s] { s.drainLoop(); });
+}
+
+Drainer::~Drainer() {
+  stop();
+}
+
+void Drainer::stop() {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->stopping && state_->threads.empty()) return;
+    state_->stopping = true;
+  }
+  state_->wakeDrainer.notify_all();
+  state_->wakeDelivery.notify_all();
+  for (auto& t : state_->threads) {
+    if (t.joinable()) t.join();
+  }
+  state_->threads.clear();
+}
+
+}  // namespace effectd::queue

@@ -1,0 +1,78 @@
+// Drains OutboundEffect: claims due effects in batches (SKIP LOCKED, leased
+// to this worker), delivers them on a fixed number of delivery threads,
+// writes outcomes in batches, renews leases while deliveries run, rescues
+// effects whose lease expired, and prunes old rows. Wakes on NOTIFY from the
+// table's trigger, and polls as a fallback (PgBouncer transaction pooling
+// cannot LISTEN).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/effect.hpp"
+#include "queue/effect_store.hpp"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace effectd::queue {
+
+// The channel for each kind; a kind without one makes its effects dead.
+struct Channels {
+  std::unique_ptr<Channel> email;
+  std::unique_ptr<Channel> analytics;
+  std::unique_ptr<Channel> webhook;
+  Channel* forKind(EffectKind kind) const;
+  std::vector<EffectKind> idempotentKinds() const;
+  std::vector<EffectKind> configuredKinds() const;
+};
+
+class Drainer {
+ public:
+  struct Options {
+    std::string databaseUrl;
+    std::string listenUrl;  // direct connection for LISTEN; empty: poll only
+    std::string worker;     // lockedBy: identifies this daemon
+    int concurrency = 8;    // deliveries in flight
+    int batchSize = 32;     // effects per claim
+    std::chrono::seconds lease{60};
+    std::chrono::milliseconds pollInterval{1000};
+    std::chrono::seconds shutdownGrace{20};
+    RetryPolicy retry;
+    std::chrono::hours retention{24 * 30};
+    int pruneBatch = 500;
+  };
+
+  struct Counts {
+    int claimed = 0;
+    int sent = 0;
+    int retried = 0;
+    int dead = 0;
+    int unknown = 0;
+  };
+
+  Drainer(Options options, std::shared_ptr<const Channels> channels);  // starts the threads
+  ~Drainer();  // stop(): stop claiming, finish deliveries in flight, release the rest
+  Drainer(const Drainer&) = delete;
+  Drainer& operator=(const Drainer&) = delete;
+  void stop();
+
+  // One synchronous pass for tests and tools: claim, deliver each, complete.
+  static Counts runOnce(pqxx::connection_base& conn, const std::string& worker,
+                        const Channels& channels, int batchSize, std::chrono::seconds lease,
+                        const RetryPolicy& retry);
+
+  static std::string defaultWorkerName();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Delivers one effect, turning an exception into a result.
+DeliveryResult deliverOne(const Channels& channels, const ClaimedEffect& effect);
+
+}  // namespace effectd::queue

@@ -1,0 +1,180 @@
+#include "queue/effect_store.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "sql/prepared_statement.hpp"
+
+namespace effectd::queue {
+namespace {
+
+std::string_view statusOf(DeliveryResult::Outcome o) {
+  switch (o) {
+    case DeliveryResult::Outcome::Sent:
+      return "sent";
+    case DeliveryResult::Outcome::Retry:
+      return "pending";
+    case DeliveryResult::Outcome::Dead:
+      return "dead";
+    case DeliveryResult::Outcome::Unknown:
+      return "unknown";
+  }
+  return "dead";
+}
+
+}  // namespace
+
+std::string kindArray(const std::vector<EffectKind>& kinds) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    out += (i ? "," : "") + std::string(toString(kinds[i]));
+  }
+  return out + "}";
+}
+
+std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::string& worker,
+                                        int limit, std::chrono::seconds lease,
+                                        const std::vector<EffectKind>& kinds) {
+  pqxx::work tx(conn, "claim");
+  const auto rows =
+      sql::execPrepared(tx, "effects_claim",
+                        R"(WITH due AS (
+           SELECT "id" FROM "OutboundEffect"
+           WHERE "status" = 'pending' AND "runAt" <= now() AT TIME ZONE 'UTC'
+             AND "kind" = ANY($4::text[])
+           ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
+         UPDATE "OutboundEffect" e
+         SET "status" = 'running', "lockedBy" = $2, "attempts" = e."attempts" + 1,
+             "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3),
+             "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM due WHERE e."id" = due."id"
+         RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
+                   COALESCE(e."organizationId", ''))",
+                        limit, worker, static_cast<double>(lease.count()), kindArray(kinds));
+  tx.commit();
+  std::vector<ClaimedEffect> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
+                   parseEffectKind(r[2].as<std::string>()).value_or(EffectKind::Email),
+                   r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>()});
+  }
+  return out;
+}
+
+int completeEffects(pqxx::connection_base& conn, const std::string& worker,
+                    const std::vector<Completion>& completions, const RetryPolicy& policy) {
+  if (completions.empty()) return 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& c : completions) {
+    auto outcome = c.result.outcome;
+    // A temporary failure on the last attempt is final.
+    if (outcome == DeliveryResult::Outcome::Retry && c.attempts >= c.maxAttempts) {
+      outcome = DeliveryResult::Outcome::Dead;
+    }
+    const double exponential = static_cast<double>(std::min<std::int64_t>(
+        policy.base.count() << std::min(c.attempts - 1, 20), policy.max.count()));
+    rows.push_back(
+        {{"id", c.id},
+         {"status", statusOf(outcome)},
+         {"error", c.result.error},
+         {"message", c.result.providerMessageId},
+         {"delay",
+          c.result.retryAfter ? static_cast<double>(c.result.retryAfter->count()) : exponential},
+         {"jitter", !c.result.retryAfter.has_value()}});
+  }
+  pqxx::work tx(conn, "complete");
+  const auto r = sql::execPrepared(tx, "effects_complete",
+                                   R"(UPDATE "OutboundEffect" e SET
+           "status" = v."status",
+           "lastError" = NULLIF(v."error", ''),
+           "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
+           "sentAt" = CASE WHEN v."status" = 'sent' THEN now() AT TIME ZONE 'UTC' END,
+           "runAt" = CASE WHEN v."status" = 'pending' THEN now() AT TIME ZONE 'UTC'
+                       + make_interval(secs => v."delay"
+                                       * CASE WHEN v."jitter" THEN 0.75 + random() * 0.5 ELSE 1 END)
+                     ELSE e."runAt" END,
+           "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($2::jsonb)
+              AS v("id" text, "status" text, "error" text, "message" text, "delay" float8,
+                   "jitter" boolean)
+         WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1)",
+                                   worker, rows.dump());
+  tx.commit();
+  return static_cast<int>(r.affected_rows());
+}
+
+int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
+                   const std::vector<std::string>& ids) {
+  if (ids.empty()) return 0;
+  pqxx::work tx(conn, "release");
+  const auto r = sql::execPrepared(
+      tx, "effects_release",
+      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+             "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+         WHERE "id" IN (SELECT jsonb_array_elements_text($2::jsonb))
+           AND "status" = 'running' AND "lockedBy" = $1)",
+      worker, nlohmann::json(ids).dump());
+  tx.commit();
+  return static_cast<int>(r.affected_rows());
+}
+
+int renewLeases(pqxx::connection_base& conn, const std::string& worker,
+                std::chrono::seconds lease) {
+  pqxx::work tx(conn, "renew");
+  const auto r = sql::execPrepared(tx, "effects_renew",
+                                   R"(UPDATE "OutboundEffect"
+         SET "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $2)
+         WHERE "status" = 'running' AND "lockedBy" = $1)",
+                                   worker, static_cast<double>(lease.count()));
+  tx.commit();
+  return static_cast<int>(r.affected_rows());
+}
+
+RescueCounts rescueExpired(pqxx::connection_base& conn,
+                           const std::vector<EffectKind>& idempotentKinds, int limit) {
+  const auto kinds = kindArray(idempotentKinds);
+  pqxx::work tx(conn, "rescue");
+  const auto rows = sql::execPrepared(tx, "effects_rescue",
+                                      R"(WITH expired AS (
+           SELECT "id", "kind" = ANY($1::text[]) AS safe FROM "OutboundEffect"
+           WHERE "status" = 'running' AND "lockedUntil" < now() AT TIME ZONE 'UTC'
+           ORDER BY "lockedUntil" LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE "OutboundEffect" e SET
+           "status" = CASE WHEN expired.safe THEN 'pending' ELSE 'unknown' END,
+           "lastError" = CASE WHEN expired.safe
+                         THEN 'lease expired during delivery (' || COALESCE(e."lockedBy", '?') || '); retrying'
+                         ELSE 'lease expired during delivery (' || COALESCE(e."lockedBy", '?')
+                              || '); the provider may have it: resolve with effects retry or cancel' END,
+           "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM expired WHERE e."id" = expired."id"
+         RETURNING expired.safe)",
+                                      kinds, limit);
+  tx.commit();
+  RescueCounts counts;
+  for (const auto& r : rows) (r[0].as<bool>() ? counts.requeued : counts.unknown)++;
+  return counts;
+}
+
+int pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit) {
+  pqxx::work tx(conn, "prune");
+  const double seconds = static_cast<double>(age.count()) * 3600.0;
+  const auto effects = sql::execPrepared(tx, "effects_prune",
+                                         R"(DELETE FROM "OutboundEffect" WHERE "id" IN (
+           SELECT "id" FROM "OutboundEffect"
+           WHERE "status" IN ('sent', 'cancelled')
+             AND "updatedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
+           LIMIT $2))",
+                                         seconds, limit);
+  const auto events = sql::execPrepared(tx, "events_prune",
+                                        R"(DELETE FROM "StripeWebhookEvent" WHERE "id" IN (
+           SELECT "id" FROM "StripeWebhookEvent"
+           WHERE "status" IN ('processed', 'ignored')
+             AND "receivedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
+           LIMIT $2))",
+                                        seconds, limit);
+  tx.commit();
+  return static_cast<int>(effects.affected_rows() + events.affected_rows());
+}
+
+}  // namespace effectd::queue

@@ -1,0 +1,64 @@
+// The drainer's SQL on OutboundEffect, one function per statement: claim a
+// batch (SKIP LOCKED, lease), complete a batch, renew leases, rescue expired
+// leases, prune old rows. Each is one round trip.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "queue/effect.hpp"
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace effectd::queue {
+
+struct Completion {
+  std::string id;
+  DeliveryResult result;
+  int attempts = 0;
+  int maxAttempts = 1;
+};
+
+struct RetryPolicy {
+  std::chrono::seconds base{10};
+  std::chrono::seconds max{3600};
+};
+
+// Marks up to `limit` due pending effects of `kinds` running, leased to
+// `worker`. Kinds this daemon has no channel for stay pending for another.
+std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::string& worker,
+                                        int limit, std::chrono::seconds lease,
+                                        const std::vector<EffectKind>& kinds);
+
+std::string kindArray(const std::vector<EffectKind>& kinds);  // a text[] literal
+
+// Writes outcomes; an effect whose lease was taken over meanwhile (lockedBy
+// differs) is left alone. Returns how many rows were written.
+int completeEffects(pqxx::connection_base& conn, const std::string& worker,
+                    const std::vector<Completion>& completions, const RetryPolicy& policy);
+
+// Gives effects claimed but not delivered back to the queue, as if never
+// claimed (a stopping daemon's leftovers).
+int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
+                   const std::vector<std::string>& ids);
+
+// Extends the lease of every effect `worker` is delivering.
+int renewLeases(pqxx::connection_base& conn, const std::string& worker, std::chrono::seconds lease);
+
+struct RescueCounts {
+  int requeued = 0;  // idempotent channels: back to pending
+  int unknown = 0;   // the others: may have been sent
+};
+// Effects whose lease expired (their daemon died or hung): back to pending
+// for kinds whose channel is idempotent, `unknown` for the others.
+RescueCounts rescueExpired(pqxx::connection_base& conn,
+                           const std::vector<EffectKind>& idempotentKinds, int limit);
+
+// Deletes up to `limit` sent or cancelled effects, and processed or ignored
+// events, older than `age`. Returns rows deleted.
+int pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit);
+
+}  // namespace effectd::queue

@@ -1,0 +1,17 @@
+# Writes a C++ source holding every template file as (name, text), so a
+# deployed effectd needs no files beside it. -DOUTPUT=<file> -DDIR=<templates>
+set(body "// Generated from templates/ by templates/embed_templates.cmake. Do not edit.\n")
+string(APPEND body "#include \"queue/templates.hpp\"\n\nnamespace effectd::queue {\n\n")
+string(APPEND body "const std::map<std::string, std::string>& embeddedTemplates() {\n")
+string(APPEND body "  static const std::map<std::string, std::string> templates{\n")
+file(GLOB INPUTS ${DIR}/*.mustache)
+list(SORT INPUTS)
+foreach(path IN LISTS INPUTS)
+  get_filename_component(file ${path} NAME)
+  string(REGEX REPLACE "\\.mustache$" "" name ${file})
+  file(READ ${path} text)
+  string(APPEND body "      {\"${name}\", R\"effectd_tpl(${text})effectd_tpl\"},\n")
+endforeach()
+string(APPEND body "  };\n  return templates;\n}\n\n}  // namespace effectd::queue\n")
+file(WRITE ${OUTPUT}.tmp "${body}")
+file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)
