@@ -1,0 +1,228 @@
+// The OutboundEffect queue against a real PostgreSQL: claims are exclusive,
+// outcomes land in the states DESIGN.md prescribes, expired leases are
+// rescued according to the channel's idempotency, old rows are pruned.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "queue/channels/file_email.hpp"
+#include "queue/drainer.hpp"
+#include "queue/email_message.hpp"
+#include "queue/enqueue.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/process.hpp"
+
+namespace effectd::queue {
+namespace {
+
+using testing::TestDatabase;
+using std::chrono::seconds;
+
+// A provider stand-in in memory: counts deliveries per key and answers
+// what the test scripted.
+class ScriptedChannel : public Channel {
+ public:
+  explicit ScriptedChannel(bool idempotent = true) : idempotent_(idempotent) {}
+  DeliveryResult deliver(const ClaimedEffect& effect) override {
+    std::lock_guard lock(mutex_);
+    ++deliveries[effect.key];
+    if (auto it = script.find(effect.key); it != script.end()) return it->second;
+    return DeliveryResult::sent("msg_" + effect.key);
+  }
+  bool idempotent() const override { return idempotent_; }
+  std::string_view name() const override { return "scripted"; }
+
+  std::map<std::string, DeliveryResult> script;
+  std::map<std::string, int> deliveries;
+
+ private:
+  bool idempotent_;
+  std::mutex mutex_;
+};
+
+class DrainerPgTest : public ::testing::Test {
+ protected:
+  DrainerPgTest() {
+    auto channel = std::make_unique<ScriptedChannel>();
+    email_ = channel.get();
+    channels_.email = std::move(channel);
+  }
+
+  void enqueueEmails(int n, const std::string& prefix = "k") {
+    pqxx::work tx(db_.conn());
+    for (int i = 0; i < n; ++i) {
+      enqueue(tx, {.key = prefix + std::to_string(i),
+                   .kind = EffectKind::Email,
+                   .payload = R"({"to":"a@example.com","subject":"s","text":"t"})"});
+    }
+    tx.commit();
+  }
+
+  Drainer::Counts drain(const std::string& worker = "w1", int batch = 100) {
+    return Drainer::runOnce(db_.conn(), worker, channels_, batch, seconds(60), policy_);
+  }
+
+  std::string field(const std::string& key, const std::string& column) {
+    return db_.scalar("SELECT \"" + column + "\"::text FROM \"OutboundEffect\" WHERE \"key\" = '" +
+                      key + "'");
+  }
+
+  TestDatabase db_;
+  Channels channels_;
+  ScriptedChannel* email_ = nullptr;
+  RetryPolicy policy_{.base = seconds(10), .max = seconds(3600)};
+};
+
+TEST_F(DrainerPgTest, ConcurrentDrainersDeliverEachKeyExactlyOnce) {
+  enqueueEmails(600);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      pqxx::connection conn(db_.url());
+      while (Drainer::runOnce(conn, "w" + std::to_string(w), channels_, 16, seconds(60), policy_)
+                 .claimed > 0) {
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(email_->deliveries.size(), 600u);
+  for (const auto& [key, n] : email_->deliveries) ASSERT_EQ(n, 1) << key;
+  EXPECT_EQ(db_.scalar(R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'sent'
+                          AND "sentAt" IS NOT NULL AND "lockedBy" IS NULL)"),
+            "600");
+  EXPECT_EQ(field("k7", "providerMessageId"), "msg_k7");
+}
+
+TEST_F(DrainerPgTest, OutcomesEndInThePrescribedStates) {
+  enqueueEmails(5);
+  email_->script["k0"] = DeliveryResult::retry("HTTP 429", seconds(120));
+  email_->script["k1"] = DeliveryResult::retry("HTTP 503");
+  email_->script["k2"] = DeliveryResult::dead("HTTP 400: invalid to");
+  email_->script["k3"] = DeliveryResult::unknown("timeout after sending");
+  const auto counts = drain();
+  EXPECT_EQ(counts.claimed, 5);
+  EXPECT_EQ(counts.sent, 1);
+  // Retry-After is respected exactly; otherwise exponential backoff with jitter.
+  EXPECT_EQ(field("k0", "status"), "pending");
+  EXPECT_EQ(db_.scalar(R"(SELECT round(extract(epoch FROM "runAt" - (now() AT TIME ZONE 'UTC')))
+                          FROM "OutboundEffect" WHERE "key" = 'k0')"),
+            "120");
+  const auto delay = std::stod(db_.scalar(
+      R"(SELECT extract(epoch FROM "runAt" - (now() AT TIME ZONE 'UTC')) FROM "OutboundEffect" WHERE "key" = 'k1')"));
+  EXPECT_GT(delay, 7.0);
+  EXPECT_LT(delay, 13.0);
+  EXPECT_EQ(field("k1", "attempts"), "1");
+  EXPECT_EQ(field("k1", "lastError"), "HTTP 503");
+  EXPECT_EQ(field("k2", "status"), "dead");
+  EXPECT_EQ(field("k2", "lastError"), "HTTP 400: invalid to");
+  EXPECT_EQ(field("k3", "status"), "unknown");
+  EXPECT_EQ(field("k4", "status"), "sent");
+  // Nothing due now: the retries wait for their runAt.
+  EXPECT_EQ(drain().claimed, 0);
+}
+
+TEST_F(DrainerPgTest, ATemporaryFailureOnTheLastAttemptIsDead) {
+  pqxx::work tx(db_.conn());
+  enqueue(tx, {.key = "last", .kind = EffectKind::Email, .payload = "{}", .maxAttempts = 1});
+  tx.commit();
+  email_->script["last"] = DeliveryResult::retry("HTTP 500");
+  drain();
+  EXPECT_EQ(field("last", "status"), "dead");
+}
+
+TEST_F(DrainerPgTest, KindsWithoutAChannelStayPending) {
+  pqxx::work tx(db_.conn());
+  enqueue(tx, {.key = "hook", .kind = EffectKind::Webhook, .payload = R"({"url":"https://x"})"});
+  tx.commit();
+  EXPECT_EQ(drain().claimed, 0);
+  EXPECT_EQ(field("hook", "status"), "pending");
+}
+
+TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByIdempotency) {
+  enqueueEmails(2);
+  pqxx::work tx(db_.conn());
+  enqueue(tx, {.key = "a0", .kind = EffectKind::Analytics, .payload = "{}"});
+  tx.commit();
+  // A daemon claims and dies: nobody completes, the one-second lease runs out.
+  const auto claimed = claimEffects(db_.conn(), "dead-daemon", 10, seconds(1),
+                                    {EffectKind::Email, EffectKind::Analytics});
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 0);  // not yet
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  // Email goes through an idempotent channel here, analytics does not.
+  const auto rescued = rescueExpired(db_.conn(), {EffectKind::Email}, 10);
+  EXPECT_EQ(rescued.requeued, 2);
+  EXPECT_EQ(rescued.unknown, 1);
+  EXPECT_EQ(field("k0", "status"), "pending");
+  EXPECT_EQ(field("a0", "status"), "unknown");
+  EXPECT_NE(field("a0", "lastError").find("dead-daemon"), std::string::npos);
+  // The dead daemon's late completion changes nothing.
+  EXPECT_EQ(completeEffects(db_.conn(), "dead-daemon",
+                            {{claimed[0].id, DeliveryResult::sent(), 1, 12}}, policy_),
+            0);
+  EXPECT_EQ(drain().sent, 2);
+}
+
+TEST_F(DrainerPgTest, RenewedLeasesAreNotRescued) {
+  enqueueEmails(1);
+  claimEffects(db_.conn(), "slow", 10, seconds(1), {EffectKind::Email});
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(renewLeases(db_.conn(), "slow", seconds(5)), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 0);
+  EXPECT_EQ(field("k0", "status"), "running");
+}
+
+TEST_F(DrainerPgTest, ReleasedEffectsGoBackUntouched) {
+  enqueueEmails(1);
+  const auto claimed = claimEffects(db_.conn(), "stopping", 10, seconds(60), {EffectKind::Email});
+  EXPECT_EQ(releaseEffects(db_.conn(), "stopping", {claimed[0].id}), 1);
+  EXPECT_EQ(field("k0", "status") + " " + field("k0", "attempts"), "pending 0");
+}
+
+TEST_F(DrainerPgTest, PruningRemovesOldFinishedRowsOnly) {
+  enqueueEmails(3);
+  drain();
+  enqueueEmails(1, "fresh");
+  pqxx::nontransaction(db_.conn())
+      .exec(R"(UPDATE "OutboundEffect" SET "updatedAt" = "updatedAt" - interval '40 days'
+               WHERE "key" IN ('k0', 'k1', 'fresh0'))");
+  EXPECT_EQ(pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100), 2);
+  EXPECT_EQ(db_.scalar(R"(SELECT string_agg("key", ',' ORDER BY "key") FROM "OutboundEffect")"),
+            "fresh0,k2");
+}
+
+TEST_F(DrainerPgTest, FileEmailsRenderTemplatesAndAMissingTemplateIsDead) {
+  const auto dir = testing::tempDirectory("effectd-mail-");
+  channels_.email = std::make_unique<FileEmailChannel>(dir, "Billing <billing@x.example>");
+  pqxx::work tx(db_.conn());
+  enqueue(tx, {.key = "email:subscription_started:sub_1",
+               .kind = EffectKind::Email,
+               .payload = R"({"to":["o@x.example"],"template":"subscription_started",
+                              "data":{"organizationName":"A & <B>","status":"active"}})"});
+  enqueue(tx, {.key = "bad", .kind = EffectKind::Email,
+               .payload = R"({"to":"o@x.example","template":"no_such_template"})"});
+  tx.commit();
+  drain();
+  EXPECT_EQ(field("bad", "status"), "dead");
+  EXPECT_EQ(field("bad", "lastError"), "no email template named 'no_such_template'");
+  const auto id = field("email:subscription_started:sub_1", "id");
+  const auto eml = testing::readFile(dir + "/" + id + ".eml");
+  EXPECT_NE(eml.find("To: o@x.example\r\n"), std::string::npos) << eml;
+  EXPECT_NE(eml.find("From: Billing <billing@x.example>\r\n"), std::string::npos);
+  EXPECT_NE(eml.find("Subject: Welcome to your A & <B> subscription\r\n"), std::string::npos);
+  EXPECT_NE(eml.find("<strong>A &amp; &lt;B&gt;</strong>"), std::string::npos) << eml;
+  EXPECT_NE(eml.find("Message-ID: " + messageIdFor("email:subscription_started:sub_1")),
+            std::string::npos);
+  EXPECT_EQ(field("email:subscription_started:sub_1", "providerMessageId"),
+            messageIdFor("email:subscription_started:sub_1"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace effectd::queue
