@@ -20,8 +20,8 @@
 namespace effectd::queue {
 namespace {
 
-using testing::TestDatabase;
 using std::chrono::seconds;
+using testing::TestDatabase;
 
 // A provider stand-in in memory: counts deliveries per key and answers
 // what the test scripted.
@@ -205,7 +205,8 @@ TEST_F(DrainerPgTest, FileEmailsRenderTemplatesAndAMissingTemplateIsDead) {
                .kind = EffectKind::Email,
                .payload = R"({"to":["o@x.example"],"template":"subscription_started",
                               "data":{"organizationName":"A & <B>","status":"active"}})"});
-  enqueue(tx, {.key = "bad", .kind = EffectKind::Email,
+  enqueue(tx, {.key = "bad",
+               .kind = EffectKind::Email,
                .payload = R"({"to":"o@x.example","template":"no_such_template"})"});
   tx.commit();
   drain();
