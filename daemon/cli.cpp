@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "daemon/dev_trigger.hpp"
+#include "daemon/effects_cli.hpp"
 #include "daemon/events_cli.hpp"
 #include "daemon/log.hpp"
 #include "daemon/serve.hpp"
@@ -185,6 +186,51 @@ int runCli(int argc, char** argv) {
     filter.id = eventId;
     return eventsReplay(c, filter, json);
   }));
+
+  queue::EffectFilter effectFilter;
+  std::string effectRef;
+  EnqueueRequest enqueueRequest;
+  auto* effectsCmd = app.add_subcommand("effects", "Inspect and steer the OutboundEffect queue");
+  effectsCmd->require_subcommand(1);
+  auto* effectsListCmd = effectsCmd->add_subcommand("list", "List effects, newest first");
+  effectsListCmd
+      ->add_option("--status", effectFilter.status,
+                   "pending, running, sent, dead, cancelled or unknown")
+      ->check(CLI::IsMember({"pending", "running", "sent", "dead", "cancelled", "unknown"}));
+  effectsListCmd->add_option("--kind", effectFilter.kind, "email, analytics or webhook");
+  effectsListCmd->add_option("--key-prefix", effectFilter.keyPrefix, "Keys starting with this");
+  effectsListCmd->add_option("--limit", effectFilter.limit, "At most this many (default 100)");
+  effectsListCmd->add_flag("--json", json, "Machine-readable output");
+  effectsListCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsList(c, effectFilter, json); }));
+  auto* effectsShowCmd = effectsCmd->add_subcommand("show", "Show one effect with its payload");
+  effectsShowCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();
+  effectsShowCmd->add_flag("--json", json, "One line of JSON");
+  effectsShowCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsShow(c, effectRef, json); }));
+  auto* effectsRetryCmd =
+      effectsCmd->add_subcommand("retry", "Send a dead, unknown or cancelled effect again");
+  effectsRetryCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();
+  effectsRetryCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsRetry(c, effectRef); }));
+  auto* effectsCancelCmd =
+      effectsCmd->add_subcommand("cancel", "Never send a pending, dead or unknown effect");
+  effectsCancelCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();
+  effectsCancelCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsCancel(c, effectRef); }));
+  auto* effectsStatsCmd = effectsCmd->add_subcommand("stats", "Counts by kind and status");
+  effectsStatsCmd->add_flag("--json", json, "Machine-readable output");
+  effectsStatsCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsStats(c, json); }));
+  auto* effectsEnqueueCmd = effectsCmd->add_subcommand("enqueue", "Enqueue an effect by hand");
+  effectsEnqueueCmd->add_option("--kind", enqueueRequest.kind, "email, analytics or webhook")
+      ->required();
+  effectsEnqueueCmd->add_option("--key", enqueueRequest.key, "Semantic key (dedup)")->required();
+  effectsEnqueueCmd->add_option("--payload", enqueueRequest.payload, "JSON object")->required();
+  effectsEnqueueCmd->add_option("--run-at", enqueueRequest.runAt, "Not before (ISO 8601)");
+  effectsEnqueueCmd->add_option("--organization", enqueueRequest.organizationId, "Organization id");
+  effectsEnqueueCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsEnqueue(c, enqueueRequest); }));
 
   TriggerOptions trigger{.type = "", .organizationId = "org_demo", .url = ""};
   auto* devCmd = app.add_subcommand("dev", "Development helpers");

@@ -94,3 +94,51 @@ TEST(CliE2eTest, MigrateReportsAnUnreachableDatabase) {
 
 }  // namespace
 }  // namespace effectd::testing
+
+namespace effectd::testing {
+namespace {
+
+TEST(CliE2eTest, EffectsEnqueueListShowCancelRetryStats) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  const std::string payload = R"({"to":"a@example.com","subject":"Hi","text":"Hello"})";
+  const auto first = effectd({"effects", "enqueue", "--kind", "email", "--key", "manual:1",
+                              "--payload", payload, "--run-at", "2100-01-01T00:00:00Z"},
+                             env);
+  EXPECT_EQ(first.exitCode, 0) << first.output;
+  EXPECT_NE(first.output.find("enqueued manual:1"), std::string::npos);
+  const auto again = effectd({"effects", "enqueue", "--kind", "email", "--key", "manual:1",
+                              "--payload", R"({"to":"other@example.com"})"},
+                             env);
+  EXPECT_NE(again.output.find("already enqueued"), std::string::npos) << again.output;
+  EXPECT_EQ(effectd({"effects", "enqueue", "--kind", "sms", "--key", "x", "--payload", "{}"}, env)
+                .exitCode,
+            2);
+  EXPECT_EQ(
+      effectd({"effects", "enqueue", "--kind", "email", "--key", "x", "--payload", "[1]"}, env)
+          .exitCode,
+      2);
+
+  const auto list = effectd({"effects", "list", "--json"}, env);
+  ASSERT_EQ(list.exitCode, 0) << list.output;
+  const auto rows = nlohmann::json::parse(list.output);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["key"], "manual:1");
+  EXPECT_EQ(rows[0]["status"], "pending");
+  EXPECT_EQ(rows[0]["runAt"], "2100-01-01T00:00:00.000Z");
+
+  const auto show = effectd({"effects", "show", "manual:1", "--json"}, env);
+  EXPECT_EQ(nlohmann::json::parse(show.output)["payload"]["to"], "a@example.com");
+
+  EXPECT_EQ(effectd({"effects", "cancel", "manual:1"}, env).exitCode, 0);
+  EXPECT_EQ(db.scalar(R"(SELECT "status" FROM "OutboundEffect")"), "cancelled");
+  EXPECT_EQ(effectd({"effects", "cancel", "manual:1"}, env).exitCode, 1);
+  EXPECT_EQ(effectd({"effects", "retry", "manual:1"}, env).exitCode, 0);
+  EXPECT_EQ(db.scalar(R"(SELECT "status" || ' ' || "attempts" FROM "OutboundEffect")"),
+            "pending 0");
+  const auto stats = effectd({"effects", "stats", "--json"}, env);
+  EXPECT_EQ(nlohmann::json::parse(stats.output)[0]["count"], 1);
+}
+
+}  // namespace
+}  // namespace effectd::testing

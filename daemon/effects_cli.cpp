@@ -1,0 +1,153 @@
+#include "daemon/effects_cli.hpp"
+
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "sql/connection.hpp"
+#include "sql/error_text.hpp"
+
+namespace effectd::daemon {
+namespace {
+
+using nlohmann::json;
+
+json toJson(const queue::EffectRow& e) {
+  auto opt = [](const std::string& s) { return s.empty() ? json() : json(s); };
+  json out{{"id", e.id},
+           {"key", e.key},
+           {"kind", e.kind},
+           {"status", e.status},
+           {"attempts", e.attempts},
+           {"maxAttempts", e.maxAttempts},
+           {"organizationId", opt(e.organizationId)},
+           {"sourceEventId", opt(e.sourceEventId)},
+           {"lockedBy", opt(e.lockedBy)},
+           {"lockedUntil", opt(e.lockedUntil)},
+           {"lastError", opt(e.lastError)},
+           {"providerMessageId", opt(e.providerMessageId)},
+           {"runAt", e.runAt},
+           {"sentAt", opt(e.sentAt)},
+           {"createdAt", e.createdAt},
+           {"updatedAt", e.updatedAt}};
+  if (!e.payload.empty()) out["payload"] = json::parse(e.payload, nullptr, false);
+  return out;
+}
+
+template <typename F>
+int withDatabase(const config::Config& config, const char* command, F f) {
+  try {
+    sql::DirectConnection conn(config.databaseUrl);
+    return f(*conn);
+  } catch (const std::exception& e) {
+    std::cerr << "effectd effects " << command << ": " << sql::errorText(e) << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int effectsList(const config::Config& config, const queue::EffectFilter& filter, bool asJson) {
+  return withDatabase(config, "list", [&](pqxx::connection_base& conn) {
+    const auto effects = queue::listEffects(conn, filter);
+    if (asJson) {
+      json out = json::array();
+      for (const auto& e : effects) out.push_back(toJson(e));
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << std::left << std::setw(10) << "STATUS" << std::setw(10) << "KIND" << std::setw(9)
+              << "ATTEMPTS" << std::setw(26) << "RUN AT"
+              << "KEY / LAST ERROR\n";
+    for (const auto& e : effects) {
+      std::cout << std::setw(10) << e.status << std::setw(10) << e.kind << std::setw(9)
+                << (std::to_string(e.attempts) + "/" + std::to_string(e.maxAttempts))
+                << std::setw(26) << e.runAt << e.key
+                << (e.lastError.empty() ? "" : "  (" + e.lastError + ")") << "\n";
+    }
+    return 0;
+  });
+}
+
+int effectsShow(const config::Config& config, const std::string& idOrKey, bool asJson) {
+  return withDatabase(config, "show", [&](pqxx::connection_base& conn) {
+    const auto found = queue::findEffect(conn, idOrKey);
+    if (found.empty()) {
+      std::cerr << "effectd effects show: no effect with id or key " << idOrKey << "\n";
+      return 1;
+    }
+    std::cout << toJson(found.front()).dump(asJson ? -1 : 2) << "\n";
+    return 0;
+  });
+}
+
+int effectsRetry(const config::Config& config, const std::string& idOrKey) {
+  return withDatabase(config, "retry", [&](pqxx::connection_base& conn) {
+    if (queue::retryEffect(conn, idOrKey) == 0) {
+      std::cerr << "effectd effects retry: no dead, unknown or cancelled effect " << idOrKey
+                << "\n";
+      return 1;
+    }
+    std::cout << "retrying " << idOrKey << "\n";
+    return 0;
+  });
+}
+
+int effectsCancel(const config::Config& config, const std::string& idOrKey) {
+  return withDatabase(config, "cancel", [&](pqxx::connection_base& conn) {
+    if (queue::cancelEffect(conn, idOrKey) == 0) {
+      std::cerr << "effectd effects cancel: no pending, dead or unknown effect " << idOrKey << "\n";
+      return 1;
+    }
+    std::cout << "cancelled " << idOrKey << "\n";
+    return 0;
+  });
+}
+
+int effectsStats(const config::Config& config, bool asJson) {
+  return withDatabase(config, "stats", [&](pqxx::connection_base& conn) {
+    const auto stats = queue::effectStats(conn);
+    json out = json::array();
+    for (const auto& s : stats) {
+      if (asJson) {
+        out.push_back({{"kind", s.kind},
+                       {"status", s.status},
+                       {"count", s.count},
+                       {"oldestSeconds", s.oldestSeconds}});
+      } else {
+        std::cout << std::left << std::setw(10) << s.kind << std::setw(10) << s.status
+                  << std::setw(10) << s.count << "oldest " << static_cast<long>(s.oldestSeconds)
+                  << " s\n";
+      }
+    }
+    if (asJson) std::cout << out.dump(2) << "\n";
+    return 0;
+  });
+}
+
+int effectsEnqueue(const config::Config& config, const EnqueueRequest& r) {
+  const auto kind = queue::parseEffectKind(r.kind);
+  if (!kind) {
+    std::cerr << "effectd effects enqueue: --kind must be email, analytics or webhook\n";
+    return 2;
+  }
+  const auto payload = json::parse(r.payload, nullptr, false);
+  if (!payload.is_object()) {
+    std::cerr << "effectd effects enqueue: --payload must be a JSON object\n";
+    return 2;
+  }
+  return withDatabase(config, "enqueue", [&](pqxx::connection_base& conn) {
+    pqxx::work tx(conn);
+    const bool created = queue::enqueue(tx, {.key = r.key,
+                                             .kind = *kind,
+                                             .payload = payload.dump(),
+                                             .organizationId = r.organizationId,
+                                             .runAt = r.runAt});
+    tx.commit();
+    std::cout << (created ? "enqueued " : "already enqueued (nothing changed): ") << r.key << "\n";
+    return 0;
+  });
+}
+
+}  // namespace effectd::daemon

@@ -1,0 +1,104 @@
+#include "queue/effect_admin.hpp"
+
+#include <pqxx/pqxx>
+
+namespace effectd::queue {
+namespace {
+
+constexpr const char* kColumns = R"("id", "key", "kind", "status", %PAYLOAD%,
+    COALESCE("organizationId", ''), COALESCE("sourceEventId", ''), COALESCE("lockedBy", ''),
+    COALESCE("lastError", ''), COALESCE("providerMessageId", ''),
+    to_char("runAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    COALESCE(to_char("lockedUntil", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), ''),
+    COALESCE(to_char("sentAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), ''),
+    to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    to_char("updatedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), "attempts", "maxAttempts")";
+
+std::string columns(bool withPayload) {
+  std::string c = kColumns;
+  c.replace(c.find("%PAYLOAD%"), 9, withPayload ? R"("payload"::text)" : "''");
+  return c;
+}
+
+std::vector<EffectRow> rows(const pqxx::result& r) {
+  std::vector<EffectRow> out;
+  for (const auto& row : r) {
+    EffectRow e;
+    std::string* fields[] = {&e.id,
+                             &e.key,
+                             &e.kind,
+                             &e.status,
+                             &e.payload,
+                             &e.organizationId,
+                             &e.sourceEventId,
+                             &e.lockedBy,
+                             &e.lastError,
+                             &e.providerMessageId,
+                             &e.runAt,
+                             &e.lockedUntil,
+                             &e.sentAt,
+                             &e.createdAt,
+                             &e.updatedAt};
+    for (std::size_t i = 0; i < std::size(fields); ++i)
+      *fields[i] = row[static_cast<int>(i)].as<std::string>();
+    e.attempts = row[15].as<int>();
+    e.maxAttempts = row[16].as<int>();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<EffectRow> listEffects(pqxx::connection_base& conn, const EffectFilter& f) {
+  pqxx::read_transaction tx(conn);
+  return rows(tx.exec_params("SELECT " + columns(f.withPayload) + R"( FROM "OutboundEffect"
+        WHERE ($1 = '' OR "status" = $1) AND ($2 = '' OR "kind" = $2)
+          AND ($3 = '' OR starts_with("key", $3))
+        ORDER BY "createdAt" DESC, "id" LIMIT $4)",
+                             f.status, f.kind, f.keyPrefix, f.limit));
+}
+
+std::vector<EffectRow> findEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
+  pqxx::read_transaction tx(conn);
+  return rows(tx.exec_params(
+      "SELECT " + columns(true) + R"( FROM "OutboundEffect" WHERE "id" = $1 OR "key" = $1)",
+      idOrKey));
+}
+
+int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
+  pqxx::work tx(conn);
+  const auto r = tx.exec_params(
+      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = 0,
+             "runAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC',
+             "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", '')
+         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('dead', 'unknown', 'cancelled'))",
+      idOrKey);
+  tx.commit();
+  return static_cast<int>(r.affected_rows());
+}
+
+int cancelEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
+  pqxx::work tx(conn);
+  const auto r = tx.exec_params(
+      R"(UPDATE "OutboundEffect" SET "status" = 'cancelled', "updatedAt" = now() AT TIME ZONE 'UTC'
+         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('pending', 'dead', 'unknown'))",
+      idOrKey);
+  tx.commit();
+  return static_cast<int>(r.affected_rows());
+}
+
+std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
+  pqxx::read_transaction tx(conn);
+  std::vector<EffectStat> out;
+  for (const auto& row : tx.exec(
+           R"(SELECT "kind", "status", count(*),
+                     COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min("updatedAt")), 0)
+              FROM "OutboundEffect" GROUP BY 1, 2 ORDER BY 1, 2)")) {
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<long>(),
+                   row[3].as<double>()});
+  }
+  return out;
+}
+
+}  // namespace effectd::queue
