@@ -213,9 +213,8 @@ LoadResult load(const Environment& env, Purpose purpose) {
              {"resend", std::string("resend")},
              {"postmark", std::string("postmark")},
              {"smtp", std::string("smtp")}});
-  if (c.emailProvider != "file") {
-    in.problem("EMAIL_PROVIDER=" + c.emailProvider +
-               " is not implemented in this build yet; only file is (issue 4 in progress)");
+  if (c.emailProvider == "smtp") {
+    in.problem("EMAIL_PROVIDER=smtp is not implemented in this build yet (issue 4 in progress)");
   }
   if (auto from = in.plain("EMAIL_FROM")) c.emailFrom = trim(*from);
   if (auto dir = in.plain("EMAIL_FILE_DIR")) c.emailFileDir = trim(*dir);
@@ -223,9 +222,33 @@ LoadResult load(const Environment& env, Purpose purpose) {
             {{"log", std::string("log")},
              {"posthog", std::string("posthog")},
              {"segment", std::string("segment")}});
-  if (c.analyticsProvider != "log") {
-    in.problem("ANALYTICS_PROVIDER=" + c.analyticsProvider +
-               " is not implemented in this build yet; only log is (issue 4 in progress)");
+  auto url = [&](const char* name, std::string& out) {
+    if (auto v = in.plain(name)) out = trim(*v);
+    if (out.rfind("https://", 0) != 0 && out.rfind("http://", 0) != 0) {
+      in.problem(std::string(name) + ": expected an http(s) URL, got '" + out + "'");
+    }
+  };
+  url("RESEND_API_URL", c.resendApiUrl);
+  url("POSTMARK_API_URL", c.postmarkApiUrl);
+  url("POSTHOG_HOST", c.posthogHost);
+  url("SEGMENT_API_URL", c.segmentApiUrl);
+  c.resendApiKey = in.secret("RESEND_API_KEY").value_or("");
+  c.postmarkServerToken = in.secret("POSTMARK_SERVER_TOKEN").value_or("");
+  c.posthogApiKey = in.secret("POSTHOG_API_KEY").value_or("");
+  c.segmentWriteKey = in.secret("SEGMENT_WRITE_KEY").value_or("");
+  c.webhookSigningSecret = in.secret("WEBHOOK_SIGNING_SECRET").value_or("");
+  if (auto hosts = in.plain("WEBHOOK_ALLOWED_HOSTS")) c.webhookAllowedHosts = splitSecrets(*hosts);
+  if (auto ca = in.plain("EFFECTD_CA_FILE")) c.caFile = trim(*ca);
+  if (purpose == Purpose::Serve) {
+    auto needs = [&](bool used, const std::string& value, const char* name) {
+      if (used && value.empty()) {
+        in.problem(std::string(name) + " is required by the provider chosen");
+      }
+    };
+    needs(c.emailProvider == "resend", c.resendApiKey, "RESEND_API_KEY");
+    needs(c.emailProvider == "postmark", c.postmarkServerToken, "POSTMARK_SERVER_TOKEN");
+    needs(c.analyticsProvider == "posthog", c.posthogApiKey, "POSTHOG_API_KEY");
+    needs(c.analyticsProvider == "segment", c.segmentWriteKey, "SEGMENT_WRITE_KEY");
   }
   in.integer("EFFECTD_DRAIN_CONCURRENCY", c.drainConcurrency, 1, 1024);
   in.integer("EFFECTD_DRAIN_BATCH", c.drainBatch, 1, 1000);
@@ -282,6 +305,8 @@ std::vector<Setting> describe(const Config& c) {
   auto secretCount = [](std::size_t n) {
     return n == 0 ? std::string("(not set)") : "(" + std::to_string(n) + " set, redacted)";
   };
+  std::string hosts;
+  for (const auto& h : c.webhookAllowedHosts) hosts += (hosts.empty() ? "" : ",") + h;
   auto livemode = c.livemode == LivemodePolicy::Any    ? "any"
                   : c.livemode == LivemodePolicy::Test ? "test"
                                                        : "live";
@@ -319,6 +344,17 @@ std::vector<Setting> describe(const Config& c) {
       {"EFFECTD_EFFECT_RETRY_BASE", std::to_string(c.effectRetryBase.count())},
       {"EFFECTD_EFFECT_RETRY_MAX", std::to_string(c.effectRetryMax.count())},
       {"EFFECTD_RETENTION_DAYS", std::to_string(c.retentionDays)},
+      {"RESEND_API_KEY", secretCount(c.resendApiKey.empty() ? 0 : 1)},
+      {"RESEND_API_URL", c.resendApiUrl},
+      {"POSTMARK_SERVER_TOKEN", secretCount(c.postmarkServerToken.empty() ? 0 : 1)},
+      {"POSTMARK_API_URL", c.postmarkApiUrl},
+      {"POSTHOG_API_KEY", secretCount(c.posthogApiKey.empty() ? 0 : 1)},
+      {"POSTHOG_HOST", c.posthogHost},
+      {"SEGMENT_WRITE_KEY", secretCount(c.segmentWriteKey.empty() ? 0 : 1)},
+      {"SEGMENT_API_URL", c.segmentApiUrl},
+      {"WEBHOOK_ALLOWED_HOSTS", hosts},
+      {"WEBHOOK_SIGNING_SECRET", secretCount(c.webhookSigningSecret.empty() ? 0 : 1)},
+      {"EFFECTD_CA_FILE", c.caFile},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},
   };

@@ -68,6 +68,19 @@ struct Config {
   std::chrono::seconds effectRetryMax{3600};     // EFFECTD_EFFECT_RETRY_MAX
   int retentionDays = 30;                        // EFFECTD_RETENTION_DAYS
 
+  // Providers. Base URLs are settings so tests and proxies can stand in.
+  std::string resendApiKey;                                    // RESEND_API_KEY (secret)
+  std::string resendApiUrl = "https://api.resend.com";         // RESEND_API_URL
+  std::string postmarkServerToken;                             // POSTMARK_SERVER_TOKEN (secret)
+  std::string postmarkApiUrl = "https://api.postmarkapp.com";  // POSTMARK_API_URL
+  std::string posthogApiKey;                                   // POSTHOG_API_KEY (secret)
+  std::string posthogHost = "https://us.i.posthog.com";        // POSTHOG_HOST
+  std::string segmentWriteKey;                                 // SEGMENT_WRITE_KEY (secret)
+  std::string segmentApiUrl = "https://api.segment.io";        // SEGMENT_API_URL
+  std::vector<std::string> webhookAllowedHosts;                // WEBHOOK_ALLOWED_HOSTS
+  std::string webhookSigningSecret;                            // WEBHOOK_SIGNING_SECRET (secret)
+  std::string caFile;                                          // EFFECTD_CA_FILE
+
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT
   std::string logLevel = "info";          // EFFECTD_LOG_LEVEL

@@ -34,3 +34,30 @@ std::string newUuidV7() {
 }
 
 }  // namespace effectd::sql
+
+#include <openssl/evp.h>
+
+namespace effectd::sql {
+
+std::string uuidV5(const std::string& name) {
+  // effectd's namespace: UUIDv5("effectd", DNS namespace), fixed forever.
+  static constexpr unsigned char ns[16] = {0x5c, 0x3e, 0x1f, 0x80, 0x7a, 0x2d, 0x5b, 0x4e,
+                                           0x9a, 0x61, 0x0d, 0x2e, 0x8f, 0x43, 0xb7, 0x15};
+  std::string input(reinterpret_cast<const char*>(ns), sizeof ns);
+  input += name;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr);
+  digest[6] = static_cast<unsigned char>(0x50 | (digest[6] & 0x0f));  // version 5
+  digest[8] = static_cast<unsigned char>(0x80 | (digest[8] & 0x3f));  // RFC 4122 variant
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace effectd::sql

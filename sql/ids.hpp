@@ -10,3 +10,11 @@ namespace effectd::sql {
 std::string newUuidV7();
 
 }  // namespace effectd::sql
+
+namespace effectd::sql {
+
+// RFC 4122 version 5 (SHA-1, name-based) in effectd's namespace: the same
+// name always gives the same UUID, e.g. PostHog's `uuid` for an effect key.
+std::string uuidV5(const std::string& name);
+
+}  // namespace effectd::sql

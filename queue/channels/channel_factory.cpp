@@ -2,19 +2,43 @@
 
 #include "queue/channels/file_email.hpp"
 #include "queue/channels/log_analytics.hpp"
+#include "queue/channels/providers.hpp"
 
 namespace effectd::queue {
 
 std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   auto channels = std::make_shared<Channels>();
-  // config::load refuses providers this build does not implement yet.
+  // One client, one TLS context and trust store, for every provider.
+  auto client = std::make_shared<const HttpClient>(HttpClient::Options{.caFile = config.caFile});
+  auto url = [](const std::string& text) {
+    return Url::parse(text).value_or(Url{});  // config::load validated it
+  };
   if (config.emailProvider == "file") {
     channels->email = std::make_unique<FileEmailChannel>(config.emailFileDir, config.emailFrom);
+  } else if (config.emailProvider == "resend") {
+    channels->email = std::make_unique<ResendChannel>(client, url(config.resendApiUrl),
+                                                      config.resendApiKey, config.emailFrom);
+  } else if (config.emailProvider == "postmark") {
+    channels->email = std::make_unique<PostmarkChannel>(
+        client, url(config.postmarkApiUrl), config.postmarkServerToken, config.emailFrom);
   }
+  // smtp: config::load refuses it until this build implements it.
   if (config.analyticsProvider == "log") {
     channels->analytics = std::make_unique<LogAnalyticsChannel>();
+  } else if (config.analyticsProvider == "posthog") {
+    channels->analytics =
+        std::make_unique<PostHogChannel>(client, url(config.posthogHost), config.posthogApiKey);
+  } else if (config.analyticsProvider == "segment") {
+    channels->analytics =
+        std::make_unique<SegmentChannel>(client, url(config.segmentApiUrl), config.segmentWriteKey);
   }
-  // Outgoing webhooks have no channel yet: they stay pending, unclaimed.
+  // Without allowed hosts, webhook effects stay pending for a daemon that has them.
+  if (!config.webhookAllowedHosts.empty()) {
+    channels->webhook = std::make_unique<WebhookChannel>(
+        client,
+        std::set<std::string>(config.webhookAllowedHosts.begin(), config.webhookAllowedHosts.end()),
+        config.webhookSigningSecret);
+  }
   return channels;
 }
 

@@ -1,0 +1,32 @@
+#include "queue/channels/http_outcome.hpp"
+
+#include <charconv>
+
+namespace effectd::queue {
+
+DeliveryResult classifyHttp(const HttpResponse& r, bool idempotent, std::string_view provider) {
+  const std::string who(provider);
+  if (r.status == 0) {
+    if (!r.mayHaveBeenSent) return DeliveryResult::retry(who + ": " + r.error + " (not sent)");
+    if (idempotent) return DeliveryResult::retry(who + ": " + r.error);
+    return DeliveryResult::unknown(who + ": " + r.error +
+                                   " after the request was sent; it may have been delivered");
+  }
+  if (r.status >= 200 && r.status < 300) return DeliveryResult::sent();
+  std::string message = who + ": HTTP " + std::to_string(r.status);
+  if (!r.body.empty()) message += ": " + r.body.substr(0, 300);
+  const bool temporary =
+      r.status == 408 || r.status == 409 || r.status == 425 || r.status == 429 || r.status >= 500;
+  if (!temporary) return DeliveryResult::dead(message);
+  std::optional<std::chrono::seconds> after;
+  const auto header = r.header("Retry-After");
+  long seconds = 0;
+  auto [end, ec] = std::from_chars(header.data(), header.data() + header.size(), seconds);
+  if (!header.empty() && ec == std::errc{} && end == header.data() + header.size() &&
+      seconds >= 0) {
+    after = std::chrono::seconds(std::min(seconds, 86400L));
+  }
+  return DeliveryResult::retry(message, after);
+}
+
+}  // namespace effectd::queue

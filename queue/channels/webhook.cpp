@@ -1,0 +1,63 @@
+// Outgoing webhooks, signed the Standard Webhooks way, to allowed hosts only.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "queue/channels/base64.hpp"
+#include "queue/channels/http_outcome.hpp"
+#include "queue/channels/providers.hpp"
+
+namespace effectd::queue {
+
+WebhookChannel::WebhookChannel(std::shared_ptr<const HttpClient> client,
+                               std::set<std::string> allowedHosts, std::string signingSecret)
+    : client_(std::move(client)),
+      allowedHosts_(std::move(allowedHosts)),
+      signingSecret_(std::move(signingSecret)) {}
+
+std::string WebhookChannel::sign(const std::string& secret, const std::string& id,
+                                 std::int64_t timestamp, const std::string& body) {
+  // Standard Webhooks secrets are "whsec_" + base64 of the key bytes.
+  std::string key = secret;
+  if (key.rfind("whsec_", 0) == 0) key = base64Decode(key.substr(6)).value_or(key.substr(6));
+  const auto message = id + "." + std::to_string(timestamp) + "." + body;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &len);
+  return "v1," + base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
+  const auto p = nlohmann::json::parse(effect.payload, nullptr, false);
+  if (!p.is_object() || !p.contains("url") || !p["url"].is_string() || !p.contains("body")) {
+    return DeliveryResult::dead("webhook payload needs string 'url' and 'body'");
+  }
+  const auto url = Url::parse(p["url"].get<std::string>());
+  if (!url) return DeliveryResult::dead("webhook url is not an http(s) URL");
+  if (!allowedHosts_.count(url->host)) {
+    return DeliveryResult::dead("webhook host " + url->host + " is not in WEBHOOK_ALLOWED_HOSTS");
+  }
+  const auto body = p["body"].is_string() ? p["body"].get<std::string>() : p["body"].dump();
+  const auto timestamp = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  HttpRequest request{.method = "POST", .url = *url, .target = "", .headers = {}, .body = body};
+  if (const auto h = p.find("headers"); h != p.end() && h->is_object()) {
+    for (const auto& [k, v] : h->items()) {
+      if (v.is_string()) request.headers.emplace_back(k, v.get<std::string>());
+    }
+  }
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.headers.emplace_back("webhook-id", effect.key);
+  request.headers.emplace_back("webhook-timestamp", std::to_string(timestamp));
+  if (!signingSecret_.empty()) {
+    request.headers.emplace_back("webhook-signature",
+                                 sign(signingSecret_, effect.key, timestamp, body));
+  }
+  return classifyHttp(client_->send(request), idempotent(), name());
+}
+
+}  // namespace effectd::queue

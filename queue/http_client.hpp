@@ -1,0 +1,58 @@
+// The one HTTP(S) client every provider channel uses. Blocking, for the
+// drainer's delivery threads (never an event-loop thread), with a deadline on
+// every call. TLS always verifies the certificate chain and the host name;
+// EFFECTD_CA_FILE adds a CA (a private one, or a test's).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace effectd::queue {
+
+struct Url {
+  bool tls = true;
+  std::string host;
+  std::uint16_t port = 443;
+  std::string path;  // without a trailing slash; "" for the root
+  static std::optional<Url> parse(const std::string& text);
+};
+
+struct HttpRequest {
+  std::string method = "POST";
+  Url url;
+  std::string target;  // appended to url.path
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;  // 0: no response
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string error;             // why there is no response
+  bool mayHaveBeenSent = false;  // the request left (in part) before the failure
+  std::string header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  struct Options {
+    std::string caFile;  // extra trusted CA bundle, PEM
+    std::chrono::milliseconds connectTimeout{5000};
+    std::chrono::milliseconds requestTimeout{15000};
+  };
+  explicit HttpClient(Options options);  // throws when the CA file cannot be read
+  ~HttpClient();
+  HttpResponse send(const HttpRequest& request) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace effectd::queue

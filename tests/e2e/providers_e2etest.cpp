@@ -1,0 +1,247 @@
+// Each provider channel against a local stand-in speaking its HTTP API: the
+// exact request it receives, and what every kind of answer (or silence)
+// does to the effect. One stand-in serves HTTPS with a test CA.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "queue/channels/providers.hpp"
+#include "queue/email_message.hpp"
+#include "sql/ids.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/standin.hpp"
+
+namespace effectd::queue {
+namespace {
+
+using nlohmann::json;
+using testing::ProviderStandIn;
+using Outcome = DeliveryResult::Outcome;
+
+std::shared_ptr<const HttpClient> client(std::string caFile = {}) {
+  return std::make_shared<const HttpClient>(
+      HttpClient::Options{.caFile = std::move(caFile),
+                          .connectTimeout = std::chrono::milliseconds(2000),
+                          .requestTimeout = std::chrono::milliseconds(1000)});
+}
+
+ClaimedEffect email(const std::string& key) {
+  return {.id = "id-" + key,
+          .key = key,
+          .kind = EffectKind::Email,
+          .payload = R"({"to":["a@example.com","b@example.com"],"subject":"Hello","text":"Hi",
+                         "html":"<p>Hi</p>","replyTo":"help@example.com"})",
+          .attempts = 1,
+          .maxAttempts = 12};
+}
+
+ClaimedEffect analytics(const std::string& key) {
+  return {.id = "id-" + key,
+          .key = key,
+          .kind = EffectKind::Analytics,
+          .payload = R"({"event":"invoice_paid","distinctId":"org_1","properties":{"amount":2900},
+                         "timestamp":"2025-10-09T08:53:23Z"})",
+          .attempts = 1,
+          .maxAttempts = 12};
+}
+
+TEST(ProvidersE2eTest, ResendReceivesTheKeyAsIdempotencyKey) {
+  ProviderStandIn standIn;
+  ResendChannel resend(client(), *Url::parse(standIn.url() + "/"), "re_test_key",
+                       "Billing <billing@x.example>");
+  const auto result = resend.deliver(email("email:payment_failed:in_1:1"));
+  EXPECT_EQ(result.outcome, Outcome::Sent) << result.error;
+  EXPECT_EQ(result.providerMessageId, "re_1");
+  const auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& r = requests[0];
+  EXPECT_EQ(r["path"], "/emails");
+  EXPECT_EQ(r["headers"]["authorization"], "Bearer re_test_key");
+  EXPECT_EQ(r["headers"]["idempotency-key"], "email:payment_failed:in_1:1");
+  const auto body = json::parse(r["body"].get<std::string>());
+  EXPECT_EQ(body["from"], "Billing <billing@x.example>");
+  EXPECT_EQ(body["to"], json::array({"a@example.com", "b@example.com"}));
+  EXPECT_EQ(body["subject"], "Hello");
+  EXPECT_EQ(body["html"], "<p>Hi</p>");
+  EXPECT_EQ(body["text"], "Hi");
+  EXPECT_EQ(body["reply_to"], "help@example.com");
+}
+
+TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
+  ProviderStandIn standIn;
+  standIn.plan(json::array({
+      {{"status", 400}, {"body", {{"message", "invalid to"}}}},
+      {{"status", 401}, {"body", {{"message", "bad key"}}}},
+      {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
+      {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
+      {{"status", 500}},
+      {{"hang", 3}},
+      {{"drop", true}},
+  }));
+  const auto base = *Url::parse(standIn.url());
+  ResendChannel resend(client(), base, "k", "f@x.example");
+  auto r400 = resend.deliver(email("a"));
+  EXPECT_EQ(r400.outcome, Outcome::Dead);
+  EXPECT_NE(r400.error.find("HTTP 400"), std::string::npos);
+  EXPECT_NE(r400.error.find("invalid to"), std::string::npos);
+  EXPECT_EQ(resend.deliver(email("b")).outcome, Outcome::Dead);   // 401
+  EXPECT_EQ(resend.deliver(email("c")).outcome, Outcome::Retry);  // 409
+  const auto r429 = resend.deliver(email("d"));
+  EXPECT_EQ(r429.outcome, Outcome::Retry);
+  ASSERT_TRUE(r429.retryAfter.has_value());
+  EXPECT_EQ(r429.retryAfter->count(), 7);
+  EXPECT_EQ(resend.deliver(email("e")).outcome, Outcome::Retry);  // 500
+  // Hung and dropped: Resend deduplicates, so a retry is safe.
+  EXPECT_EQ(resend.deliver(email("f")).outcome, Outcome::Retry);
+  EXPECT_EQ(resend.deliver(email("g")).outcome, Outcome::Retry);
+
+  // Postmark cannot deduplicate: the same silences leave the outcome unknown.
+  standIn.plan(json::array({{{"hang", 3}}, {{"drop", true}}}));
+  PostmarkChannel postmark(client(), base, "pm-token", "f@x.example");
+  const auto hung = postmark.deliver(email("h"));
+  EXPECT_EQ(hung.outcome, Outcome::Unknown) << hung.error;
+  EXPECT_EQ(postmark.deliver(email("i")).outcome, Outcome::Unknown);
+  // A refused connection is known not to have sent anything.
+  PostmarkChannel nowhere(client(), *Url::parse("http://127.0.0.1:1"), "pm-token", "f@x.example");
+  const auto refused = nowhere.deliver(email("j"));
+  EXPECT_EQ(refused.outcome, Outcome::Retry);
+  EXPECT_NE(refused.error.find("not sent"), std::string::npos);
+}
+
+TEST(ProvidersE2eTest, PostmarkRequestShape) {
+  ProviderStandIn standIn;
+  standIn.plan(json::array({{{"status", 200}, {"body", {{"MessageID", "pm-42"}}}}}));
+  PostmarkChannel postmark(client(), *Url::parse(standIn.url()), "pm-token", "f@x.example");
+  const auto result = postmark.deliver(email("email:k"));
+  EXPECT_EQ(result.outcome, Outcome::Sent);
+  EXPECT_EQ(result.providerMessageId, "pm-42");
+  const auto r = standIn.requests().at(0);
+  EXPECT_EQ(r["path"], "/email");
+  EXPECT_EQ(r["headers"]["x-postmark-server-token"], "pm-token");
+  const auto body = json::parse(r["body"].get<std::string>());
+  EXPECT_EQ(body["To"], "a@example.com, b@example.com");
+  EXPECT_EQ(body["TextBody"], "Hi");
+  EXPECT_EQ(body["Headers"][0]["Value"], messageIdFor("email:k"));
+}
+
+TEST(ProvidersE2eTest, PostHogGetsAUuidDerivedFromTheKeyAndTheFixedTimestamp) {
+  ProviderStandIn standIn;
+  PostHogChannel posthog(client(), *Url::parse(standIn.url()), "phc_key");
+  ASSERT_EQ(posthog.deliver(analytics("analytics:invoice_paid:in_1")).outcome, Outcome::Sent);
+  ASSERT_EQ(posthog.deliver(analytics("analytics:invoice_paid:in_1")).outcome, Outcome::Sent);
+  const auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const auto first = json::parse(requests[0]["body"].get<std::string>());
+  const auto second = json::parse(requests[1]["body"].get<std::string>());
+  EXPECT_EQ(requests[0]["path"], "/batch/");
+  EXPECT_EQ(first["api_key"], "phc_key");
+  const auto& event = first["batch"][0];
+  EXPECT_EQ(event["event"], "invoice_paid");
+  EXPECT_EQ(event["distinct_id"], "org_1");
+  EXPECT_EQ(event["timestamp"], "2025-10-09T08:53:23Z");
+  EXPECT_EQ(event["uuid"], sql::uuidV5("analytics:invoice_paid:in_1"));
+  EXPECT_EQ(event["uuid"].get<std::string>()[14], '5');  // version 5
+  EXPECT_EQ(second["batch"][0], event) << "a retry is byte-for-byte the same event";
+}
+
+TEST(ProvidersE2eTest, SegmentGetsTheKeyAsMessageId) {
+  ProviderStandIn standIn;
+  SegmentChannel segment(client(), *Url::parse(standIn.url()), "seg_write");
+  ASSERT_EQ(segment.deliver(analytics("analytics:x")).outcome, Outcome::Sent);
+  const auto r = standIn.requests().at(0);
+  EXPECT_EQ(r["path"], "/v1/track");
+  EXPECT_EQ(r["headers"]["authorization"], "Basic c2VnX3dyaXRlOg==");  // "seg_write:"
+  const auto body = json::parse(r["body"].get<std::string>());
+  EXPECT_EQ(body["messageId"], "analytics:x");
+  EXPECT_EQ(body["userId"], "org_1");
+  EXPECT_EQ(body["properties"]["amount"], 2900);
+}
+
+TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
+  const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  ProviderStandIn standIn({.webhookSecret = secret});
+  WebhookChannel webhook(client(), {"127.0.0.1"}, secret);
+  ClaimedEffect effect{.id = "id-w",
+                       .key = "webhook:order:1",
+                       .kind = EffectKind::Webhook,
+                       .payload = json{{"url", standIn.url() + "/hooks/billing"},
+                                       {"body", {{"type", "subscription.started"}}},
+                                       {"headers", {{"X-Tenant", "org_1"}}}}
+                                      .dump(),
+                       .attempts = 1,
+                       .maxAttempts = 12};
+  ASSERT_EQ(webhook.deliver(effect).outcome, Outcome::Sent);
+  const auto r = standIn.requests().at(0);
+  EXPECT_EQ(r["path"], "/hooks/billing");
+  EXPECT_EQ(r["headers"]["webhook-id"], "webhook:order:1");
+  EXPECT_EQ(r["headers"]["x-tenant"], "org_1");
+  EXPECT_EQ(r["signatureValid"], true) << r.dump();
+  EXPECT_EQ(json::parse(r["body"].get<std::string>())["type"], "subscription.started");
+
+  WebhookChannel strict(client(), {"hooks.example.com"}, secret);
+  const auto refused = strict.deliver(effect);
+  EXPECT_EQ(refused.outcome, Outcome::Dead);
+  EXPECT_NE(refused.error.find("WEBHOOK_ALLOWED_HOSTS"), std::string::npos);
+  EXPECT_EQ(standIn.requests().size(), 1u) << "nothing was sent to a disallowed host";
+}
+
+// A test CA, a certificate for localhost signed by it, one for another name,
+// and a self-signed one from an unknown CA.
+struct TestCertificates {
+  TestCertificates() : dir(testing::tempDirectory("effectd-certs-")) {
+    auto run = [&](const std::string& command) {
+      const auto r = testing::runCommand({"/bin/sh", "-c", "cd " + dir + " && " + command});
+      if (r.exitCode != 0) throw std::runtime_error(command + ": " + r.output);
+    };
+    run("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+        "-subj '/CN=effectd test CA'");
+    for (const auto& [name, san] : std::vector<std::pair<std::string, std::string>>{
+             {"good", "DNS:localhost,IP:127.0.0.1"}, {"wrong", "DNS:wrong.example"}}) {
+      run("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
+          ".csr -subj '/CN=" + name + "' -addext 'subjectAltName=" + san + "'");
+      run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
+          name + ".pem -days 2 -copy_extensions copy");
+    }
+    run("openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 "
+        "-subj '/CN=localhost' -addext 'subjectAltName=DNS:localhost'");
+  }
+  ~TestCertificates() { testing::runCommand({"rm", "-rf", dir}); }
+  std::string dir;
+};
+
+TEST(ProvidersE2eTest, TlsVerifiesTheChainAndTheHostName) {
+  TestCertificates certs;
+  const auto ca = certs.dir + "/ca.pem";
+  {
+    ProviderStandIn good({.certFile = certs.dir + "/good.pem", .keyFile = certs.dir + "/good.key"});
+    ResendChannel resend(client(ca), *Url::parse(good.url("localhost")), "k", "f@x.example");
+    const auto ok = resend.deliver(email("tls:ok"));
+    EXPECT_EQ(ok.outcome, Outcome::Sent) << ok.error;
+    EXPECT_EQ(good.requests().size(), 1u);
+    // The same server, without the test CA: an unknown issuer is refused.
+    ResendChannel untrusting(client(), *Url::parse(good.url("localhost")), "k", "f@x.example");
+    const auto unknownCa = untrusting.deliver(email("tls:unknown-ca"));
+    EXPECT_EQ(unknownCa.outcome, Outcome::Retry);
+    EXPECT_NE(unknownCa.error.find("not sent"), std::string::npos) << unknownCa.error;
+    EXPECT_EQ(good.requests().size(), 1u);
+  }
+  {
+    ProviderStandIn wrong(
+        {.certFile = certs.dir + "/wrong.pem", .keyFile = certs.dir + "/wrong.key"});
+    ResendChannel resend(client(ca), *Url::parse(wrong.url("localhost")), "k", "f@x.example");
+    const auto r = resend.deliver(email("tls:wrong-host"));
+    EXPECT_EQ(r.outcome, Outcome::Retry);
+    EXPECT_NE(r.error.find("tls handshake"), std::string::npos) << r.error;
+    EXPECT_TRUE(wrong.requests().empty());
+  }
+  {
+    ProviderStandIn rogue(
+        {.certFile = certs.dir + "/rogue.pem", .keyFile = certs.dir + "/rogue.key"});
+    ResendChannel resend(client(ca), *Url::parse(rogue.url("localhost")), "k", "f@x.example");
+    EXPECT_EQ(resend.deliver(email("tls:rogue")).outcome, Outcome::Retry);
+    EXPECT_TRUE(rogue.requests().empty());
+  }
+}
+
+}  // namespace
+}  // namespace effectd::queue

@@ -1,0 +1,57 @@
+#include "tests/support/standin.hpp"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace effectd::testing {
+
+ProviderStandIn::ProviderStandIn(Options options)
+    : dir_(tempDirectory("effectd-standin-")), tls_(!options.certFile.empty()) {
+  // Debian's python3, where python3-aiosmtpd and friends are installed.
+  std::vector<std::string> argv{"/usr/bin/python3", EFFECTD_SOURCE_DIR "/tests/standin/provider.py",
+                                "--dir", dir_};
+  if (tls_) {
+    argv.insert(argv.end(), {"--cert", options.certFile, "--key", options.keyFile});
+  }
+  if (!options.webhookSecret.empty()) {
+    argv.insert(argv.end(), {"--webhook-secret", options.webhookSecret});
+  }
+  process_ = std::make_unique<ChildProcess>(argv, EnvOverrides{}, dir_ + "/standin.log");
+  for (int i = 0; i < 500 && port_ == 0; ++i) {
+    const auto text = readFile(dir_ + "/port");
+    if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
+    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (port_ == 0) throw std::runtime_error("stand-in did not start: " + process_->log());
+}
+
+ProviderStandIn::~ProviderStandIn() {
+  process_->stop(SIGKILL, std::chrono::seconds(5));
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string ProviderStandIn::url(const std::string& host) const {
+  return std::string(tls_ ? "https://" : "http://") + host + ":" + std::to_string(port_);
+}
+
+void ProviderStandIn::plan(const nlohmann::json& responses) {
+  std::ofstream(dir_ + "/plan.json.tmp") << responses.dump();
+  std::filesystem::rename(dir_ + "/plan.json.tmp", dir_ + "/plan.json");
+}
+
+std::vector<nlohmann::json> ProviderStandIn::requests() const {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(readFile(dir_ + "/requests.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+}  // namespace effectd::testing
