@@ -1,0 +1,100 @@
+// kill -9 while a provider holds the response open: after a restart, an
+// idempotent provider gets the retry with the same idempotency handle, and a
+// non-idempotent one is never sent the effect again (it becomes `unknown`).
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/standin.hpp"
+
+namespace effectd::testing {
+namespace {
+
+template <typename F>
+bool eventually(F condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+void enqueueEmail(TestDatabase& db, const std::string& key) {
+  pqxx::work tx(db.conn());
+  tx.exec_params(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload")
+                    VALUES ($1, 'email', '{"to":"a@example.com","subject":"Hi","text":"Hello"}'))",
+                 key);
+  tx.commit();
+}
+
+std::string status(TestDatabase& db, const std::string& key) {
+  return db.scalar(R"(SELECT "status" FROM "OutboundEffect" WHERE "key" = ')" + key + "'");
+}
+
+EnvOverrides providerEnv(TestDatabase& db, const std::string& provider, const std::string& url) {
+  return {{"DATABASE_URL", db.url()},
+          {"EMAIL_PROVIDER", provider},
+          {"RESEND_API_URL", url},
+          {"RESEND_API_KEY", "re_crash"},
+          {"POSTMARK_API_URL", url},
+          {"POSTMARK_SERVER_TOKEN", "pm_crash"},
+          {"EFFECTD_EFFECT_LEASE", "5"}};
+}
+
+TEST(CrashE2eTest, AnIdempotentProviderGetsTheRetryWithTheSameKey) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(nlohmann::json::array({{{"hang", 60}}}));
+  {
+    Daemon first(providerEnv(db, "resend", standIn.url()));
+    enqueueEmail(db, "email:crash:1");
+    ASSERT_TRUE(eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
+    first.process().stop(SIGKILL, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(status(db, "email:crash:1"), "running");
+  Daemon second(providerEnv(db, "resend", standIn.url()));
+  // The lease (5 s) runs out, the rescuer puts it back, and it is sent again.
+  ASSERT_TRUE(eventually([&] { return status(db, "email:crash:1") == "sent"; },
+                         std::chrono::seconds(30)))
+      << status(db, "email:crash:1") << "\n" << second.log();
+  const auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0]["headers"]["idempotency-key"], "email:crash:1");
+  EXPECT_EQ(requests[1]["headers"]["idempotency-key"], "email:crash:1");
+  EXPECT_EQ(requests[0]["body"], requests[1]["body"]);
+}
+
+TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(nlohmann::json::array({{{"hang", 60}}}));
+  {
+    Daemon first(providerEnv(db, "postmark", standIn.url()));
+    enqueueEmail(db, "email:crash:2");
+    ASSERT_TRUE(eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
+    first.process().stop(SIGKILL, std::chrono::seconds(5));
+  }
+  Daemon second(providerEnv(db, "postmark", standIn.url()));
+  ASSERT_TRUE(eventually([&] { return status(db, "email:crash:2") == "unknown"; },
+                         std::chrono::seconds(30)))
+      << second.log();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(standIn.requests().size(), 1u);
+  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect")").find("may have it"),
+            std::string::npos);
+  // The operator decides: here, that it was not sent after all.
+  ASSERT_EQ(runCommand({effectdBinary(), "effects", "retry", "email:crash:2"},
+                       {{"DATABASE_URL", db.url()}})
+                .exitCode,
+            0);
+  EXPECT_TRUE(eventually([&] { return status(db, "email:crash:2") == "sent"; },
+                         std::chrono::seconds(10)));
+  EXPECT_EQ(standIn.requests().size(), 2u);
+}
+
+}  // namespace
+}  // namespace effectd::testing
