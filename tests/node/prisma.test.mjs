@@ -11,7 +11,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -294,6 +294,28 @@ test("the generated client reads and writes effectd's tables", async (t) => {
     assert.equal(second.createdAt.getTime(), first.createdAt.getTime());
     assert.equal(second.kind, "email");
     assert.deepEqual(second.payload, payload);
+
+    // The running daemon delivers it (NOTIFY from the trigger wakes it), once:
+    // one .eml file, and a later upsert of the key changes nothing.
+    const deadline = Date.now() + 15_000;
+    let row;
+    do {
+      row = await prisma.outboundEffect.findUnique({ where: { key } });
+      if (row.status === "sent") break;
+      await sleep(100);
+    } while (Date.now() < deadline);
+    assert.equal(row.status, "sent", `effect not sent:\n${daemon.output}`);
+    assert.ok(row.sentAt instanceof Date);
+    const files = readdirSync(workDir).filter((f) => f.endsWith(".eml"));
+    const mine = files.filter((f) => f === `${first.id}.eml`);
+    assert.equal(mine.length, 1, `files: ${files.join(", ")}`);
+    const eml = readFileSync(path.join(workDir, mine[0]), "utf8");
+    assert.match(eml, /^To: a@example\.com\r$/m);
+    const third = await enqueue();
+    assert.equal(third.status, "sent");
+    assert.equal(third.updatedAt.getTime(), row.updatedAt.getTime());
+    await sleep(500);
+    assert.equal(readdirSync(workDir).filter((f) => f === `${first.id}.eml`).length, 1);
   });
 });
 
