@@ -213,8 +213,10 @@ LoadResult load(const Environment& env, Purpose purpose) {
              {"resend", std::string("resend")},
              {"postmark", std::string("postmark")},
              {"smtp", std::string("smtp")}});
-  if (c.emailProvider == "smtp") {
-    in.problem("EMAIL_PROVIDER=smtp is not implemented in this build yet (issue 4 in progress)");
+  c.smtpUrl = in.secret("SMTP_URL").value_or("");
+  if (!c.smtpUrl.empty() && c.smtpUrl.rfind("smtp://", 0) != 0 &&
+      c.smtpUrl.rfind("smtps://", 0) != 0) {
+    in.problem("SMTP_URL: expected smtp://user:pass@host:587 or smtps://user:pass@host:465");
   }
   if (auto from = in.plain("EMAIL_FROM")) c.emailFrom = trim(*from);
   if (auto dir = in.plain("EMAIL_FILE_DIR")) c.emailFileDir = trim(*dir);
@@ -245,6 +247,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
         in.problem(std::string(name) + " is required by the provider chosen");
       }
     };
+    needs(c.emailProvider == "smtp", c.smtpUrl, "SMTP_URL");
     needs(c.emailProvider == "resend", c.resendApiKey, "RESEND_API_KEY");
     needs(c.emailProvider == "postmark", c.postmarkServerToken, "POSTMARK_SERVER_TOKEN");
     needs(c.analyticsProvider == "posthog", c.posthogApiKey, "POSTHOG_API_KEY");
@@ -355,6 +358,7 @@ std::vector<Setting> describe(const Config& c) {
       {"WEBHOOK_ALLOWED_HOSTS", hosts},
       {"WEBHOOK_SIGNING_SECRET", secretCount(c.webhookSigningSecret.empty() ? 0 : 1)},
       {"EFFECTD_CA_FILE", c.caFile},
+      {"SMTP_URL", redactDatabaseUrl(c.smtpUrl)},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},
   };

@@ -80,6 +80,7 @@ struct Config {
   std::vector<std::string> webhookAllowedHosts;                // WEBHOOK_ALLOWED_HOSTS
   std::string webhookSigningSecret;                            // WEBHOOK_SIGNING_SECRET (secret)
   std::string caFile;                                          // EFFECTD_CA_FILE
+  std::string smtpUrl;  // SMTP_URL (secret: may hold a password)
 
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT

@@ -3,6 +3,7 @@
 #include "queue/channels/file_email.hpp"
 #include "queue/channels/log_analytics.hpp"
 #include "queue/channels/providers.hpp"
+#include "queue/channels/smtp_email.hpp"
 
 namespace effectd::queue {
 
@@ -21,8 +22,12 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   } else if (config.emailProvider == "postmark") {
     channels->email = std::make_unique<PostmarkChannel>(
         client, url(config.postmarkApiUrl), config.postmarkServerToken, config.emailFrom);
+  } else if (config.emailProvider == "smtp") {
+    if (auto smtp = SmtpSettings::parse(config.smtpUrl)) {
+      smtp->caFile = config.caFile;
+      channels->email = std::make_unique<SmtpEmailChannel>(*smtp, config.emailFrom);
+    }
   }
-  // smtp: config::load refuses it until this build implements it.
   if (config.analyticsProvider == "log") {
     channels->analytics = std::make_unique<LogAnalyticsChannel>();
   } else if (config.analyticsProvider == "posthog") {

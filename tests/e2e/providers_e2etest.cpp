@@ -3,9 +3,14 @@
 // does to the effect. One stand-in serves HTTPS with a test CA.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "queue/channels/providers.hpp"
+#include "queue/channels/smtp_email.hpp"
 #include "queue/email_message.hpp"
 #include "sql/ids.hpp"
 #include "tests/support/process.hpp"
@@ -241,6 +246,117 @@ TEST(ProvidersE2eTest, TlsVerifiesTheChainAndTheHostName) {
     EXPECT_EQ(resend.deliver(email("tls:rogue")).outcome, Outcome::Retry);
     EXPECT_TRUE(rogue.requests().empty());
   }
+}
+
+// A real SMTP server (aiosmtpd) requiring STARTTLS and AUTH, or implicit TLS.
+class SmtpServer {
+ public:
+  SmtpServer(const std::string& certDir, std::vector<std::string> flags = {})
+      : dir_(testing::tempDirectory("effectd-smtp-")) {
+    std::vector<std::string> argv{"/usr/bin/python3",
+                                  EFFECTD_SOURCE_DIR "/tests/standin/smtp.py",
+                                  "--dir",
+                                  dir_,
+                                  "--cert",
+                                  certDir + "/good.pem",
+                                  "--key",
+                                  certDir + "/good.key"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process_ =
+        std::make_unique<testing::ChildProcess>(argv, testing::EnvOverrides{}, dir_ + "/smtp.log");
+    for (int i = 0; i < 1000 && port_ == 0; ++i) {
+      const auto text = testing::readFile(dir_ + "/port");
+      if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
+      if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (port_ == 0) throw std::runtime_error("smtp server did not start: " + process_->log());
+  }
+  ~SmtpServer() {
+    process_->stop(SIGKILL, std::chrono::seconds(5));
+    testing::runCommand({"rm", "-rf", dir_});
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<json> messages() const {
+    std::vector<json> out;
+    std::istringstream lines(testing::readFile(dir_ + "/messages.jsonl"));
+    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
+    return out;
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<testing::ChildProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+SmtpSettings smtp(const std::string& url, const std::string& caFile) {
+  auto s = SmtpSettings::parse(url).value();
+  s.caFile = caFile;
+  s.timeout = std::chrono::seconds(2);
+  return s;
+}
+
+TEST(SmtpE2eTest, StartTlsAuthAndADeterministicMessageId) {
+  TestCertificates certs;
+  SmtpServer server(certs.dir);
+  const auto base = "smtp://mailer:s3cret@localhost:" + std::to_string(server.port());
+  SmtpEmailChannel channel(smtp(base, certs.dir + "/ca.pem"), "Billing <billing@x.example>");
+  auto effect = email("email:smtp:1");
+  effect.payload = R"({"to":["a@example.com","b@example.com"],"subject":"Grüße",
+                       "text":"line one\n.starts with a dot\n.","html":"<p>Hi</p>"})";
+  const auto result = channel.deliver(effect);
+  ASSERT_EQ(result.outcome, Outcome::Sent) << result.error;
+  EXPECT_EQ(result.providerMessageId, messageIdFor("email:smtp:1"));
+  const auto messages = server.messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0]["from"], "billing@x.example");
+  EXPECT_EQ(messages[0]["to"], json::array({"a@example.com", "b@example.com"}));
+  EXPECT_EQ(messages[0]["tls"], true);
+  const auto content = messages[0]["content"].get<std::string>();
+  EXPECT_NE(content.find("Message-ID: " + messageIdFor("email:smtp:1")), std::string::npos);
+  EXPECT_NE(content.find("Subject: =?UTF-8?B?R3LDvMOfZQ==?="), std::string::npos) << content;
+  EXPECT_NE(content.find("\r\n.starts with a dot\r\n.\r\n"), std::string::npos) << content;
+
+  SmtpEmailChannel wrongPassword(
+      smtp("smtp://mailer:nope@localhost:" + std::to_string(server.port()), certs.dir + "/ca.pem"),
+      "billing@x.example");
+  const auto refused = wrongPassword.deliver(email("email:smtp:2"));
+  EXPECT_EQ(refused.outcome, Outcome::Dead) << refused.error;
+  EXPECT_NE(refused.error.find("535"), std::string::npos) << "ERR=" << refused.error;
+  EXPECT_EQ(refused.error.find("nope"), std::string::npos) << "a password reached an error";
+  // Without the test CA, the server's certificate is refused before AUTH.
+  SmtpEmailChannel untrusting(smtp(base, ""), "billing@x.example");
+  const auto untrusted = untrusting.deliver(email("email:smtp:3"));
+  EXPECT_EQ(untrusted.outcome, Outcome::Retry);
+  EXPECT_NE(untrusted.error.find("tls handshake"), std::string::npos) << untrusted.error;
+  EXPECT_EQ(server.messages().size(), 1u);
+}
+
+TEST(SmtpE2eTest, ImplicitTls) {
+  TestCertificates certs;
+  SmtpServer server(certs.dir, {"--implicit-tls"});
+  SmtpEmailChannel channel(smtp("smtps://mailer:s3cret@localhost:" + std::to_string(server.port()),
+                                certs.dir + "/ca.pem"),
+                           "billing@x.example");
+  const auto result = channel.deliver(email("email:smtps:1"));
+  EXPECT_EQ(result.outcome, Outcome::Sent) << result.error;
+  EXPECT_EQ(server.messages().size(), 1u);
+}
+
+TEST(SmtpE2eTest, NoAnswerAfterTheMessageIsUnknownAndARefusalIsNotSent) {
+  TestCertificates certs;
+  SmtpServer server(certs.dir, {"--hang-after-data"});
+  SmtpEmailChannel channel(smtp("smtp://mailer:s3cret@localhost:" + std::to_string(server.port()),
+                                certs.dir + "/ca.pem"),
+                           "billing@x.example");
+  const auto result = channel.deliver(email("email:smtp:hang"));
+  EXPECT_EQ(result.outcome, Outcome::Unknown) << result.error;
+  EXPECT_EQ(server.messages().size(), 1u) << "the server did receive it";
+
+  SmtpEmailChannel nowhere(smtp("smtp://mailer:s3cret@127.0.0.1:1", ""), "billing@x.example");
+  const auto refused = nowhere.deliver(email("email:smtp:refused"));
+  EXPECT_EQ(refused.outcome, Outcome::Retry);
+  EXPECT_NE(refused.error.find("not sent"), std::string::npos);
 }
 
 }  // namespace
