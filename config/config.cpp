@@ -253,6 +253,18 @@ LoadResult load(const Environment& env, Purpose purpose) {
     needs(c.analyticsProvider == "posthog", c.posthogApiKey, "POSTHOG_API_KEY");
     needs(c.analyticsProvider == "segment", c.segmentWriteKey, "SEGMENT_WRITE_KEY");
   }
+  auto rate = [&](const char* name, double& out) {
+    long perSecond = -1;
+    in.integer(name, perSecond, 0L, 100000L);
+    if (perSecond >= 0) out = static_cast<double>(perSecond);
+  };
+  rate("EMAIL_MAX_PER_SECOND", c.emailMaxPerSecond);
+  if (c.emailMaxPerSecond < 0) c.emailMaxPerSecond = c.emailProvider == "resend" ? 2 : 0;
+  rate("ANALYTICS_MAX_PER_SECOND", c.analyticsMaxPerSecond);
+  rate("WEBHOOK_MAX_PER_SECOND", c.webhookMaxPerSecond);
+  in.integer("EMAIL_MAX_CONCURRENCY", c.emailMaxConcurrency, 0, 1024);
+  in.integer("ANALYTICS_MAX_CONCURRENCY", c.analyticsMaxConcurrency, 0, 1024);
+  in.integer("WEBHOOK_MAX_CONCURRENCY", c.webhookMaxConcurrency, 0, 1024);
   in.integer("EFFECTD_DRAIN_CONCURRENCY", c.drainConcurrency, 1, 1024);
   in.integer("EFFECTD_DRAIN_BATCH", c.drainBatch, 1, 1000);
   in.seconds("EFFECTD_EFFECT_LEASE", c.effectLease, 5, 3600);
@@ -358,6 +370,12 @@ std::vector<Setting> describe(const Config& c) {
       {"WEBHOOK_ALLOWED_HOSTS", hosts},
       {"WEBHOOK_SIGNING_SECRET", secretCount(c.webhookSigningSecret.empty() ? 0 : 1)},
       {"EFFECTD_CA_FILE", c.caFile},
+      {"EMAIL_MAX_PER_SECOND", std::to_string(static_cast<long>(c.emailMaxPerSecond))},
+      {"EMAIL_MAX_CONCURRENCY", std::to_string(c.emailMaxConcurrency)},
+      {"ANALYTICS_MAX_PER_SECOND", std::to_string(static_cast<long>(c.analyticsMaxPerSecond))},
+      {"ANALYTICS_MAX_CONCURRENCY", std::to_string(c.analyticsMaxConcurrency)},
+      {"WEBHOOK_MAX_PER_SECOND", std::to_string(static_cast<long>(c.webhookMaxPerSecond))},
+      {"WEBHOOK_MAX_CONCURRENCY", std::to_string(c.webhookMaxConcurrency)},
       {"SMTP_URL", redactDatabaseUrl(c.smtpUrl)},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},

@@ -81,6 +81,14 @@ struct Config {
   std::string webhookSigningSecret;                            // WEBHOOK_SIGNING_SECRET (secret)
   std::string caFile;                                          // EFFECTD_CA_FILE
   std::string smtpUrl;  // SMTP_URL (secret: may hold a password)
+  // Per-provider limits; 0: none beyond EFFECTD_DRAIN_CONCURRENCY.
+  // EMAIL_MAX_PER_SECOND defaults to 2 for resend (its default API limit).
+  double emailMaxPerSecond = -1;     // EMAIL_MAX_PER_SECOND (-1: the provider's default)
+  int emailMaxConcurrency = 0;       // EMAIL_MAX_CONCURRENCY
+  double analyticsMaxPerSecond = 0;  // ANALYTICS_MAX_PER_SECOND
+  int analyticsMaxConcurrency = 0;   // ANALYTICS_MAX_CONCURRENCY
+  double webhookMaxPerSecond = 0;    // WEBHOOK_MAX_PER_SECOND
+  int webhookMaxConcurrency = 0;     // WEBHOOK_MAX_CONCURRENCY
 
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT

@@ -4,6 +4,7 @@
 #include "queue/channels/log_analytics.hpp"
 #include "queue/channels/providers.hpp"
 #include "queue/channels/smtp_email.hpp"
+#include "queue/channels/throttled_channel.hpp"
 
 namespace effectd::queue {
 
@@ -44,6 +45,16 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
         std::set<std::string>(config.webhookAllowedHosts.begin(), config.webhookAllowedHosts.end()),
         config.webhookSigningSecret);
   }
+  auto limit = [](std::unique_ptr<Channel>& channel, double perSecond, int concurrency) {
+    if (channel && (perSecond > 0 || concurrency > 0)) {
+      channel = std::make_unique<ThrottledChannel>(
+          std::move(channel),
+          ThrottledChannel::Limits{.maxConcurrency = concurrency, .maxPerSecond = perSecond});
+    }
+  };
+  limit(channels->email, config.emailMaxPerSecond, config.emailMaxConcurrency);
+  limit(channels->analytics, config.analyticsMaxPerSecond, config.analyticsMaxConcurrency);
+  limit(channels->webhook, config.webhookMaxPerSecond, config.webhookMaxConcurrency);
   return channels;
 }
 
