@@ -88,3 +88,61 @@ print(f"effectd batch of 1   : {single:9.0f} events/s  = {single/pg:5.2f} x pgbe
 print(f"pgbench same INSERT  : {pg:9.0f} tx/s      = 1.00 x pgbench")
 print(f"group commit gain    : {group/single:5.2f} x one transaction per event")
 PY
+
+# --- Draining: effects per second through the whole queue -----------------
+# 5000 webhook effects to a local sink that answers 200 at once, at 8 and 64
+# deliveries in flight; the reference is the same queue with the `log`
+# analytics channel, which does no I/O: the queue machinery's own ceiling.
+cmake --build "$build" --target effectd_http_sink >/dev/null
+"$build/bench/effectd_http_sink" >"$work/sink.port" &
+sink=$!
+trap '"$here/pg.sh" destroy "$cluster"; kill $sink 2>/dev/null' EXIT
+for _ in $(seq 50); do [[ -s $work/sink.port ]] && break; sleep 0.1; done
+sink_url="http://127.0.0.1:$(cat "$work/sink.port")/hook"
+effects=${BENCH_EFFECTS:-5000}
+
+drain() {
+  local label=$1 kind=$2; shift 2
+  psql "$url" -qc 'TRUNCATE "OutboundEffect"'
+  if [[ $kind == webhook ]]; then
+    psql "$url" -qc "INSERT INTO \"OutboundEffect\" (\"key\", \"kind\", \"payload\")
+      SELECT 'bench:' || g, 'webhook', jsonb_build_object('url', '$sink_url', 'body', jsonb_build_object('n', g))
+      FROM generate_series(1, $effects) g"
+  else
+    psql "$url" -qc "INSERT INTO \"OutboundEffect\" (\"key\", \"kind\", \"payload\")
+      SELECT 'bench:' || g, 'analytics', jsonb_build_object('event', 'e', 'distinctId', 'org_' || g)
+      FROM generate_series(1, $effects) g"
+  fi
+  local started
+  started=$(date +%s.%N)
+  env "$@" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
+    EFFECTD_LOG_LEVEL=warn WEBHOOK_ALLOWED_HOSTS=127.0.0.1 "$build/effectd" serve \
+    >"$work/drain-$label.log" 2>&1 &
+  local pid=$!
+  until (( $(psql "$url" -tAc "SELECT count(*) FROM \"OutboundEffect\" WHERE status = 'sent' AND \"key\" LIKE 'bench:%'") >= effects )); do
+    sleep 0.05
+    if (( $(python3 -c "print(int($(date +%s.%N) - $started))") > 300 )); then
+      echo "draining did not finish in 300 s; see $work/drain-$label.log" >&2
+      kill -TERM "$pid"; exit 1
+    fi
+  done
+  local rate
+  rate=$(python3 -c "print($effects / ($(date +%s.%N) - $started))")
+  kill -TERM "$pid"; wait "$pid"
+  echo "$label $rate" >>"$work/drain.txt"
+  printf '%-28s %8.0f effects/s\n' "$label" "$rate"
+}
+
+rm -f "$work/drain.txt"
+echo
+echo "== draining $effects effects (time from start to all sent, startup included)"
+drain "log-channel-c64" analytics EFFECTD_DRAIN_CONCURRENCY=64 EFFECTD_DRAIN_BATCH=64
+drain "webhook-c8" webhook EFFECTD_DRAIN_CONCURRENCY=8
+drain "webhook-c64" webhook EFFECTD_DRAIN_CONCURRENCY=64 EFFECTD_DRAIN_BATCH=64
+python3 - "$work/drain.txt" <<'PY'
+import sys
+rates = dict(line.split() for line in open(sys.argv[1]))
+ref = float(rates["log-channel-c64"])
+for label in ("webhook-c8", "webhook-c64"):
+    print(f"{label:12s}: {float(rates[label]):7.0f} effects/s = {float(rates[label]) / ref:4.2f} x the queue without I/O")
+PY
