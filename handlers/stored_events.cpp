@@ -23,7 +23,7 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
     // `received` rows were stored but never handled (by a version of effectd
     // without handlers, say): they are due at once.
     sql += R"( AND ("status" = 'received'
-                    OR ("status" = 'failed' AND "nextAttemptAt" <= now() AT TIME ZONE 'UTC'))
+                    OR ("status" = 'failed' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)))
                ORDER BY "nextAttemptAt" NULLS FIRST, "receivedAt")";
   } else {
     sql += R"( ORDER BY "receivedAt", "id")";

@@ -38,9 +38,11 @@ std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::
   pqxx::work tx(conn, "claim");
   const auto rows =
       sql::execPrepared(tx, "effects_claim",
+                        // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
+                        // carry a runAt just past now(); "now" is rounded the same way.
                         R"(WITH due AS (
            SELECT "id" FROM "OutboundEffect"
-           WHERE "status" = 'pending' AND "runAt" <= now() AT TIME ZONE 'UTC'
+           WHERE "status" = 'pending' AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
              AND "kind" = ANY($4::text[])
            ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e
