@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr std::size_t kMaxResponseBody = 1024 * 1024;
+constexpr std::size_t kMaxResponseBody = std::size_t{1024} * 1024;
 
 }  // namespace
 
