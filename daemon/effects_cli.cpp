@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "daemon/cli_database.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
@@ -35,21 +36,10 @@ json toJson(const queue::EffectRow& e) {
   return out;
 }
 
-template <typename F>
-int withDatabase(const config::Config& config, const char* command, F f) {
-  try {
-    sql::DirectConnection conn(config.databaseUrl);
-    return f(*conn);
-  } catch (const std::exception& e) {
-    std::cerr << "effectd effects " << command << ": " << sql::errorText(e) << "\n";
-    return 1;
-  }
-}
-
 }  // namespace
 
 int effectsList(const config::Config& config, const queue::EffectFilter& filter, bool asJson) {
-  return withDatabase(config, "list", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects list", [&](pqxx::connection_base& conn) {
     const auto effects = queue::listEffects(conn, filter);
     if (asJson) {
       json out = json::array();
@@ -71,7 +61,7 @@ int effectsList(const config::Config& config, const queue::EffectFilter& filter,
 }
 
 int effectsShow(const config::Config& config, const std::string& idOrKey, bool asJson) {
-  return withDatabase(config, "show", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects show", [&](pqxx::connection_base& conn) {
     const auto found = queue::findEffect(conn, idOrKey);
     if (found.empty()) {
       std::cerr << "effectd effects show: no effect with id or key " << idOrKey << "\n";
@@ -83,7 +73,7 @@ int effectsShow(const config::Config& config, const std::string& idOrKey, bool a
 }
 
 int effectsRetry(const config::Config& config, const std::string& idOrKey) {
-  return withDatabase(config, "retry", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects retry", [&](pqxx::connection_base& conn) {
     if (queue::retryEffect(conn, idOrKey) == 0) {
       std::cerr << "effectd effects retry: no dead, unknown or cancelled effect " << idOrKey
                 << "\n";
@@ -95,7 +85,7 @@ int effectsRetry(const config::Config& config, const std::string& idOrKey) {
 }
 
 int effectsCancel(const config::Config& config, const std::string& idOrKey) {
-  return withDatabase(config, "cancel", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects cancel", [&](pqxx::connection_base& conn) {
     if (queue::cancelEffect(conn, idOrKey) == 0) {
       std::cerr << "effectd effects cancel: no pending, dead or unknown effect " << idOrKey << "\n";
       return 1;
@@ -106,7 +96,7 @@ int effectsCancel(const config::Config& config, const std::string& idOrKey) {
 }
 
 int effectsStats(const config::Config& config, bool asJson) {
-  return withDatabase(config, "stats", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects stats", [&](pqxx::connection_base& conn) {
     const auto stats = queue::effectStats(conn);
     json out = json::array();
     for (const auto& s : stats) {
@@ -137,7 +127,7 @@ int effectsEnqueue(const config::Config& config, const EnqueueRequest& r) {
     std::cerr << "effectd effects enqueue: --payload must be a JSON object\n";
     return 2;
   }
-  return withDatabase(config, "enqueue", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "effects enqueue", [&](pqxx::connection_base& conn) {
     pqxx::work tx(conn);
     const bool created = queue::enqueue(tx, {.key = r.key,
                                              .kind = *kind,

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "daemon/cli_database.hpp"
 #include "handlers/event_processor.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
@@ -31,21 +32,10 @@ json toJson(const handlers::StoredEvent& e) {
   return out;
 }
 
-template <typename F>
-int withDatabase(const config::Config& config, const char* command, F f) {
-  try {
-    sql::DirectConnection conn(config.databaseUrl);
-    return f(*conn);
-  } catch (const std::exception& e) {
-    std::cerr << "effectd events " << command << ": " << sql::errorText(e) << "\n";
-    return 1;
-  }
-}
-
 }  // namespace
 
 int eventsList(const config::Config& config, const handlers::EventFilter& filter, bool asJson) {
-  return withDatabase(config, "list", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "events list", [&](pqxx::connection_base& conn) {
     pqxx::read_transaction tx(conn);
     const auto events = handlers::selectEvents(tx, filter);
     if (asJson) {
@@ -67,7 +57,7 @@ int eventsList(const config::Config& config, const handlers::EventFilter& filter
 }
 
 int eventsShow(const config::Config& config, const std::string& id, bool asJson) {
-  return withDatabase(config, "show", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "events show", [&](pqxx::connection_base& conn) {
     pqxx::read_transaction tx(conn);
     const auto events = handlers::selectEvents(tx, {.id = id, .limit = 1, .withPayload = true});
     if (events.empty()) {
@@ -86,7 +76,7 @@ int eventsReplay(const config::Config& config, handlers::EventFilter filter, boo
   }
   filter.withPayload = true;
   const auto policy = config::eventRetryPolicy(config);
-  return withDatabase(config, "replay", [&](pqxx::connection_base& conn) {
+  return withDatabase(config, "events replay", [&](pqxx::connection_base& conn) {
     std::vector<handlers::StoredEvent> events;
     {
       pqxx::read_transaction tx(conn);

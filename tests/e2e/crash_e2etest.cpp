@@ -8,20 +8,11 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/standin.hpp"
 
 namespace effectd::testing {
 namespace {
-
-template <typename F>
-bool eventually(F condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 void enqueueEmail(TestDatabase& db, const std::string& key) {
   pqxx::work tx(db.conn());
@@ -36,12 +27,9 @@ std::string status(TestDatabase& db, const std::string& key) {
 }
 
 EnvOverrides providerEnv(TestDatabase& db, const std::string& provider, const std::string& url) {
-  return {{"DATABASE_URL", db.url()},
-          {"EMAIL_PROVIDER", provider},
-          {"RESEND_API_URL", url},
-          {"RESEND_API_KEY", "re_crash"},
-          {"POSTMARK_API_URL", url},
-          {"POSTMARK_SERVER_TOKEN", "pm_crash"},
+  return {{"DATABASE_URL", db.url()},   {"EMAIL_PROVIDER", provider},
+          {"RESEND_API_URL", url},      {"RESEND_API_KEY", "re_crash"},
+          {"POSTMARK_API_URL", url},    {"POSTMARK_SERVER_TOKEN", "pm_crash"},
           {"EFFECTD_EFFECT_LEASE", "5"}};
 }
 
@@ -52,15 +40,17 @@ TEST(CrashE2eTest, AnIdempotentProviderGetsTheRetryWithTheSameKey) {
   {
     Daemon first(providerEnv(db, "resend", standIn.url()));
     enqueueEmail(db, "email:crash:1");
-    ASSERT_TRUE(eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
+    ASSERT_TRUE(
+        eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
     first.process().stop(SIGKILL, std::chrono::seconds(5));
   }
   EXPECT_EQ(status(db, "email:crash:1"), "running");
   Daemon second(providerEnv(db, "resend", standIn.url()));
   // The lease (5 s) runs out, the rescuer puts it back, and it is sent again.
-  ASSERT_TRUE(eventually([&] { return status(db, "email:crash:1") == "sent"; },
-                         std::chrono::seconds(30)))
-      << status(db, "email:crash:1") << "\n" << second.log();
+  ASSERT_TRUE(
+      eventually([&] { return status(db, "email:crash:1") == "sent"; }, std::chrono::seconds(30)))
+      << status(db, "email:crash:1") << "\n"
+      << second.log();
   const auto requests = standIn.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0]["headers"]["idempotency-key"], "email:crash:1");
@@ -75,7 +65,8 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
   {
     Daemon first(providerEnv(db, "postmark", standIn.url()));
     enqueueEmail(db, "email:crash:2");
-    ASSERT_TRUE(eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
+    ASSERT_TRUE(
+        eventually([&] { return standIn.requests().size() == 1; }, std::chrono::seconds(10)));
     first.process().stop(SIGKILL, std::chrono::seconds(5));
   }
   Daemon second(providerEnv(db, "postmark", standIn.url()));
@@ -91,8 +82,8 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
                        {{"DATABASE_URL", db.url()}})
                 .exitCode,
             0);
-  EXPECT_TRUE(eventually([&] { return status(db, "email:crash:2") == "sent"; },
-                         std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      eventually([&] { return status(db, "email:crash:2") == "sent"; }, std::chrono::seconds(10)));
   EXPECT_EQ(standIn.requests().size(), 2u);
 }
 

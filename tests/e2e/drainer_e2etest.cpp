@@ -10,19 +10,10 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace effectd::testing {
 namespace {
-
-template <typename F>
-bool eventually(F condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
 
 // As the app would, with plain SQL (no id, no timestamps: database defaults).
 void insertAsTheApp(TestDatabase& db, const std::string& key) {

@@ -6,22 +6,13 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace effectd::testing {
 namespace {
 
 const std::string kSecret = "whsec_outage";
 const std::string kObject = R"({"id":"sub_9","object":"subscription","status":"active"})";
-
-template <typename F>
-bool eventually(F condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
 
 TEST(OutageE2eTest, IntakeAnswers503WhileTheDatabaseIsDownAndRecoversByItself) {
   TestCluster cluster;
