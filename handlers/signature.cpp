@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 
+#include "sql/ids.hpp"
+
 namespace effectd::handlers {
 namespace {
 
@@ -145,14 +147,10 @@ SignatureError verifySignature(std::string_view headerValue, std::string_view bo
 }
 
 std::string signPayload(std::string_view secret, std::int64_t timestamp, std::string_view body) {
-  static constexpr char hex[] = "0123456789abcdef";
-  const auto digest = hmac(secret, timestamp, body);
-  std::string out = "t=" + std::to_string(timestamp) + ",v1=";
-  for (auto byte : digest.value_or(Digest{})) {
-    out += hex[byte >> 4];
-    out += hex[byte & 0xf];
-  }
-  return out;
+  const auto digest = hmac(secret, timestamp, body).value_or(Digest{});
+  return "t=" + std::to_string(timestamp) + ",v1=" +
+         sql::hexEncode(
+             std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace effectd::handlers

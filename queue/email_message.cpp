@@ -1,29 +1,15 @@
 #include "queue/email_message.hpp"
 
-#include <openssl/evp.h>
-
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "queue/templates.hpp"
+#include "sql/ids.hpp"
 
 namespace effectd::queue {
 namespace {
 
 using nlohmann::json;
-
-std::string hexSha256(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 // Header values must not carry line breaks (header injection).
 std::string headerSafe(std::string value) {
@@ -108,7 +94,7 @@ ComposeResult composeEmail(const std::string& payloadJson, const std::string& de
 }
 
 std::string messageIdFor(const std::string& key) {
-  return "<" + hexSha256(key).substr(0, 32) + "@effectd>";
+  return "<" + sql::sha256Hex(key).substr(0, 32) + "@effectd>";
 }
 
 std::string toMime(const EmailMessage& m, const std::string& messageId) {

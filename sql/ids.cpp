@@ -1,11 +1,24 @@
 #include "sql/ids.hpp"
 
+#include <openssl/evp.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <random>
 
 namespace effectd::sql {
+
+std::string hexEncode(std::string_view bytes);
+
+namespace {
+// 8-4-4-4-12 hex digits of 16 bytes.
+std::string formatUuid(const unsigned char* bytes) {
+  const auto hex = hexEncode(std::string_view(reinterpret_cast<const char*>(bytes), 16));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+}  // namespace
 
 std::string newUuidV7() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -22,20 +35,10 @@ std::string newUuidV7() {
   }
   b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0f));  // version 7
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC 4122 variant
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 0xf];
-  }
-  return out;
+  return formatUuid(b.data());
 }
 
 }  // namespace effectd::sql
-
-#include <openssl/evp.h>
 
 namespace effectd::sql {
 
@@ -50,14 +53,29 @@ std::string uuidV5(const std::string& name) {
   EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr);
   digest[6] = static_cast<unsigned char>(0x50 | (digest[6] & 0x0f));  // version 5
   digest[8] = static_cast<unsigned char>(0x80 | (digest[8] & 0x3f));  // RFC 4122 variant
+  return formatUuid(digest);
+}
+
+}  // namespace effectd::sql
+
+namespace effectd::sql {
+
+std::string hexEncode(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
   }
   return out;
+}
+
+std::string sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 }  // namespace effectd::sql

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace effectd::sql {
 
@@ -16,5 +17,14 @@ namespace effectd::sql {
 // RFC 4122 version 5 (SHA-1, name-based) in effectd's namespace: the same
 // name always gives the same UUID, e.g. PostHog's `uuid` for an effect key.
 std::string uuidV5(const std::string& name);
+
+}  // namespace effectd::sql
+
+namespace effectd::sql {
+
+// Lower-case hex of raw bytes, and of their SHA-256: migration checksums,
+// Message-IDs derived from effect keys, signatures.
+std::string hexEncode(std::string_view bytes);
+std::string sha256Hex(std::string_view text);
 
 }  // namespace effectd::sql

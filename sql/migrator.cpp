@@ -1,9 +1,9 @@
 #include "sql/migrator.hpp"
 
-#include <openssl/evp.h>
-
 #include <map>
 #include <pqxx/pqxx>
+
+#include "sql/ids.hpp"
 
 namespace effectd::sql {
 namespace {
@@ -20,16 +20,7 @@ CREATE TABLE IF NOT EXISTS "_effectd_migrations" (
 ))";
 
 std::string checksum(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
-  }
-  return out;
+  return sha256Hex(text);
 }
 
 struct Applied {

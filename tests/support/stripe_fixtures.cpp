@@ -39,6 +39,15 @@ std::string envelope(ApiShape shape, const std::string& id, const std::string& t
 
 }  // namespace
 
+std::set<std::string> lifecycleEffectKeys() {
+  return {
+      "analytics:invoice_paid:in_1",           "analytics:payment_failed:in_2:1",
+      "analytics:subscription_canceled:sub_1", "analytics:subscription_started:sub_1",
+      "email:payment_failed:in_2:1",           "email:subscription_canceled:sub_1",
+      "email:subscription_started:sub_1",
+  };
+}
+
 std::string apiVersion(ApiShape shape) {
   return shape == ApiShape::Legacy ? "2020-03-02" : "2025-03-31.basil";
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace effectd::testing {
@@ -56,5 +57,10 @@ std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId, s
                                    const CheckoutSpec& spec);
 std::string customerDeletedEvent(ApiShape shape, const std::string& eventId, std::int64_t created,
                                  const std::string& customer);
+
+// The effect keys the billing lifecycle of issue 3 causes with the default
+// ids above (sub_1, invoice in_1 paid, invoice in_2 failed once): checkout,
+// created, active, paid, past_due, payment failed, active, deleted.
+std::set<std::string> lifecycleEffectKeys();
 
 }  // namespace effectd::testing
