@@ -5,8 +5,6 @@
 # The machines are shared and noisy: read the ratios, not the absolutes.
 # pgbench runs the bare INSERT; effectd also runs each event's handler (row
 # lock and update, effects) in the same transaction, as in production.
-# pgbench runs the bare INSERT; effectd also runs each event's handler (row
-# lock and update, effects) in the same transaction, as in production.
 set -euo pipefail
 build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +44,7 @@ truncate_events() {
 run_effectd() {
   local label=$1; shift
   truncate_events
-  env "$@" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
+  env "$@" EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
     EFFECTD_LOG_LEVEL=warn "$build/effectd" serve >"$work/effectd-$label.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -115,7 +113,7 @@ drain() {
   fi
   local started
   started=$(date +%s.%N)
-  env "$@" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
+  env "$@" EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
     EFFECTD_LOG_LEVEL=warn WEBHOOK_ALLOWED_HOSTS=127.0.0.1 "$build/effectd" serve \
     >"$work/drain-$label.log" 2>&1 &
   local pid=$!
