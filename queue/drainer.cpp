@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include "daemon/log.hpp"
 #include "sql/connection.hpp"
@@ -96,7 +97,9 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
                                  const Channels& channels, int batchSize,
                                  std::chrono::seconds lease, const RetryPolicy& retry) {
   Counts counts;
-  const auto claimed = claimEffects(conn, worker, batchSize, lease, channels.configuredKinds());
+  pqxx::work claim(conn, "claim");
+  const auto claimed = claimEffects(claim, worker, batchSize, lease, channels.configuredKinds());
+  claim.commit();
   counts.claimed = static_cast<int>(claimed.size());
   std::vector<Completion> done;
   for (const auto& effect : claimed) {
@@ -105,7 +108,9 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
     count(counts, result);
     done.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
   }
-  completeEffects(conn, worker, done, retry);
+  pqxx::work complete(conn, "complete");
+  completeEffects(complete, worker, done, retry);
+  complete.commit();
   return counts;
 }
 
@@ -133,6 +138,9 @@ struct Drainer::State {
   std::deque<ClaimedEffect> toDeliver;
   std::vector<Completion> delivered;
   int inFlight = 0;  // claimed and not yet completed
+  // The ids of those: their leases are renewed, and only theirs. Touched by
+  // the drain loop alone.
+  std::unordered_set<std::string> held;
   bool stopping = false;
   bool notified = false;
   std::vector<std::thread> threads;
@@ -229,9 +237,29 @@ struct Drainer::State {
         continue;
       }
       try {
-        if (!toComplete.empty()) {
-          completeEffects(*conn, options.worker, toComplete, options.retry);
+        // Outcomes of the last deliveries and the next claim share a commit.
+        std::vector<ClaimedEffect> claimed;
+        if (!toComplete.empty() || capacity > 0) {
+          pqxx::work tx(*conn, "drain");
+          completeEffects(tx, options.worker, toComplete, options.retry);
+          if (capacity > 0) {
+            claimed = claimEffects(tx, options.worker, std::min(capacity, options.batchSize),
+                                   options.lease, kinds);
+          }
+          tx.commit();
+          for (const auto& c : toComplete) held.erase(c.id);
           toComplete.clear();
+        }
+        if (!claimed.empty()) {
+          for (const auto& e : claimed) held.insert(e.id);
+          std::lock_guard lock(mutex);
+          inFlight += static_cast<int>(claimed.size());
+          for (auto& e : claimed) toDeliver.push_back(std::move(e));
+          // A full batch suggests more is due: look again without waiting.
+          if (static_cast<int>(claimed.size()) == std::min(capacity, options.batchSize)) {
+            notified = true;
+          }
+          wakeDelivery.notify_all();
         }
         const auto now = std::chrono::steady_clock::now();
         if (stoppingSeen) {
@@ -245,11 +273,12 @@ struct Drainer::State {
             running = inFlight;
           }
           releaseEffects(*conn, options.worker, unstarted);
+          for (const auto& id : unstarted) held.erase(id);
           if (running == 0 || now > stopDeadline) return;
           continue;
         }
         if (now >= nextRenew) {
-          renewLeases(*conn, options.worker, options.lease);
+          renewLeases(*conn, options.worker, {held.begin(), held.end()}, options.lease);
           nextRenew = now + renewEvery;
         }
         if (now >= nextRescue) {
@@ -266,20 +295,6 @@ struct Drainer::State {
           // Keep going in small batches while there is a backlog.
           nextPrune = now + (pruned >= options.pruneBatch ? std::chrono::seconds(1)
                                                           : std::chrono::seconds(60));
-        }
-        if (capacity > 0) {
-          auto claimed = claimEffects(*conn, options.worker, std::min(capacity, options.batchSize),
-                                      options.lease, kinds);
-          if (!claimed.empty()) {
-            std::lock_guard lock(mutex);
-            inFlight += static_cast<int>(claimed.size());
-            for (auto& e : claimed) toDeliver.push_back(std::move(e));
-            // A full batch suggests more is due: look again without waiting.
-            if (static_cast<int>(claimed.size()) == std::min(capacity, options.batchSize)) {
-              notified = true;
-            }
-            wakeDelivery.notify_all();
-          }
         }
       } catch (const std::exception& e) {
         connection.dropIfBroken();

@@ -32,10 +32,9 @@ std::string kindArray(const std::vector<EffectKind>& kinds) {
   return out + "}";
 }
 
-std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::string& worker,
+std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const std::string& worker,
                                         int limit, std::chrono::seconds lease,
                                         const std::vector<EffectKind>& kinds) {
-  pqxx::work tx(conn, "claim");
   const auto rows =
       sql::execPrepared(tx, "effects_claim",
                         // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
@@ -53,7 +52,6 @@ std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''))",
                         limit, worker, static_cast<double>(lease.count()), kindArray(kinds));
-  tx.commit();
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -64,7 +62,7 @@ std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::
   return out;
 }
 
-int completeEffects(pqxx::connection_base& conn, const std::string& worker,
+int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy) {
   if (completions.empty()) return 0;
   nlohmann::json rows = nlohmann::json::array();
@@ -85,7 +83,6 @@ int completeEffects(pqxx::connection_base& conn, const std::string& worker,
           c.result.retryAfter ? static_cast<double>(c.result.retryAfter->count()) : exponential},
          {"jitter", !c.result.retryAfter.has_value()}});
   }
-  pqxx::work tx(conn, "complete");
   const auto r = sql::execPrepared(tx, "effects_complete",
                                    R"(UPDATE "OutboundEffect" e SET
            "status" = v."status",
@@ -102,7 +99,6 @@ int completeEffects(pqxx::connection_base& conn, const std::string& worker,
                    "jitter" boolean)
          WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1)",
                                    worker, rows.dump());
-  tx.commit();
   return static_cast<int>(r.affected_rows());
 }
 
@@ -122,13 +118,16 @@ int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
 }
 
 int renewLeases(pqxx::connection_base& conn, const std::string& worker,
-                std::chrono::seconds lease) {
+                const std::vector<std::string>& ids, std::chrono::seconds lease) {
+  if (ids.empty()) return 0;
   pqxx::work tx(conn, "renew");
-  const auto r = sql::execPrepared(tx, "effects_renew",
-                                   R"(UPDATE "OutboundEffect"
-         SET "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $2)
-         WHERE "status" = 'running' AND "lockedBy" = $1)",
-                                   worker, static_cast<double>(lease.count()));
+  const auto r =
+      sql::execPrepared(tx, "effects_renew",
+                        R"(UPDATE "OutboundEffect"
+         SET "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3)
+         WHERE "id" IN (SELECT jsonb_array_elements_text($2::jsonb))
+           AND "status" = 'running' AND "lockedBy" = $1)",
+                        worker, nlohmann::json(ids).dump(), static_cast<double>(lease.count()));
   tx.commit();
   return static_cast<int>(r.affected_rows());
 }

@@ -1,6 +1,8 @@
 // The drainer's SQL on OutboundEffect, one function per statement: claim a
 // batch (SKIP LOCKED, lease), complete a batch, renew leases, rescue expired
-// leases, prune old rows. Each is one round trip.
+// leases, prune old rows. Each is one round trip. Claim and complete run in
+// the caller's transaction, so the drainer writes the outcomes of one batch
+// and claims the next with a single commit.
 #pragma once
 
 #include <chrono>
@@ -11,7 +13,8 @@
 
 namespace pqxx {
 class connection_base;
-}
+class transaction_base;
+}  // namespace pqxx
 
 namespace effectd::queue {
 
@@ -29,7 +32,7 @@ struct RetryPolicy {
 
 // Marks up to `limit` due pending effects of `kinds` running, leased to
 // `worker`. Kinds this daemon has no channel for stay pending for another.
-std::vector<ClaimedEffect> claimEffects(pqxx::connection_base& conn, const std::string& worker,
+std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const std::string& worker,
                                         int limit, std::chrono::seconds lease,
                                         const std::vector<EffectKind>& kinds);
 
@@ -37,7 +40,7 @@ std::string kindArray(const std::vector<EffectKind>& kinds);  // a text[] litera
 
 // Writes outcomes; an effect whose lease was taken over meanwhile (lockedBy
 // differs) is left alone. Returns how many rows were written.
-int completeEffects(pqxx::connection_base& conn, const std::string& worker,
+int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy);
 
 // Gives effects claimed but not delivered back to the queue, as if never
@@ -45,8 +48,11 @@ int completeEffects(pqxx::connection_base& conn, const std::string& worker,
 int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
                    const std::vector<std::string>& ids);
 
-// Extends the lease of every effect `worker` is delivering.
-int renewLeases(pqxx::connection_base& conn, const std::string& worker, std::chrono::seconds lease);
+// Extends the leases of the effects `worker` holds in memory (`ids`). A row
+// leased to this worker that it does not hold (its claim's commit answer was
+// lost) is left to expire and be rescued.
+int renewLeases(pqxx::connection_base& conn, const std::string& worker,
+                const std::vector<std::string>& ids, std::chrono::seconds lease);
 
 struct RescueCounts {
   int requeued = 0;  // idempotent channels: back to pending

@@ -1,6 +1,7 @@
 #include "queue/http_client.hpp"
 
 #include <openssl/ssl.h>
+#include <poll.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 namespace effectd::queue {
 namespace {
@@ -63,6 +67,48 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+// One connection to one origin. It owns its io_context, so a blocking caller
+// drives it step by step, and it can wait in the pool between requests.
+struct Connection {
+  Connection(const Url& url, asio::ssl::context& tlsContext) : tcp(ioc) {
+    if (url.tls) tls.emplace(tcp, tlsContext);
+  }
+  asio::io_context ioc;
+  beast::tcp_stream tcp;
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> tls;
+  beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idleSince;
+
+  // Runs one asynchronous step to completion on this thread.
+  template <class Start>
+  beast::error_code run(Start&& start) {
+    beast::error_code result = asio::error::operation_aborted;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
+  // An idle connection the server has closed (or written to, which no
+  // well-behaved server does between responses) is readable: not reusable.
+  bool looksAlive() {
+    pollfd p{.fd = tcp.socket().native_handle(), .events = POLLIN, .revents = 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+};
+
+using Origin = std::tuple<bool, std::string, std::uint16_t>;
+
+bool closedByPeer(beast::error_code ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+}  // namespace
+
 struct HttpClient::Impl {
   explicit Impl(Options o) : options(std::move(o)), tls(asio::ssl::context::tls_client) {
     tls.set_default_verify_paths();
@@ -74,83 +120,135 @@ struct HttpClient::Impl {
   }
   Options options;
   asio::ssl::context tls;
+  mutable std::mutex mutex;
+  std::map<Origin, std::vector<std::unique_ptr<Connection>>> idle;
+
+  std::unique_ptr<Connection> takeIdle(const Url& url) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    auto it = idle.find(Origin{url.tls, url.host, url.port});
+    if (it == idle.end()) return nullptr;
+    auto& list = it->second;
+    while (!list.empty()) {
+      auto c = std::move(list.back());  // the most recently used is the likeliest alive
+      list.pop_back();
+      if (now - c->idleSince < options.idleTimeout && c->looksAlive()) return c;
+    }
+    return nullptr;
+  }
+
+  void putIdle(const Url& url, std::unique_ptr<Connection> c) {
+    c->idleSince = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    auto& list = idle[Origin{url.tls, url.host, url.port}];
+    // Drop the stalest first when full; they are at the front.
+    if (list.size() >= options.maxIdlePerOrigin) list.erase(list.begin());
+    list.push_back(std::move(c));
+  }
+
+  // Resolve, connect and (for https) handshake with SNI and host-name checks.
+  std::unique_ptr<Connection> open(const Url& url, std::string& error) {
+    auto c = std::make_unique<Connection>(url, tls);
+    tcp::resolver resolver(c->ioc);
+    tcp::resolver::results_type endpoints;
+    if (auto ec = c->run([&](auto done) {
+          resolver.async_resolve(url.host, std::to_string(url.port),
+                                 [&endpoints, done](beast::error_code ec, auto results) mutable {
+                                   endpoints = std::move(results);
+                                   done(ec);
+                                 });
+        })) {
+      error = "resolve: " + ec.message();
+      return nullptr;
+    }
+    c->tcp.expires_after(options.connectTimeout);
+    if (auto ec = c->run([&](auto done) { c->tcp.async_connect(endpoints, done); })) {
+      error = "connect: " + ec.message();
+      return nullptr;
+    }
+    if (!c->tls) return c;
+    if (!SSL_set_tlsext_host_name(c->tls->native_handle(), url.host.c_str())) {
+      error = "tls: cannot set the server name";
+      return nullptr;
+    }
+    c->tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+    if (auto ec = c->run(
+            [&](auto done) { c->tls->async_handshake(asio::ssl::stream_base::client, done); })) {
+      error = "tls handshake: " + ec.message();
+      return nullptr;
+    }
+    return c;
+  }
 };
 
 HttpClient::HttpClient(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 HttpClient::~HttpClient() = default;
 
+std::size_t HttpClient::idleConnections() const {
+  std::lock_guard lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& [origin, list] : impl_->idle) n += list.size();
+  return n;
+}
+
 HttpResponse HttpClient::send(const HttpRequest& r) const {
-  asio::io_context ioc;
-  HttpResponse out;
   http::request<http::string_body> req{http::string_to_verb(r.method), r.url.path + r.target, 11};
   req.set(http::field::host, r.url.host);
   req.set(http::field::user_agent, "effectd/" EFFECTD_VERSION);
   for (const auto& [k, v] : r.headers) req.set(k, v);
   req.body() = r.body;
   req.prepare_payload();
-  req.keep_alive(false);
+  req.keep_alive(true);
 
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream tcpStream(ioc);
-  asio::ssl::stream<beast::tcp_stream&> tlsStream(tcpStream, impl_->tls);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxResponseBody);
-  bool done = false;
+  HttpResponse out;
+  auto connection = impl_->takeIdle(r.url);
+  for (;;) {
+    const bool reused = connection != nullptr;
+    if (!connection) connection = impl_->open(r.url, out.error);
+    if (!connection) return out;  // nothing was sent
 
-  auto fail = [&](const char* step, beast::error_code ec) {
-    out.error = std::string(step) + ": " + ec.message();
-    done = true;
-  };
-  auto onRead = [&](beast::error_code ec, std::size_t) {
-    if (ec) return fail("read", ec);
-    const auto& res = parser.get();
+    auto& c = *connection;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxResponseBody);
+    out.mayHaveBeenSent = true;  // from the first byte written, the provider may act on it
+    c.tcp.expires_after(impl_->options.requestTimeout);
+    const char* step = "write";
+    auto ec = c.run([&](auto done) {
+      if (c.tls) {
+        http::async_write(*c.tls, req, done);
+      } else {
+        http::async_write(c.tcp, req, done);
+      }
+    });
+    if (!ec) {
+      step = "read";
+      ec = c.run([&](auto done) {
+        if (c.tls) {
+          http::async_read(*c.tls, c.buffer, parser, done);
+        } else {
+          http::async_read(c.tcp, c.buffer, parser, done);
+        }
+      });
+    }
+    if (ec) {
+      // A server may close a kept-alive connection just as we reuse it. With
+      // no byte of an answer, a request the provider deduplicates is safe to
+      // send once more on a new connection.
+      if (reused && r.replayable && !parser.got_some() && closedByPeer(ec)) {
+        connection.reset();
+        continue;
+      }
+      out.error = std::string(step) + ": " + ec.message();
+      return out;
+    }
+    auto& res = parser.get();
     out.status = static_cast<int>(res.result_int());
-    out.body = res.body();
+    out.body = std::move(res.body());
     for (const auto& f : res)
       out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    done = true;
-  };
-  auto writeAndRead = [&] {
-    out.mayHaveBeenSent = true;  // from the first byte written, the provider may act on it
-    tcpStream.expires_after(impl_->options.requestTimeout);
-    auto afterWrite = [&](beast::error_code ec, std::size_t) {
-      if (ec) return fail("write", ec);
-      if (r.url.tls) {
-        http::async_read(tlsStream, buffer, parser, onRead);
-      } else {
-        http::async_read(tcpStream, buffer, parser, onRead);
-      }
-    };
-    if (r.url.tls) {
-      http::async_write(tlsStream, req, afterWrite);
-    } else {
-      http::async_write(tcpStream, req, afterWrite);
-    }
-  };
-
-  tcpStream.expires_after(impl_->options.connectTimeout);
-  resolver.async_resolve(
-      r.url.host, std::to_string(r.url.port), [&](beast::error_code ec, auto results) {
-        if (ec) return fail("resolve", ec);
-        tcpStream.async_connect(results, [&](beast::error_code ec, auto) {
-          if (ec) return fail("connect", ec);
-          if (!r.url.tls) return writeAndRead();
-          // SNI, and the certificate must name this host.
-          if (!SSL_set_tlsext_host_name(tlsStream.native_handle(), r.url.host.c_str())) {
-            return fail("tls", beast::error_code(static_cast<int>(::ERR_get_error()),
-                                                 asio::error::get_ssl_category()));
-          }
-          tlsStream.set_verify_callback(asio::ssl::host_name_verification(r.url.host));
-          tlsStream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) {
-            if (ec) return fail("tls handshake", ec);
-            writeAndRead();
-          });
-        });
-      });
-  ioc.run();
-  if (!done) out.error = "no outcome";
-  return out;
+    if (res.keep_alive()) impl_->putIdle(r.url, std::move(connection));
+    return out;
+  }
 }
 
 }  // namespace effectd::queue

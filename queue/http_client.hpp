@@ -1,14 +1,18 @@
 // The one HTTP(S) client every provider channel uses. Blocking, for the
 // drainer's delivery threads (never an event-loop thread), with a deadline on
-// every call. TLS always verifies the certificate chain and the host name;
+// every step. Connections are kept alive and reused per origin (scheme, host,
+// port), so a busy queue does not pay a TCP and TLS handshake per effect.
+// TLS always verifies the certificate chain and the host name;
 // EFFECTD_CA_FILE adds a CA (a private one, or a test's).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,6 +32,11 @@ struct HttpRequest {
   std::string target;  // appended to url.path
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The provider deduplicates this request (an idempotency handle), so when
+  // a reused keep-alive connection turns out to have been closed by the
+  // server, the request may be sent again on a new one. A request that is
+  // not replayable reports mayHaveBeenSent instead.
+  bool replayable = false;
 };
 
 struct HttpResponse {
@@ -45,10 +54,16 @@ class HttpClient {
     std::string caFile;  // extra trusted CA bundle, PEM
     std::chrono::milliseconds connectTimeout{5000};
     std::chrono::milliseconds requestTimeout{15000};
+    // Idle connections are closed after this long, before most servers'
+    // keep-alive timeouts (nginx 75 s, load balancers 60 s) close them first.
+    std::chrono::milliseconds idleTimeout{20000};
+    std::size_t maxIdlePerOrigin = 64;
   };
   explicit HttpClient(Options options);  // throws when the CA file cannot be read
   ~HttpClient();
+  // Thread-safe: callers on several threads share the connection pool.
   HttpResponse send(const HttpRequest& request) const;
+  std::size_t idleConnections() const;  // for tests and metrics
 
  private:
   struct Impl;

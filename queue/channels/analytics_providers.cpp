@@ -51,7 +51,8 @@ DeliveryResult PostHogChannel::deliver(const ClaimedEffect& effect) {
                                             .url = host_,
                                             .target = "/batch/",
                                             .headers = {{"Content-Type", "application/json"}},
-                                            .body = body.dump()}),
+                                            .body = body.dump(),
+                                            .replayable = idempotent()}),
                              idempotent(), name());
   if (result.outcome == DeliveryResult::Outcome::Sent) result.providerMessageId = item["uuid"];
   return result;
@@ -75,7 +76,8 @@ DeliveryResult SegmentChannel::deliver(const ClaimedEffect& effect) {
                      .target = "/v1/track",
                      .headers = {{"Authorization", "Basic " + base64Encode(writeKey_ + ":")},
                                  {"Content-Type", "application/json"}},
-                     .body = body.dump()}),
+                     .body = body.dump(),
+                     .replayable = idempotent()}),
       idempotent(), name());
   if (result.outcome == DeliveryResult::Outcome::Sent) result.providerMessageId = effect.key;
   return result;

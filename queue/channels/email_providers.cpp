@@ -40,7 +40,8 @@ DeliveryResult ResendChannel::deliver(const ClaimedEffect& effect) {
                                        .headers = {{"Authorization", "Bearer " + apiKey_},
                                                    {"Content-Type", "application/json"},
                                                    {"Idempotency-Key", effect.key.substr(0, 256)}},
-                                       .body = body.dump()});
+                                       .body = body.dump(),
+                                       .replayable = idempotent()});
   auto result = classifyHttp(response, idempotent(), name());
   if (result.outcome == DeliveryResult::Outcome::Sent) {
     const auto answer = json::parse(response.body, nullptr, false);
@@ -75,7 +76,8 @@ DeliveryResult PostmarkChannel::deliver(const ClaimedEffect& effect) {
                                        .headers = {{"X-Postmark-Server-Token", token_},
                                                    {"Accept", "application/json"},
                                                    {"Content-Type", "application/json"}},
-                                       .body = body.dump()});
+                                       .body = body.dump(),
+                                       .replayable = idempotent()});
   auto result = classifyHttp(response, idempotent(), name());
   if (result.outcome == DeliveryResult::Outcome::Sent) {
     const auto answer = json::parse(response.body, nullptr, false);

@@ -44,7 +44,12 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
   const auto timestamp = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  HttpRequest request{.method = "POST", .url = *url, .target = "", .headers = {}, .body = body};
+  HttpRequest request{.method = "POST",
+                      .url = *url,
+                      .target = "",
+                      .headers = {},
+                      .body = body,
+                      .replayable = idempotent()};
   if (const auto h = p.find("headers"); h != p.end() && h->is_object()) {
     for (const auto& [k, v] : h->items()) {
       if (v.is_string()) request.headers.emplace_back(k, v.get<std::string>());

@@ -113,6 +113,46 @@ TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
   EXPECT_NE(refused.error.find("not sent"), std::string::npos);
 }
 
+TEST(ProvidersE2eTest, ConnectionsAreKeptAliveAndAClosedOneIsNotAnUnknownOutcome) {
+  ProviderStandIn standIn;
+  const auto http = client();
+  const auto base = *Url::parse(standIn.url());
+  ResendChannel resend(http, base, "k", "f@x.example");
+  PostmarkChannel postmark(http, base, "pm-token", "f@x.example");
+  for (const auto* key : {"k1", "k2", "k3"}) {
+    EXPECT_EQ(resend.deliver(email(key)).outcome, Outcome::Sent);
+  }
+  EXPECT_EQ(postmark.deliver(email("k4")).outcome, Outcome::Sent);
+  auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  for (const auto& r : requests) EXPECT_EQ(r["connection"], requests[0]["connection"]);
+  EXPECT_EQ(http->idleConnections(), 1u);
+
+  // The server answers, then closes the kept-alive connection behind our back
+  // (its idle timeout). Postmark cannot deduplicate, so its next email must
+  // go out on a new connection rather than end up "unknown" on the dead one.
+  standIn.plan(json::array({{{"status", 200}, {"close", true}}}));
+  EXPECT_EQ(postmark.deliver(email("k5")).outcome, Outcome::Sent);
+  // The FIN takes a moment to arrive, as it has long arrived in an idle pool.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto afterClose = postmark.deliver(email("k6"));
+  EXPECT_EQ(afterClose.outcome, Outcome::Sent) << afterClose.error;
+  // Resend right after the close, without waiting: whether the client sees
+  // the close before writing or only on reading, the key is sent once more
+  // at most, on a new connection, and Resend deduplicates it.
+  standIn.plan(json::array({{{"status", 200}, {"close", true}}}));
+  EXPECT_EQ(resend.deliver(email("k7")).outcome, Outcome::Sent);
+  const auto raced = resend.deliver(email("k8"));
+  EXPECT_EQ(raced.outcome, Outcome::Sent) << raced.error;
+
+  // The stand-in saw each email once: a request written to a closed socket
+  // never reached it.
+  requests = standIn.requests();
+  EXPECT_EQ(requests.size(), 8u);
+  EXPECT_NE(requests[5]["connection"], requests[4]["connection"]);
+  EXPECT_NE(requests.back()["connection"], requests[6]["connection"]);
+}
+
 TEST(ProvidersE2eTest, PostmarkRequestShape) {
   ProviderStandIn standIn;
   standIn.plan(json::array({{{"status", 200}, {"body", {{"MessageID", "pm-42"}}}}}));

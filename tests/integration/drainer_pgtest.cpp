@@ -67,6 +67,15 @@ class DrainerPgTest : public ::testing::Test {
     return Drainer::runOnce(db_.conn(), worker, channels_, batch, seconds(60), policy_);
   }
 
+  // A claim of up to ten effects in its own transaction, as a daemon makes it.
+  std::vector<ClaimedEffect> claim(const std::string& worker, seconds lease,
+                                   const std::vector<EffectKind>& kinds) {
+    pqxx::work tx(db_.conn());
+    auto claimed = claimEffects(tx, worker, 10, lease, kinds);
+    tx.commit();
+    return claimed;
+  }
+
   std::string field(const std::string& key, const std::string& column) {
     return db_.scalar("SELECT \"" + column + "\"::text FROM \"OutboundEffect\" WHERE \"key\" = '" +
                       key + "'");
@@ -149,8 +158,7 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByIdempotency) {
   enqueue(tx, {.key = "a0", .kind = EffectKind::Analytics, .payload = "{}"});
   tx.commit();
   // A daemon claims and dies: nobody completes, the one-second lease runs out.
-  const auto claimed = claimEffects(db_.conn(), "dead-daemon", 10, seconds(1),
-                                    {EffectKind::Email, EffectKind::Analytics});
+  const auto claimed = claim("dead-daemon", seconds(1), {EffectKind::Email, EffectKind::Analytics});
   ASSERT_EQ(claimed.size(), 3u);
   EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 0);  // not yet
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
@@ -162,25 +170,32 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByIdempotency) {
   EXPECT_EQ(field("a0", "status"), "unknown");
   EXPECT_NE(field("a0", "lastError").find("dead-daemon"), std::string::npos);
   // The dead daemon's late completion changes nothing.
-  EXPECT_EQ(completeEffects(db_.conn(), "dead-daemon",
-                            {{claimed[0].id, DeliveryResult::sent(), 1, 12}}, policy_),
+  pqxx::work late(db_.conn());
+  EXPECT_EQ(completeEffects(late, "dead-daemon", {{claimed[0].id, DeliveryResult::sent(), 1, 12}},
+                            policy_),
             0);
+  late.commit();
   EXPECT_EQ(drain().sent, 2);
 }
 
-TEST_F(DrainerPgTest, RenewedLeasesAreNotRescued) {
-  enqueueEmails(1);
-  claimEffects(db_.conn(), "slow", 10, seconds(1), {EffectKind::Email});
+TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
+  enqueueEmails(2);
+  // k1's claim committed but its daemon never learnt of it (a commit whose
+  // answer was lost): only k0 is in hand, so only k0's lease is kept alive.
+  const auto claimed = claim("slow", seconds(1), {EffectKind::Email});
+  ASSERT_EQ(claimed.size(), 2u);
+  const auto& inHand = claimed[0].key == "k0" ? claimed[0] : claimed[1];
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  EXPECT_EQ(renewLeases(db_.conn(), "slow", seconds(5)), 1);
+  EXPECT_EQ(renewLeases(db_.conn(), "slow", {inHand.id}, seconds(5)), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 0);
+  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 1);
   EXPECT_EQ(field("k0", "status"), "running");
+  EXPECT_EQ(field("k1", "status"), "pending");
 }
 
 TEST_F(DrainerPgTest, ReleasedEffectsGoBackUntouched) {
   enqueueEmails(1);
-  const auto claimed = claimEffects(db_.conn(), "stopping", 10, seconds(60), {EffectKind::Email});
+  const auto claimed = claim("stopping", seconds(60), {EffectKind::Email});
   EXPECT_EQ(releaseEffects(db_.conn(), "stopping", {claimed[0].id}), 1);
   EXPECT_EQ(field("k0", "status") + " " + field("k0", "attempts"), "pending 0");
 }

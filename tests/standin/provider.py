@@ -5,7 +5,10 @@ PostHog, Segment, webhook receivers), for tests only.
 Records every request as one JSON line (method, path, headers, body) and
 answers from a plan: a JSON list of responses consumed in order, each
 {"status": 200, "headers": {...}, "body": {...} | "text"}, or {"hang": seconds}
-(answer nothing for that long), or {"drop": true} (close without answering).
+(answer nothing for that long), or {"drop": true} (close without answering);
+"close": true with a status answers, then closes the kept-alive connection
+without saying so (as a server's idle timeout does). Each record names the
+client's port, so tests can tell a kept-alive connection from a new one.
 With the plan empty it answers 200 with ids like Resend's and Postmark's.
 With --webhook-secret it checks Standard Webhooks signatures and records
 whether each was valid.
@@ -56,6 +59,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = {"method": "POST", "path": self.path, "headers": headers,
                   "body": body.decode("utf-8", "replace"),
+                  "connection": self.client_address[1],
                   "signatureValid": signature_valid(headers, body)}
         with lock:
             counter += 1
@@ -80,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        if plan.get("close"):
+            self.close_connection = True
 
 
 def main():
