@@ -241,6 +241,8 @@ LoadResult load(const Environment& env, Purpose purpose) {
   c.webhookSigningSecret = in.secret("WEBHOOK_SIGNING_SECRET").value_or("");
   if (auto hosts = in.plain("WEBHOOK_ALLOWED_HOSTS")) c.webhookAllowedHosts = splitSecrets(*hosts);
   if (auto ca = in.plain("EFFECTD_CA_FILE")) c.caFile = trim(*ca);
+  in.seconds("EFFECTD_CONNECT_TIMEOUT", c.connectTimeout, 1, 300);
+  in.seconds("EFFECTD_PROVIDER_TIMEOUT", c.providerTimeout, 1, 600);
   if (purpose == Purpose::Serve) {
     auto needs = [&](bool used, const std::string& value, const char* name) {
       if (used && value.empty()) {
@@ -370,6 +372,8 @@ std::vector<Setting> describe(const Config& c) {
       {"WEBHOOK_ALLOWED_HOSTS", hosts},
       {"WEBHOOK_SIGNING_SECRET", secretCount(c.webhookSigningSecret.empty() ? 0 : 1)},
       {"EFFECTD_CA_FILE", c.caFile},
+      {"EFFECTD_CONNECT_TIMEOUT", std::to_string(c.connectTimeout.count())},
+      {"EFFECTD_PROVIDER_TIMEOUT", std::to_string(c.providerTimeout.count())},
       {"EMAIL_MAX_PER_SECOND", std::to_string(static_cast<long>(c.emailMaxPerSecond))},
       {"EMAIL_MAX_CONCURRENCY", std::to_string(c.emailMaxConcurrency)},
       {"ANALYTICS_MAX_PER_SECOND", std::to_string(static_cast<long>(c.analyticsMaxPerSecond))},

@@ -80,6 +80,9 @@ struct Config {
   std::vector<std::string> webhookAllowedHosts;                // WEBHOOK_ALLOWED_HOSTS
   std::string webhookSigningSecret;                            // WEBHOOK_SIGNING_SECRET (secret)
   std::string caFile;                                          // EFFECTD_CA_FILE
+  std::chrono::seconds connectTimeout{5};  // EFFECTD_CONNECT_TIMEOUT: to a provider
+  std::chrono::seconds providerTimeout{
+      15};              // EFFECTD_PROVIDER_TIMEOUT: an HTTP answer, an SMTP reply
   std::string smtpUrl;  // SMTP_URL (secret: may hold a password)
   // Per-provider limits; 0: none beyond EFFECTD_DRAIN_CONCURRENCY.
   // EMAIL_MAX_PER_SECOND defaults to 2 for resend (its default API limit).

@@ -213,8 +213,10 @@ struct Drainer::State {
       int capacity = 0;
       {
         std::unique_lock lock(mutex);
-        if (!stopping && delivered.empty() && !notified) {
-          wakeDrainer.wait_for(lock, options.pollInterval);
+        if (delivered.empty() && !notified && !(stopping && !stoppingSeen)) {
+          // Stopping, look often for the last outcomes and the deadline.
+          wakeDrainer.wait_for(lock,
+                               stopping ? std::chrono::milliseconds(50) : options.pollInterval);
         }
         notified = false;
         toComplete.swap(delivered);
@@ -274,7 +276,17 @@ struct Drainer::State {
           }
           releaseEffects(*conn, options.worker, unstarted);
           for (const auto& id : unstarted) held.erase(id);
-          if (running == 0 || now > stopDeadline) return;
+          if (running == 0) return;
+          if (now > stopDeadline && !channels->abort->aborted()) {
+            // Cut the deliveries short and write what became of them: a
+            // request that may have arrived is retried or unknown, as after
+            // a timeout, rather than waiting out a lease after exit.
+            log::warn("shutdown grace over: cutting deliveries short", {{"in_flight", running}});
+            channels->abort->abort();
+            stopDeadline = now + std::chrono::seconds(2);
+          } else if (now > stopDeadline) {
+            return;  // their leases expire and the rescuer decides
+          }
           continue;
         }
         if (now >= nextRenew) {

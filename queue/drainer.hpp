@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/delivery_abort.hpp"
 #include "queue/effect.hpp"
 #include "queue/effect_store.hpp"
 
@@ -25,6 +26,9 @@ struct Channels {
   std::unique_ptr<Channel> email;
   std::unique_ptr<Channel> analytics;
   std::unique_ptr<Channel> webhook;
+  // Shared with the channels that block on the network; the drainer pulls
+  // it when the shutdown grace runs out.
+  std::shared_ptr<DeliveryAbort> abort = std::make_shared<DeliveryAbort>();
   Channel* forKind(EffectKind kind) const;
   std::vector<EffectKind> idempotentKinds() const;
   std::vector<EffectKind> configuredKinds() const;

@@ -1,5 +1,7 @@
 #include "queue/http_client.hpp"
 
+#include "queue/delivery_abort.hpp"
+
 #include <openssl/ssl.h>
 #include <poll.h>
 
@@ -81,14 +83,27 @@ struct Connection {
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idleSince;
 
-  // Runs one asynchronous step to completion on this thread.
+  // Runs one asynchronous step to completion on this thread. Deadlines are
+  // the stream's (expires_after); an abort closes the socket mid-step.
   template <class Start>
-  beast::error_code run(Start&& start) {
-    beast::error_code result = asio::error::operation_aborted;
-    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  beast::error_code run(DeliveryAbort* abort, Start&& start) {
+    bool finished = false;
+    beast::error_code result;
+    start([&](beast::error_code ec, auto&&...) {
+      finished = true;
+      result = ec;
+    });
+    if (abort) {
+      abort->run(ioc);
+    } else {
+      ioc.restart();
+      ioc.run();
+    }
+    if (finished) return result;
+    tcp.close();  // aborted: complete the step with operation_aborted, then leave
     ioc.restart();
     ioc.run();
-    return result;
+    return asio::error::operation_aborted;
   }
 
   // An idle connection the server has closed (or written to, which no
@@ -151,7 +166,7 @@ struct HttpClient::Impl {
     auto c = std::make_unique<Connection>(url, tls);
     tcp::resolver resolver(c->ioc);
     tcp::resolver::results_type endpoints;
-    if (auto ec = c->run([&](auto done) {
+    if (auto ec = c->run(options.abort.get(), [&](auto done) {
           resolver.async_resolve(url.host, std::to_string(url.port),
                                  [&endpoints, done](beast::error_code ec, auto results) mutable {
                                    endpoints = std::move(results);
@@ -162,7 +177,8 @@ struct HttpClient::Impl {
       return nullptr;
     }
     c->tcp.expires_after(options.connectTimeout);
-    if (auto ec = c->run([&](auto done) { c->tcp.async_connect(endpoints, done); })) {
+    if (auto ec = c->run(options.abort.get(),
+                         [&](auto done) { c->tcp.async_connect(endpoints, done); })) {
       error = "connect: " + ec.message();
       return nullptr;
     }
@@ -172,8 +188,9 @@ struct HttpClient::Impl {
       return nullptr;
     }
     c->tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
-    if (auto ec = c->run(
-            [&](auto done) { c->tls->async_handshake(asio::ssl::stream_base::client, done); })) {
+    if (auto ec = c->run(options.abort.get(), [&](auto done) {
+          c->tls->async_handshake(asio::ssl::stream_base::client, done);
+        })) {
       error = "tls handshake: " + ec.message();
       return nullptr;
     }
@@ -213,7 +230,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
     out.mayHaveBeenSent = true;  // from the first byte written, the provider may act on it
     c.tcp.expires_after(impl_->options.requestTimeout);
     const char* step = "write";
-    auto ec = c.run([&](auto done) {
+    auto ec = c.run(impl_->options.abort.get(), [&](auto done) {
       if (c.tls) {
         http::async_write(*c.tls, req, done);
       } else {
@@ -222,7 +239,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
     });
     if (!ec) {
       step = "read";
-      ec = c.run([&](auto done) {
+      ec = c.run(impl_->options.abort.get(), [&](auto done) {
         if (c.tls) {
           http::async_read(*c.tls, c.buffer, parser, done);
         } else {
@@ -238,7 +255,8 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
         connection.reset();
         continue;
       }
-      out.error = std::string(step) + ": " + ec.message();
+      out.error = std::string(step) + ": " +
+                  (ec == asio::error::operation_aborted ? "cut short by shutdown" : ec.message());
       return out;
     }
     auto& res = parser.get();

@@ -18,6 +18,8 @@
 
 namespace effectd::queue {
 
+class DeliveryAbort;
+
 struct Url {
   bool tls = true;
   std::string host;
@@ -58,6 +60,7 @@ class HttpClient {
     // keep-alive timeouts (nginx 75 s, load balancers 60 s) close them first.
     std::chrono::milliseconds idleTimeout{20000};
     std::size_t maxIdlePerOrigin = 64;
+    std::shared_ptr<DeliveryAbort> abort;  // optional: a stopping daemon cuts calls short
   };
   explicit HttpClient(Options options);  // throws when the CA file cannot be read
   ~HttpClient();

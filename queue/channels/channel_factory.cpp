@@ -11,7 +11,11 @@ namespace effectd::queue {
 std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   auto channels = std::make_shared<Channels>();
   // One client, one TLS context and trust store, for every provider.
-  auto client = std::make_shared<const HttpClient>(HttpClient::Options{.caFile = config.caFile});
+  auto client = std::make_shared<const HttpClient>(
+      HttpClient::Options{.caFile = config.caFile,
+                          .connectTimeout = config.connectTimeout,
+                          .requestTimeout = config.providerTimeout,
+                          .abort = channels->abort});
   auto url = [](const std::string& text) {
     return Url::parse(text).value_or(Url{});  // config::load validated it
   };
@@ -26,7 +30,9 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   } else if (config.emailProvider == "smtp") {
     if (auto smtp = SmtpSettings::parse(config.smtpUrl)) {
       smtp->caFile = config.caFile;
-      channels->email = std::make_unique<SmtpEmailChannel>(*smtp, config.emailFrom);
+      smtp->timeout = config.providerTimeout;
+      channels->email =
+          std::make_unique<SmtpEmailChannel>(*smtp, config.emailFrom, channels->abort);
     }
   }
   if (config.analyticsProvider == "log") {

@@ -71,8 +71,9 @@ struct SmtpFailure {
 
 class Session {
  public:
-  Session(asio::io_context& ioc, asio::ssl::context& tls, const SmtpSettings& s)
-      : ioc_(ioc), settings_(s), socket_(ioc), stream_(socket_, tls) {}
+  Session(asio::io_context& ioc, asio::ssl::context& tls, const SmtpSettings& s,
+          DeliveryAbort* abort)
+      : ioc_(ioc), settings_(s), abort_(abort), socket_(ioc), stream_(socket_, tls) {}
 
   void connect() {
     tcp::resolver resolver(ioc_);
@@ -167,20 +168,26 @@ class Session {
       finished = true;
       result = ec;
     });
-    ioc_.restart();
-    ioc_.run_for(settings_.timeout);
+    bool aborted = false;
+    if (abort_) {
+      aborted = !abort_->run(ioc_, settings_.timeout);
+    } else {
+      ioc_.restart();
+      ioc_.run_for(settings_.timeout);
+    }
     if (!finished) {
       boost::system::error_code ignored;
       socket_.close(ignored);
       ioc_.restart();
       ioc_.run();
-      return asio::error::timed_out;
+      return aborted ? asio::error::operation_aborted : asio::error::timed_out;
     }
     return result;
   }
 
   asio::io_context& ioc_;
   const SmtpSettings& settings_;
+  DeliveryAbort* abort_;
   tcp::socket socket_;
   asio::ssl::stream<tcp::socket&> stream_;
   asio::streambuf buffer_;
@@ -231,18 +238,24 @@ std::optional<SmtpSettings> SmtpSettings::parse(const std::string& url) {
 }
 
 struct SmtpEmailChannel::Impl {
-  Impl(SmtpSettings s, std::string from)
-      : settings(std::move(s)), defaultFrom(std::move(from)), tls(asio::ssl::context::tls_client) {
+  Impl(SmtpSettings s, std::string from, std::shared_ptr<DeliveryAbort> a)
+      : settings(std::move(s)),
+        defaultFrom(std::move(from)),
+        abort(std::move(a)),
+        tls(asio::ssl::context::tls_client) {
     tls.set_default_verify_paths();
     if (!settings.caFile.empty()) tls.load_verify_file(settings.caFile);
   }
   SmtpSettings settings;
   std::string defaultFrom;
+  std::shared_ptr<DeliveryAbort> abort;
   asio::ssl::context tls;
 };
 
-SmtpEmailChannel::SmtpEmailChannel(SmtpSettings settings, std::string defaultFrom)
-    : impl_(std::make_unique<Impl>(std::move(settings), std::move(defaultFrom))) {}
+SmtpEmailChannel::SmtpEmailChannel(SmtpSettings settings, std::string defaultFrom,
+                                   std::shared_ptr<DeliveryAbort> abort)
+    : impl_(std::make_unique<Impl>(std::move(settings), std::move(defaultFrom), std::move(abort))) {
+}
 SmtpEmailChannel::~SmtpEmailChannel() = default;
 
 DeliveryResult SmtpEmailChannel::deliver(const ClaimedEffect& effect) {
@@ -251,7 +264,7 @@ DeliveryResult SmtpEmailChannel::deliver(const ClaimedEffect& effect) {
   const auto& m = composed.message;
   const auto messageId = messageIdFor(effect.key);
   asio::io_context ioc;
-  Session session(ioc, impl_->tls, impl_->settings);
+  Session session(ioc, impl_->tls, impl_->settings, impl_->abort.get());
   try {
     session.connect();
     auto ehlo = session.command("EHLO effectd");

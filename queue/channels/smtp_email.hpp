@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "queue/delivery_abort.hpp"
 #include "queue/effect.hpp"
 
 namespace effectd::queue {
@@ -28,7 +29,8 @@ struct SmtpSettings {
 
 class SmtpEmailChannel : public Channel {
  public:
-  SmtpEmailChannel(SmtpSettings settings, std::string defaultFrom);
+  SmtpEmailChannel(SmtpSettings settings, std::string defaultFrom,
+                   std::shared_ptr<DeliveryAbort> abort = nullptr);
   ~SmtpEmailChannel() override;
   DeliveryResult deliver(const ClaimedEffect& effect) override;
   bool idempotent() const override { return false; }

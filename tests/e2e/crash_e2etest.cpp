@@ -87,5 +87,39 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
   EXPECT_EQ(standIn.requests().size(), 2u);
 }
 
+// SIGTERM while providers hold their answers: the daemon waits out its
+// shutdown grace, cuts the calls short, records what became of each effect,
+// and exits 0 (well before the 30 s provider timeout).
+TEST(CrashE2eTest, SigtermWhileProvidersHangEndsEachEffectAndExitsZero) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(nlohmann::json::array({{{"hang", 60}}, {{"hang", 60}}}));
+  auto env = providerEnv(db, "postmark", standIn.url());
+  env["EFFECTD_SHUTDOWN_TIMEOUT"] = "1";
+  env["EFFECTD_PROVIDER_TIMEOUT"] = "30";
+  env["WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1";
+  env["EFFECTD_EFFECT_LEASE"] = "60";
+  Daemon daemon(env);
+  enqueueEmail(db, "email:term:1");
+  pqxx::work tx(db.conn());
+  tx.exec_params(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload")
+                    VALUES ('webhook:term:1', 'webhook', $1::jsonb))",
+                 nlohmann::json{{"url", standIn.url() + "/hook"}, {"body", {{"n", 1}}}}.dump());
+  tx.commit();
+  ASSERT_TRUE(eventually([&] { return standIn.requests().size() == 2; }, std::chrono::seconds(10)))
+      << daemon.log();
+
+  EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(15)), 0) << daemon.log();
+  EXPECT_NE(daemon.log().find("cutting deliveries short"), std::string::npos) << daemon.log();
+  // Postmark cannot deduplicate: the email may have arrived, so it waits for
+  // an operator. The webhook's receiver deduplicates on webhook-id: it is
+  // simply due again. Neither is left running for a lease to expire.
+  EXPECT_EQ(status(db, "email:term:1"), "unknown");
+  EXPECT_EQ(status(db, "webhook:term:1"), "pending");
+  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect" WHERE "key" = 'webhook:term:1')")
+                .find("cut short by shutdown"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace effectd::testing

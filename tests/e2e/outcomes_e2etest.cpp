@@ -1,0 +1,129 @@
+// What each provider answer does to the OutboundEffect row, through the real
+// daemon and a stand-in speaking the provider's API: the row an operator
+// reads with `effects show` after every kind of answer, and silence.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/standin.hpp"
+
+namespace effectd::testing {
+namespace {
+
+using nlohmann::json;
+
+// Effects claimed in key order, one at a time, so each meets its planned answer.
+void enqueueInOrder(TestDatabase& db, const std::vector<std::string>& keys, int maxAttempts = 12) {
+  pqxx::work tx(db.conn());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    tx.exec_params(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload", "runAt", "maxAttempts")
+                      VALUES ($1, 'email', '{"to":"a@example.com","subject":"Hi","text":"Hello"}',
+                              now() AT TIME ZONE 'UTC' - make_interval(secs => $2), $3))",
+                   keys[i], static_cast<double>(keys.size() - i), maxAttempts);
+  }
+  tx.commit();
+}
+
+struct Row {
+  std::string status;
+  int attempts = 0;
+  std::string lastError;
+  double dueInSeconds = 0;  // runAt - updatedAt: the backoff chosen
+};
+
+Row row(TestDatabase& db, const std::string& key) {
+  pqxx::work tx(db.conn());
+  const auto r = tx.exec_params1(
+      R"(SELECT "status", "attempts", COALESCE("lastError", ''),
+                EXTRACT(EPOCH FROM "runAt" - "updatedAt")::float8
+         FROM "OutboundEffect" WHERE "key" = $1)",
+      key);
+  return {r[0].as<std::string>(), r[1].as<int>(), r[2].as<std::string>(), r[3].as<double>()};
+}
+
+bool allAttempted(TestDatabase& db) {
+  return db.scalar(R"(SELECT count(*) FROM "OutboundEffect"
+                      WHERE "status" = 'running' OR "attempts" = 0)") == "0";
+}
+
+EnvOverrides oneAtATime(TestDatabase& db, const std::string& provider, const std::string& url) {
+  return {{"DATABASE_URL", db.url()},
+          {"EMAIL_PROVIDER", provider},
+          {"RESEND_API_URL", url},
+          {"RESEND_API_KEY", "re_outcomes"},
+          {"POSTMARK_API_URL", url},
+          {"POSTMARK_SERVER_TOKEN", "pm_outcomes"},
+          {"EMAIL_MAX_PER_SECOND", "0"},
+          {"EFFECTD_DRAIN_CONCURRENCY", "1"},
+          {"EFFECTD_PROVIDER_TIMEOUT", "1"}};
+}
+
+TEST(OutcomesE2eTest, EveryResendAnswerLeavesThePrescribedRow) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(json::array({
+      {{"status", 200}, {"body", {{"id", "re_ok"}}}},
+      {{"status", 400}, {"body", {{"message", "invalid to"}}}},
+      {{"status", 401}, {"body", {{"message", "bad key"}}}},
+      {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
+      {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
+      {{"status", 500}},
+      {{"hang", 3}},
+      {{"drop", true}},
+  }));
+  enqueueInOrder(db, {"a200", "b400", "c401", "d409", "e429", "f500", "g-hang", "h-drop"});
+  Daemon daemon(oneAtATime(db, "resend", standIn.url()));
+  ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))
+      << daemon.log();
+
+  EXPECT_EQ(row(db, "a200").status, "sent");
+  EXPECT_EQ(db.scalar(R"(SELECT "providerMessageId" FROM "OutboundEffect" WHERE "key" = 'a200')"),
+            "re_ok");
+  const auto bad = row(db, "b400");
+  EXPECT_EQ(bad.status, "dead");
+  EXPECT_NE(bad.lastError.find("invalid to"), std::string::npos) << bad.lastError;
+  EXPECT_EQ(row(db, "c401").status, "dead");
+  // Temporary answers wait: the base backoff (10 s) with ±25% jitter, or
+  // exactly what Retry-After says.
+  for (const auto* key : {"d409", "f500", "g-hang", "h-drop"}) {
+    const auto r = row(db, key);
+    EXPECT_EQ(r.status, "pending") << key;
+    EXPECT_EQ(r.attempts, 1) << key;
+    EXPECT_GE(r.dueInSeconds, 7.5) << key;
+    EXPECT_LE(r.dueInSeconds, 12.5) << key;
+  }
+  const auto limited = row(db, "e429");
+  EXPECT_EQ(limited.status, "pending");
+  EXPECT_NEAR(limited.dueInSeconds, 7.0, 0.01);
+  EXPECT_NE(limited.lastError.find("HTTP 429"), std::string::npos) << limited.lastError;
+  EXPECT_NE(row(db, "g-hang").lastError.find("timeout"), std::string::npos)
+      << row(db, "g-hang").lastError;
+  // Resend saw each key once; none was retried before its time.
+  EXPECT_EQ(standIn.requests().size(), 8u);
+}
+
+TEST(OutcomesE2eTest, PostmarkSilenceIsUnknownAndTheLastAttemptIsDead) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(json::array({{{"hang", 3}}, {{"drop", true}}, {{"status", 503}}}));
+  enqueueInOrder(db, {"a-hang", "b-drop"});
+  enqueueInOrder(db, {"c-last"}, /*maxAttempts=*/1);
+  Daemon daemon(oneAtATime(db, "postmark", standIn.url()));
+  ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))
+      << daemon.log();
+  for (const auto* key : {"a-hang", "b-drop"}) {
+    const auto r = row(db, key);
+    EXPECT_EQ(r.status, "unknown") << key;
+    EXPECT_NE(r.lastError.find("may have been delivered"), std::string::npos) << r.lastError;
+  }
+  const auto last = row(db, "c-last");
+  EXPECT_EQ(last.status, "dead");
+  EXPECT_NE(last.lastError.find("HTTP 503"), std::string::npos) << last.lastError;
+  EXPECT_EQ(standIn.requests().size(), 3u);
+}
+
+}  // namespace
+}  // namespace effectd::testing
