@@ -190,6 +190,7 @@ int runCli(int argc, char** argv) {
   queue::EffectFilter effectFilter;
   std::string effectRef;
   EnqueueRequest enqueueRequest;
+  TailOptions tailOptions;
   auto* effectsCmd = app.add_subcommand("effects", "Inspect and steer the OutboundEffect queue");
   effectsCmd->require_subcommand(1);
   auto* effectsListCmd = effectsCmd->add_subcommand("list", "List effects, newest first");
@@ -208,6 +209,16 @@ int runCli(int argc, char** argv) {
   effectsShowCmd->add_flag("--json", json, "One line of JSON");
   effectsShowCmd->callback(
       withConfig([&](const config::Config& c) { return effectsShow(c, effectRef, json); }));
+  auto* effectsTailCmd =
+      effectsCmd->add_subcommand("tail", "Follow effects live, one line per transition");
+  effectsTailCmd->add_option("--status", tailOptions.filter.status,
+                             "Only transitions into this status");
+  effectsTailCmd->add_option("--kind", tailOptions.filter.kind, "email, analytics or webhook");
+  effectsTailCmd->add_option("-n,--lines", tailOptions.lines,
+                             "Recent changes shown first (default 10)");
+  effectsTailCmd->add_flag("--json", tailOptions.json, "One JSON object per line");
+  effectsTailCmd->callback(
+      withConfig([&](const config::Config& c) { return effectsTail(c, tailOptions); }));
   auto* effectsRetryCmd =
       effectsCmd->add_subcommand("retry", "Send a dead, unknown or cancelled effect again");
   effectsRetryCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();

@@ -1,9 +1,12 @@
 #include "daemon/effects_cli.hpp"
 
+#include <csignal>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "daemon/cli_database.hpp"
 #include "sql/connection.hpp"
@@ -36,7 +39,82 @@ json toJson(const queue::EffectRow& e) {
   return out;
 }
 
+std::atomic<bool> tailStop{false};
+
+void printTransition(const queue::EffectTransition& t, bool asJson) {
+  if (asJson) {
+    auto opt = [](const std::string& v) { return v.empty() ? json() : json(v); };
+    std::cout << json{{"at", t.at},
+                      {"id", t.id},
+                      {"key", t.key},
+                      {"kind", t.kind},
+                      {"status", t.status},
+                      {"attempts", t.attempts},
+                      {"maxAttempts", t.maxAttempts},
+                      {"lockedBy", opt(t.lockedBy)},
+                      {"error", opt(t.error)}}
+                     .dump()
+              << std::endl;  // flushed: the reader is often a pipe
+    return;
+  }
+  std::cout << t.at << "  " << std::left << std::setw(10) << t.status << std::setw(10) << t.kind
+            << std::setw(7) << (std::to_string(t.attempts) + "/" + std::to_string(t.maxAttempts))
+            << t.key;
+  if (t.status == "running" && !t.lockedBy.empty()) std::cout << "  [" << t.lockedBy << "]";
+  if (t.status != "running" && t.status != "sent" && !t.error.empty()) {
+    std::cout << "  (" << t.error << ")";
+  }
+  std::cout << std::endl;
+}
+
 }  // namespace
+
+int effectsTail(const config::Config& config, const TailOptions& options) {
+  struct sigaction action {};
+  action.sa_handler = [](int) { tailStop = true; };
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  const auto& url =
+      config.databaseListenUrl.empty() ? config.databaseUrl : config.databaseListenUrl;
+  std::string lastAt;  // the newest change printed: where to pick up after a reconnect
+  bool connectedOnce = false;
+  while (!tailStop) {
+    try {
+      sql::DirectConnection conn(url);
+      // LISTEN first, then the history: nothing falls between the two. A
+      // change that shows up in both is printed once.
+      std::set<std::string> shown;
+      auto show = [&](const queue::EffectTransition& t) {
+        if (!shown.insert(t.id + t.status + t.at).second) return;
+        printTransition(t, options.json);
+        lastAt = std::max(lastAt, t.at);
+      };
+      queue::followTransitions(
+          *conn, options.filter,
+          [&] {
+            const auto history =
+                connectedOnce ? queue::latestTransitions(*conn, options.filter, 1000, lastAt)
+                              : queue::latestTransitions(*conn, options.filter, options.lines);
+            connectedOnce = true;
+            for (const auto& t : history) show(t);
+          },
+          [&](const queue::EffectTransition& t) {
+            show(t);
+            if (shown.size() > 10000) shown.clear();  // only the history's overlap matters
+          },
+          tailStop);
+    } catch (const std::exception& e) {
+      if (!connectedOnce) {
+        std::cerr << "effectd effects tail: " << sql::errorText(e) << "\n";
+        return 1;
+      }
+      std::cerr << "effectd effects tail: connection lost (" << sql::errorText(e)
+                << "); reconnecting\n";
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  return 0;
+}
 
 int effectsList(const config::Config& config, const queue::EffectFilter& filter, bool asJson) {
   return withDatabase(config, "effects list", [&](pqxx::connection_base& conn) {

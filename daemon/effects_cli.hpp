@@ -1,11 +1,12 @@
-// `effectd effects list|show|retry|cancel|stats|enqueue`: the operator's view
-// of OutboundEffect, and a way to enqueue by hand.
+// `effectd effects list|show|tail|retry|cancel|stats|enqueue`: the
+// operator's view of OutboundEffect, and a way to enqueue by hand.
 #pragma once
 
 #include <string>
 
 #include "config/config.hpp"
 #include "queue/effect_admin.hpp"
+#include "queue/effect_transitions.hpp"
 #include "queue/enqueue.hpp"
 
 namespace effectd::daemon {
@@ -18,8 +19,17 @@ struct EnqueueRequest {
   std::string organizationId;
 };
 
+struct TailOptions {
+  queue::TransitionFilter filter;
+  int lines = 10;  // history printed first
+  bool json = false;
+};
+
 int effectsList(const config::Config& config, const queue::EffectFilter& filter, bool asJson);
 int effectsShow(const config::Config& config, const std::string& idOrKey, bool asJson);
+// Follows transitions until SIGINT or SIGTERM (exit 0), reconnecting after
+// a lost connection and printing what changed meanwhile.
+int effectsTail(const config::Config& config, const TailOptions& options);
 int effectsRetry(const config::Config& config, const std::string& idOrKey);
 int effectsCancel(const config::Config& config, const std::string& idOrKey);
 int effectsStats(const config::Config& config, bool asJson);

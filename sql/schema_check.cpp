@@ -100,7 +100,8 @@ const std::vector<ExpectedTable>& expectedSchema() {
        {"OutboundEffect_pkey", "OutboundEffect_key_key", "OutboundEffect_runAt_pending_idx",
         "OutboundEffect_lockedUntil_running_idx", "OutboundEffect_status_updatedAt_idx",
         "OutboundEffect_sourceEventId_idx"},
-       {"OutboundEffect_notify_pending_insert", "OutboundEffect_notify_pending_update"}},
+       {"OutboundEffect_notify_pending_insert", "OutboundEffect_notify_pending_update",
+        "OutboundEffect_notify_transition_insert", "OutboundEffect_notify_transition_update"}},
   };
   return tables;
 }

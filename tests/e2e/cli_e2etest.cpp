@@ -1,11 +1,16 @@
 // The operator's commands, run as the real binary.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <sstream>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace effectd::testing {
 namespace {
@@ -138,6 +143,62 @@ TEST(CliE2eTest, EffectsEnqueueListShowCancelRetryStats) {
             "pending 0");
   const auto stats = effectd({"effects", "stats", "--json"}, env);
   EXPECT_EQ(nlohmann::json::parse(stats.output)[0]["count"], 1);
+}
+
+// The statuses `effects tail --json` printed for each key, in order.
+std::map<std::string, std::vector<std::string>> tailed(const std::string& output) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) out[j["key"]].push_back(j["status"]);
+  }
+  return out;
+}
+
+TEST(CliE2eTest, EffectsTailShowsTheRecentChangesThenEveryTransitionLive) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  const std::string payload = R"({"to":"a@example.com","subject":"Hi","text":"Hello"})";
+  ASSERT_EQ(effectd({"effects", "enqueue", "--kind", "email", "--key", "tail:before", "--payload",
+                     payload},
+                    env)
+                .exitCode,
+            0);
+  ChildProcess tail({effectdBinary(), "effects", "tail", "--json", "-n", "5"}, env,
+                    tempDirectory("effectd-tail-") + "/tail.log");
+  // The history comes once the LISTEN is in place.
+  ASSERT_TRUE(eventually([&] { return tailed(tail.log())["tail:before"].size() == 1; },
+                         std::chrono::seconds(10)))
+      << tail.log();
+
+  Daemon daemon(env);  // delivers both to .eml files
+  ASSERT_EQ(
+      effectd({"effects", "enqueue", "--kind", "email", "--key", "tail:live", "--payload", payload},
+              env)
+          .exitCode,
+      0);
+  const std::vector<std::string> lifecycle{"pending", "running", "sent"};
+  EXPECT_TRUE(eventually([&] { return tailed(tail.log())["tail:live"] == lifecycle; },
+                         std::chrono::seconds(10)))
+      << tail.log();
+  EXPECT_TRUE(eventually([&] { return tailed(tail.log())["tail:before"] == lifecycle; },
+                         std::chrono::seconds(10)))
+      << tail.log();
+  // An operator's cancel and retry are transitions too.
+  ASSERT_EQ(effectd({"effects", "enqueue", "--kind", "email", "--key", "tail:later", "--payload",
+                     payload, "--run-at", "2100-01-01T00:00:00Z"},
+                    env)
+                .exitCode,
+            0);
+  ASSERT_EQ(effectd({"effects", "cancel", "tail:later"}, env).exitCode, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return tailed(tail.log())["tail:later"] == std::vector<std::string>{"pending", "cancelled"};
+      },
+      std::chrono::seconds(10)))
+      << tail.log();
+  EXPECT_EQ(tail.stop(SIGINT, std::chrono::seconds(5)), 0);
 }
 
 }  // namespace

@@ -19,10 +19,11 @@ using nlohmann::json;
 void enqueueInOrder(TestDatabase& db, const std::vector<std::string>& keys, int maxAttempts = 12) {
   pqxx::work tx(db.conn());
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    tx.exec_params(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload", "runAt", "maxAttempts")
+    tx.exec_params(
+        R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload", "runAt", "maxAttempts")
                       VALUES ($1, 'email', '{"to":"a@example.com","subject":"Hi","text":"Hello"}',
                               now() AT TIME ZONE 'UTC' - make_interval(secs => $2), $3))",
-                   keys[i], static_cast<double>(keys.size() - i), maxAttempts);
+        keys[i], static_cast<double>(keys.size() - i), maxAttempts);
   }
   tx.commit();
 }
@@ -50,14 +51,10 @@ bool allAttempted(TestDatabase& db) {
 }
 
 EnvOverrides oneAtATime(TestDatabase& db, const std::string& provider, const std::string& url) {
-  return {{"DATABASE_URL", db.url()},
-          {"EMAIL_PROVIDER", provider},
-          {"RESEND_API_URL", url},
-          {"RESEND_API_KEY", "re_outcomes"},
-          {"POSTMARK_API_URL", url},
-          {"POSTMARK_SERVER_TOKEN", "pm_outcomes"},
-          {"EMAIL_MAX_PER_SECOND", "0"},
-          {"EFFECTD_DRAIN_CONCURRENCY", "1"},
+  return {{"DATABASE_URL", db.url()},       {"EMAIL_PROVIDER", provider},
+          {"RESEND_API_URL", url},          {"RESEND_API_KEY", "re_outcomes"},
+          {"POSTMARK_API_URL", url},        {"POSTMARK_SERVER_TOKEN", "pm_outcomes"},
+          {"EMAIL_MAX_PER_SECOND", "0"},    {"EFFECTD_DRAIN_CONCURRENCY", "1"},
           {"EFFECTD_PROVIDER_TIMEOUT", "1"}};
 }
 
