@@ -87,6 +87,36 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
   EXPECT_EQ(standIn.requests().size(), 2u);
 }
 
+// The same over SMTP, which has no idempotency handle at all: the server
+// has the whole message when the daemon dies waiting for its "250".
+TEST(CrashE2eTest, AnSmtpEffectBecomesUnknownAndIsNotSentAgain) {
+  TestDatabase db;
+  TestCertificates certs;
+  SmtpServer smtp(certs.dir, {"--hang-after-data"});
+  const EnvOverrides env{
+      {"DATABASE_URL", db.url()},
+      {"EMAIL_PROVIDER", "smtp"},
+      {"SMTP_URL", "smtp://mailer:s3cret@localhost:" + std::to_string(smtp.port())},
+      {"EFFECTD_CA_FILE", certs.dir + "/ca.pem"},
+      {"EFFECTD_EFFECT_LEASE", "5"}};
+  {
+    Daemon first(env);
+    enqueueEmail(db, "email:crash:smtp");
+    ASSERT_TRUE(eventually([&] { return smtp.messages().size() == 1; }, std::chrono::seconds(10)))
+        << first.log();
+    first.process().stop(SIGKILL, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(status(db, "email:crash:smtp"), "running");
+  Daemon second(env);
+  ASSERT_TRUE(eventually([&] { return status(db, "email:crash:smtp") == "unknown"; },
+                         std::chrono::seconds(30)))
+      << second.log();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(smtp.messages().size(), 1u);  // counted at the server
+  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect")").find("may have it"),
+            std::string::npos);
+}
+
 // SIGTERM while providers hold their answers: the daemon waits out its
 // shutdown grace, cuts the calls short, records what became of each effect,
 // and exits 0 (well before the 30 s provider timeout).

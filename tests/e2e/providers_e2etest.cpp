@@ -21,6 +21,8 @@ namespace {
 
 using nlohmann::json;
 using testing::ProviderStandIn;
+using testing::SmtpServer;
+using testing::TestCertificates;
 using Outcome = DeliveryResult::Outcome;
 
 std::shared_ptr<const HttpClient> client(std::string caFile = {}) {
@@ -232,28 +234,6 @@ TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
 
 // A test CA, a certificate for localhost signed by it, one for another name,
 // and a self-signed one from an unknown CA.
-struct TestCertificates {
-  TestCertificates() : dir(testing::tempDirectory("effectd-certs-")) {
-    auto run = [&](const std::string& command) {
-      const auto r = testing::runCommand({"/bin/sh", "-c", "cd " + dir + " && " + command});
-      if (r.exitCode != 0) throw std::runtime_error(command + ": " + r.output);
-    };
-    run("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-        "-subj '/CN=effectd test CA'");
-    for (const auto& [name, san] : std::vector<std::pair<std::string, std::string>>{
-             {"good", "DNS:localhost,IP:127.0.0.1"}, {"wrong", "DNS:wrong.example"}}) {
-      run("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
-          ".csr -subj '/CN=" + name + "' -addext 'subjectAltName=" + san + "'");
-      run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
-          name + ".pem -days 2 -copy_extensions copy");
-    }
-    run("openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 "
-        "-subj '/CN=localhost' -addext 'subjectAltName=DNS:localhost'");
-  }
-  ~TestCertificates() { testing::runCommand({"rm", "-rf", dir}); }
-  std::string dir;
-};
-
 TEST(ProvidersE2eTest, TlsVerifiesTheChainAndTheHostName) {
   TestCertificates certs;
   const auto ca = certs.dir + "/ca.pem";
@@ -287,47 +267,6 @@ TEST(ProvidersE2eTest, TlsVerifiesTheChainAndTheHostName) {
     EXPECT_TRUE(rogue.requests().empty());
   }
 }
-
-// A real SMTP server (aiosmtpd) requiring STARTTLS and AUTH, or implicit TLS.
-class SmtpServer {
- public:
-  SmtpServer(const std::string& certDir, std::vector<std::string> flags = {})
-      : dir_(testing::tempDirectory("effectd-smtp-")) {
-    std::vector<std::string> argv{"/usr/bin/python3",
-                                  EFFECTD_SOURCE_DIR "/tests/standin/smtp.py",
-                                  "--dir",
-                                  dir_,
-                                  "--cert",
-                                  certDir + "/good.pem",
-                                  "--key",
-                                  certDir + "/good.key"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    process_ =
-        std::make_unique<testing::ChildProcess>(argv, testing::EnvOverrides{}, dir_ + "/smtp.log");
-    for (int i = 0; i < 1000 && port_ == 0; ++i) {
-      const auto text = testing::readFile(dir_ + "/port");
-      if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
-      if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (port_ == 0) throw std::runtime_error("smtp server did not start: " + process_->log());
-  }
-  ~SmtpServer() {
-    process_->stop(SIGKILL, std::chrono::seconds(5));
-    testing::runCommand({"rm", "-rf", dir_});
-  }
-  std::uint16_t port() const { return port_; }
-  std::vector<json> messages() const {
-    std::vector<json> out;
-    std::istringstream lines(testing::readFile(dir_ + "/messages.jsonl"));
-    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
-    return out;
-  }
-
- private:
-  std::string dir_;
-  std::unique_ptr<testing::ChildProcess> process_;
-  std::uint16_t port_ = 0;
-};
 
 SmtpSettings smtp(const std::string& url, const std::string& caFile) {
   auto s = SmtpSettings::parse(url).value();

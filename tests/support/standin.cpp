@@ -54,4 +54,58 @@ std::vector<nlohmann::json> ProviderStandIn::requests() const {
   return out;
 }
 
+TestCertificates::TestCertificates() : dir(tempDirectory("effectd-certs-")) {
+  auto run = [&](const std::string& command) {
+    const auto r = runCommand({"/bin/sh", "-c", "cd " + dir + " && " + command});
+    if (r.exitCode != 0) throw std::runtime_error(command + ": " + r.output);
+  };
+  run("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+      "-subj '/CN=effectd test CA'");
+  for (const auto& [name, san] : std::vector<std::pair<std::string, std::string>>{
+           {"good", "DNS:localhost,IP:127.0.0.1"}, {"wrong", "DNS:wrong.example"}}) {
+    run("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out " + name +
+        ".csr -subj '/CN=" + name + "' -addext 'subjectAltName=" + san + "'");
+    run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
+        name + ".pem -days 2 -copy_extensions copy");
+  }
+  run("openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 "
+      "-subj '/CN=localhost' -addext 'subjectAltName=DNS:localhost'");
+}
+
+TestCertificates::~TestCertificates() {
+  runCommand({"rm", "-rf", dir});
+}
+
+SmtpServer::SmtpServer(const std::string& certDir, std::vector<std::string> flags)
+    : dir_(tempDirectory("effectd-smtp-")) {
+  std::vector<std::string> argv{"/usr/bin/python3",
+                                EFFECTD_SOURCE_DIR "/tests/standin/smtp.py",
+                                "--dir",
+                                dir_,
+                                "--cert",
+                                certDir + "/good.pem",
+                                "--key",
+                                certDir + "/good.key"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  process_ = std::make_unique<ChildProcess>(argv, EnvOverrides{}, dir_ + "/smtp.log");
+  for (int i = 0; i < 1000 && port_ == 0; ++i) {
+    const auto text = readFile(dir_ + "/port");
+    if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
+    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (port_ == 0) throw std::runtime_error("smtp server did not start: " + process_->log());
+}
+
+SmtpServer::~SmtpServer() {
+  process_->stop(SIGKILL, std::chrono::seconds(5));
+  runCommand({"rm", "-rf", dir_});
+}
+
+std::vector<nlohmann::json> SmtpServer::messages() const {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(readFile(dir_ + "/messages.jsonl"));
+  for (std::string line; std::getline(lines, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 }  // namespace effectd::testing

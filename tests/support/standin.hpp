@@ -33,4 +33,33 @@ class ProviderStandIn {
   std::uint16_t port_ = 0;
 };
 
+// A test CA with certificates for localhost/127.0.0.1 ("good"), for another
+// host name ("wrong"), and a self-signed one for localhost ("rogue"): each
+// as <dir>/<name>.pem and .key, the CA as <dir>/ca.pem.
+struct TestCertificates {
+  TestCertificates();
+  ~TestCertificates();
+  TestCertificates(const TestCertificates&) = delete;
+  TestCertificates& operator=(const TestCertificates&) = delete;
+  std::string dir;
+};
+
+// A real SMTP server (tests/standin/smtp.py, aiosmtpd) requiring STARTTLS
+// and AUTH, or implicit TLS; `flags` are the script's.
+class SmtpServer {
+ public:
+  explicit SmtpServer(const std::string& certDir, std::vector<std::string> flags = {});
+  ~SmtpServer();
+  SmtpServer(const SmtpServer&) = delete;
+  SmtpServer& operator=(const SmtpServer&) = delete;
+  std::uint16_t port() const { return port_; }
+  // The messages whose DATA it received, in order.
+  std::vector<nlohmann::json> messages() const;
+
+ private:
+  std::string dir_;
+  std::unique_ptr<ChildProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
 }  // namespace effectd::testing
