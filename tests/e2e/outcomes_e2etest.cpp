@@ -61,16 +61,10 @@ EnvOverrides oneAtATime(TestDatabase& db, const std::string& provider, const std
 TEST(OutcomesE2eTest, EveryResendAnswerLeavesThePrescribedRow) {
   TestDatabase db;
   ProviderStandIn standIn;
-  standIn.plan(json::array({
-      {{"status", 200}, {"body", {{"id", "re_ok"}}}},
-      {{"status", 400}, {"body", {{"message", "invalid to"}}}},
-      {{"status", 401}, {"body", {{"message", "bad key"}}}},
-      {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
-      {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
-      {{"status", 500}},
-      {{"hang", 3}},
-      {{"drop", true}},
-  }));
+  auto plan = failingAnswers();
+  const json success{{"status", 200}, {"body", {{"id", "re_ok"}}}};
+  plan.insert(plan.begin(), success);
+  standIn.plan(plan);
   enqueueInOrder(db, {"a200", "b400", "c401", "d409", "e429", "f500", "g-hang", "h-drop"});
   Daemon daemon(oneAtATime(db, "resend", standIn.url()));
   ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))

@@ -76,15 +76,7 @@ TEST(ProvidersE2eTest, ResendReceivesTheKeyAsIdempotencyKey) {
 
 TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
   ProviderStandIn standIn;
-  standIn.plan(json::array({
-      {{"status", 400}, {"body", {{"message", "invalid to"}}}},
-      {{"status", 401}, {"body", {{"message", "bad key"}}}},
-      {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
-      {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
-      {{"status", 500}},
-      {{"hang", 3}},
-      {{"drop", true}},
-  }));
+  standIn.plan(testing::failingAnswers());
   const auto base = *Url::parse(standIn.url());
   ResendChannel resend(client(), base, "k", "f@x.example");
   auto r400 = resend.deliver(email("a"));

@@ -9,6 +9,32 @@
 #include <thread>
 
 namespace effectd::testing {
+namespace {
+
+// The stand-ins bind a port the kernel picks and write it to <dir>/port.
+std::uint16_t portWrittenBy(ChildProcess& process, const std::string& dir) {
+  for (int i = 0; i < 1000; ++i) {
+    if (const auto text = readFile(dir + "/port"); !text.empty()) {
+      return static_cast<std::uint16_t>(std::stoi(text));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("stand-in did not start: " + process.log());
+}
+
+}  // namespace
+
+nlohmann::json failingAnswers() {
+  return nlohmann::json::array({
+      {{"status", 400}, {"body", {{"message", "invalid to"}}}},
+      {{"status", 401}, {"body", {{"message", "bad key"}}}},
+      {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
+      {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
+      {{"status", 500}},
+      {{"hang", 3}},
+      {{"drop", true}},
+  });
+}
 
 ProviderStandIn::ProviderStandIn(Options options)
     : dir_(tempDirectory("effectd-standin-")), tls_(!options.certFile.empty()) {
@@ -22,12 +48,7 @@ ProviderStandIn::ProviderStandIn(Options options)
     argv.insert(argv.end(), {"--webhook-secret", options.webhookSecret});
   }
   process_ = std::make_unique<ChildProcess>(argv, EnvOverrides{}, dir_ + "/standin.log");
-  for (int i = 0; i < 500 && port_ == 0; ++i) {
-    const auto text = readFile(dir_ + "/port");
-    if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
-    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (port_ == 0) throw std::runtime_error("stand-in did not start: " + process_->log());
+  port_ = portWrittenBy(*process_, dir_);
 }
 
 ProviderStandIn::~ProviderStandIn() {
@@ -88,12 +109,7 @@ SmtpServer::SmtpServer(const std::string& certDir, std::vector<std::string> flag
                                 certDir + "/good.key"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   process_ = std::make_unique<ChildProcess>(argv, EnvOverrides{}, dir_ + "/smtp.log");
-  for (int i = 0; i < 1000 && port_ == 0; ++i) {
-    const auto text = readFile(dir_ + "/port");
-    if (!text.empty()) port_ = static_cast<std::uint16_t>(std::stoi(text));
-    if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (port_ == 0) throw std::runtime_error("smtp server did not start: " + process_->log());
+  port_ = portWrittenBy(*process_, dir_);
 }
 
 SmtpServer::~SmtpServer() {

@@ -33,6 +33,11 @@ class ProviderStandIn {
   std::uint16_t port_ = 0;
 };
 
+// Every kind of answer a provider gives that is not a success, in this
+// order: 400 "invalid to", 401, 409, 429 with Retry-After: 7, 500, a 3 s
+// hang, a dropped connection.
+nlohmann::json failingAnswers();
+
 // A test CA with certificates for localhost/127.0.0.1 ("good"), for another
 // host name ("wrong"), and a self-signed one for localhost ("rogue"): each
 // as <dir>/<name>.pem and .key, the CA as <dir>/ca.pem.
