@@ -71,6 +71,12 @@ std::string HttpResponse::header(std::string_view name) const {
 
 namespace {
 
+// Each connection runs on its own io_context: its concrete executor spares
+// the type-erased any_io_executor on every operation.
+using Executor = asio::io_context::executor_type;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+
 // One connection to one origin. It owns its io_context, so a blocking caller
 // drives it step by step, and it can wait in the pool between requests.
 struct Connection {
@@ -78,8 +84,8 @@ struct Connection {
     if (url.tls) tls.emplace(tcp, tlsContext);
   }
   asio::io_context ioc;
-  beast::tcp_stream tcp;
-  std::optional<asio::ssl::stream<beast::tcp_stream&>> tls;
+  TcpStream tcp;
+  std::optional<asio::ssl::stream<TcpStream&>> tls;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idleSince;
 
@@ -164,8 +170,8 @@ struct HttpClient::Impl {
   // Resolve, connect and (for https) handshake with SNI and host-name checks.
   std::unique_ptr<Connection> open(const Url& url, std::string& error) {
     auto c = std::make_unique<Connection>(url, tls);
-    tcp::resolver resolver(c->ioc);
-    tcp::resolver::results_type endpoints;
+    Resolver resolver(c->ioc);
+    Resolver::results_type endpoints;
     if (auto ec = c->run(options.abort.get(), [&](auto done) {
           resolver.async_resolve(url.host, std::to_string(url.port),
                                  [&endpoints, done](beast::error_code ec, auto results) mutable {
