@@ -28,30 +28,6 @@ Handler handlerFor(std::string_view type) {
   return nullptr;
 }
 
-void record(pqxx::transaction_base& tx, const std::string& id, const ProcessOutcome& outcome,
-            const RetryPolicy& policy) {
-  if (outcome.status != EventStatus::Failed) {
-    sql::execPrepared(tx, "event_done",
-                      R"(UPDATE "StripeWebhookEvent" SET "status" = $2, "attempts" = "attempts" + 1,
-               "lastError" = NULL, "nextAttemptAt" = NULL, "processedAt" = now() AT TIME ZONE 'UTC'
-           WHERE "id" = $1)",
-                      id, std::string(toString(outcome.status)));
-    return;
-  }
-  // Exponential backoff with ±25% jitter; past the last attempt the event
-  // waits for an operator (events replay) with no nextAttemptAt.
-  sql::execPrepared(
-      tx, "event_failed",
-      R"(UPDATE "StripeWebhookEvent" SET "status" = 'failed', "attempts" = "attempts" + 1,
-             "lastError" = $2, "processedAt" = NULL,
-             "nextAttemptAt" = CASE WHEN "attempts" + 1 < $3 THEN now() AT TIME ZONE 'UTC'
-               + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, LEAST("attempts", 20)))
-                                       * (0.75 + random() * 0.5)) END
-         WHERE "id" = $1)",
-      id, outcome.error, policy.maxAttempts, static_cast<double>(policy.base.count()),
-      static_cast<double>(policy.max.count()));
-}
-
 }  // namespace
 
 std::string_view toString(EventStatus status) {
@@ -70,39 +46,74 @@ bool isHandledType(std::string_view type) {
   return handlerFor(type) != nullptr;
 }
 
-ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
-                            std::string_view payload, const RetryPolicy& policy) {
+ProcessOutcome runHandler(pqxx::dbtransaction& tx, const EventEnvelope& event,
+                          std::string_view payload) {
   ProcessOutcome outcome;
   const auto handler = handlerFor(event.type);
   if (!handler) {
     outcome.status = EventStatus::Ignored;
-  } else {
-    const auto doc = nlohmann::json::parse(payload, nullptr, false);
-    static const nlohmann::json null;
-    const auto& data = doc.is_object() && doc.contains("data") ? doc["data"] : null;
-    const auto& object = data.is_object() && data.contains("object") ? data["object"] : null;
-    const auto& previous = data.is_object() && data.contains("previous_attributes")
-                               ? data["previous_attributes"]
-                               : null;
-    pqxx::subtransaction savepoint(tx, "handler");
-    try {
-      HandlerContext ctx{savepoint, event, object, previous};
-      outcome.status =
-          handler(ctx) == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored;
-      savepoint.commit();
-    } catch (const pqxx::broken_connection&) {
-      throw;  // the whole transaction is lost: the caller answers 503
-    } catch (const pqxx::in_doubt_error&) {
-      throw;
-    } catch (const std::exception& e) {
-      savepoint.abort();
-      outcome.status = EventStatus::Failed;
-      outcome.error = dynamic_cast<const RetryLater*>(&e) ? e.what() : sql::errorText(e);
-      log::warn("event handler failed",
-                {{"event_id", event.id}, {"event_type", event.type}, {"error", outcome.error}});
-    }
+    return outcome;
   }
-  record(tx, event.id, outcome, policy);
+  const auto doc = nlohmann::json::parse(payload, nullptr, false);
+  static const nlohmann::json null;
+  const auto& data = doc.is_object() && doc.contains("data") ? doc["data"] : null;
+  const auto& object = data.is_object() && data.contains("object") ? data["object"] : null;
+  const auto& previous =
+      data.is_object() && data.contains("previous_attributes") ? data["previous_attributes"] : null;
+  pqxx::subtransaction savepoint(tx, "handler");
+  try {
+    HandlerContext ctx{savepoint, event, object, previous};
+    outcome.status =
+        handler(ctx) == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored;
+    savepoint.commit();
+  } catch (const pqxx::broken_connection&) {
+    throw;  // the whole transaction is lost: the caller answers 503
+  } catch (const pqxx::in_doubt_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    savepoint.abort();
+    outcome.status = EventStatus::Failed;
+    outcome.error = dynamic_cast<const RetryLater*>(&e) ? e.what() : sql::errorText(e);
+    log::warn("event handler failed",
+              {{"event_id", event.id}, {"event_type", event.type}, {"error", outcome.error}});
+  }
+  return outcome;
+}
+
+void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
+                    const RetryPolicy& policy) {
+  if (outcomes.empty()) return;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& o : outcomes) {
+    rows.push_back(
+        {{"id", o.eventId}, {"status", toString(o.outcome.status)}, {"error", o.outcome.error}});
+  }
+  // A failed event is due again after exponential backoff with ±25% jitter;
+  // past the last attempt it waits for an operator (events replay), with no
+  // nextAttemptAt.
+  sql::execPrepared(tx, "event_outcomes",
+                    R"(UPDATE "StripeWebhookEvent" e SET
+             "status" = v."status", "attempts" = e."attempts" + 1,
+             "lastError" = NULLIF(v."error", ''),
+             "processedAt" = CASE WHEN v."status" = 'failed' THEN NULL
+                                  ELSE now() AT TIME ZONE 'UTC' END,
+             "nextAttemptAt" = CASE WHEN v."status" = 'failed' AND e."attempts" + 1 < $2
+               THEN now() AT TIME ZONE 'UTC'
+                 + make_interval(secs => LEAST($4::float8, $3::float8 * power(2, LEAST(e."attempts", 20)))
+                                         * (0.75 + random() * 0.5)) END
+         FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "status" text, "error" text)
+         WHERE e."id" = v."id"
+           -- Spelled out so the planner probes the primary key instead of
+           -- hashing the whole table against the batch.
+           AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($1::jsonb) r)))",
+                    rows.dump(), policy.maxAttempts, static_cast<double>(policy.base.count()),
+                    static_cast<double>(policy.max.count()));
+}
+
+ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
+                            std::string_view payload, const RetryPolicy& policy) {
+  auto outcome = runHandler(tx, event, payload);
+  recordOutcomes(tx, {{event.id, outcome}}, policy);
   return outcome;
 }
 

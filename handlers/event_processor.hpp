@@ -7,12 +7,14 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
 class dbtransaction;
-}
+class transaction_base;
+}  // namespace pqxx
 
 namespace effectd::handlers {
 
@@ -34,7 +36,21 @@ struct ProcessOutcome {
 
 bool isHandledType(std::string_view type);
 
-// `payload` is the event's JSON as stored. The event row must exist.
+struct EventOutcome {
+  std::string eventId;
+  ProcessOutcome outcome;
+};
+
+// Runs the event's handler in a savepoint; records nothing. `payload` is the
+// event's JSON as stored.
+ProcessOutcome runHandler(pqxx::dbtransaction& tx, const EventEnvelope& event,
+                          std::string_view payload);
+
+// Writes the outcomes of several events in one statement. The rows must exist.
+void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
+                    const RetryPolicy& policy);
+
+// runHandler, then recordOutcomes of the one event.
 ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy);
 

@@ -81,11 +81,15 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   for (const auto& row : inserted) stored.emplace(row[0].as<std::string>(), true);
 
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
+  std::vector<EventOutcome> handled;
+  handled.reserve(stored.size());
   for (auto i : unique) {
     if (!stored.count(events[i].envelope.id)) continue;
-    processEvent(tx, events[i].envelope, events[i].payload, retry);
+    handled.push_back(
+        {events[i].envelope.id, runHandler(tx, events[i].envelope, events[i].payload)});
     outcomes[i] = StoreOutcome::Stored;
   }
+  recordOutcomes(tx, handled, retry);  // one statement for the whole batch
   tx.commit();
   return outcomes;
 }

@@ -2,6 +2,7 @@
 // mirror the subscription into its organization's row, guarded by the
 // ordering rules, and enqueue the effects the event causes.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pqxx/pqxx>
 
 #include "daemon/log.hpp"
@@ -19,10 +20,29 @@ std::string text(const Timestamp& t) {
   return t ? std::to_string(*t) : std::string();
 }
 
-// Locks the organization's row, creating it linked to the customer if absent,
-// so that concurrent events for one organization apply one after the other.
+// Locks the organization's row when it exists: the usual case, in one
+// statement. An existing row also proves the organization exists (foreign key).
+std::optional<MirroredState> lockExistingRow(pqxx::transaction_base& tx, const std::string& org) {
+  const auto rows = sql::execPrepared(tx, "subscription_lock_row",
+                                      R"(SELECT COALESCE("stripeSubscriptionId", ''), "status",
+                extract(epoch FROM "stripeEventAt")::bigint, COALESCE("stripeEventId", '')
+         FROM "Subscription" WHERE "organizationId" = $1 FOR UPDATE)",
+                                      org);
+  if (rows.empty()) return std::nullopt;
+  const auto row = rows[0];
+  MirroredState state{row[0].as<std::string>(), row[1].as<std::string>(), std::nullopt,
+                      row[3].as<std::string>()};
+  if (!row[2].is_null()) state.eventAt = row[2].as<std::int64_t>();
+  return state;
+}
+
+// Locks the organization's row, creating it linked to the customer first if
+// absent, so that concurrent events for one organization apply one after the
+// other. Two first events race on the unique index: the second waits for the
+// first to commit, inserts nothing, and then locks the row the first made.
 MirroredState lockRow(pqxx::transaction_base& tx, const std::string& org,
                       const SubscriptionObject& s) {
+  if (auto state = lockExistingRow(tx, org)) return *state;
   sql::execPrepared(
       tx, "subscription_ensure_row",
       R"(INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId", "livemode",
@@ -30,15 +50,7 @@ MirroredState lockRow(pqxx::transaction_base& tx, const std::string& org,
          VALUES ($1, $2, $3, $4, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
          ON CONFLICT ("organizationId") DO NOTHING)",
       sql::newUuidV7(), org, s.customer, s.livemode);
-  const auto row = sql::execPrepared(tx, "subscription_lock_row",
-                                     R"(SELECT COALESCE("stripeSubscriptionId", ''), "status",
-                extract(epoch FROM "stripeEventAt")::bigint, COALESCE("stripeEventId", '')
-         FROM "Subscription" WHERE "organizationId" = $1 FOR UPDATE)",
-                                     org)[0];
-  MirroredState state{row[0].as<std::string>(), row[1].as<std::string>(), std::nullopt,
-                      row[3].as<std::string>()};
-  if (!row[2].is_null()) state.eventAt = row[2].as<std::int64_t>();
-  return state;
+  return lockExistingRow(tx, org).value();
 }
 
 void apply(pqxx::transaction_base& tx, const std::string& org, const SubscriptionObject& s,
@@ -72,9 +84,14 @@ void apply(pqxx::transaction_base& tx, const std::string& org, const Subscriptio
 
 HandlerResult handleSubscriptionEvent(HandlerContext& ctx) {
   const auto subscription = readSubscription(ctx.object);
-  const auto org =
-      resolveOrganization(ctx.tx, subscription.metadataOrganizationId, subscription.customer);
-  const auto row = lockRow(ctx.tx, org, subscription);
+  // With metadata.organizationId and a row already there (the usual case),
+  // one statement resolves the organization and locks its row.
+  std::string org = subscription.metadataOrganizationId;
+  auto existing = org.empty() ? std::nullopt : lockExistingRow(ctx.tx, org);
+  if (!existing) {
+    org = resolveOrganization(ctx.tx, subscription.metadataOrganizationId, subscription.customer);
+  }
+  const auto row = existing ? *existing : lockRow(ctx.tx, org, subscription);
   const auto decision =
       decideOrdering(row, {subscription.id, subscription.status, ctx.event.created, ctx.event.id});
   if (decision == OrderingDecision::Apply) {

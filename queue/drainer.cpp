@@ -274,7 +274,11 @@ struct Drainer::State {
             toDeliver.clear();
             running = inFlight;
           }
-          releaseEffects(*conn, options.worker, unstarted);
+          if (!unstarted.empty()) {
+            pqxx::work tx(*conn, "release");
+            releaseEffects(tx, options.worker, unstarted);
+            tx.commit();
+          }
           for (const auto& id : unstarted) held.erase(id);
           if (running == 0) return;
           if (now > stopDeadline && !channels->abort->aborted()) {
@@ -290,7 +294,11 @@ struct Drainer::State {
           continue;
         }
         if (now >= nextRenew) {
-          renewLeases(*conn, options.worker, {held.begin(), held.end()}, options.lease);
+          if (!held.empty()) {
+            pqxx::work tx(*conn, "renew");
+            renewLeases(tx, options.worker, {held.begin(), held.end()}, options.lease);
+            tx.commit();
+          }
           nextRenew = now + renewEvery;
         }
         if (now >= nextRescue) {

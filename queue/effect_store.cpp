@@ -97,38 +97,37 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
          FROM jsonb_to_recordset($2::jsonb)
               AS v("id" text, "status" text, "error" text, "message" text, "delay" float8,
                    "jitter" boolean)
-         WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1)",
+         WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1
+           -- Spelled out so the planner probes the primary key instead of
+           -- hashing the whole table against the batch.
+           AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r)))",
                                    worker, rows.dump());
   return static_cast<int>(r.affected_rows());
 }
 
-int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
+int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
                    const std::vector<std::string>& ids) {
   if (ids.empty()) return 0;
-  pqxx::work tx(conn, "release");
   const auto r = sql::execPrepared(
       tx, "effects_release",
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
              "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
-         WHERE "id" IN (SELECT jsonb_array_elements_text($2::jsonb))
+         WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
            AND "status" = 'running' AND "lockedBy" = $1)",
       worker, nlohmann::json(ids).dump());
-  tx.commit();
   return static_cast<int>(r.affected_rows());
 }
 
-int renewLeases(pqxx::connection_base& conn, const std::string& worker,
+int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
                 const std::vector<std::string>& ids, std::chrono::seconds lease) {
   if (ids.empty()) return 0;
-  pqxx::work tx(conn, "renew");
   const auto r =
       sql::execPrepared(tx, "effects_renew",
                         R"(UPDATE "OutboundEffect"
          SET "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3)
-         WHERE "id" IN (SELECT jsonb_array_elements_text($2::jsonb))
+         WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
            AND "status" = 'running' AND "lockedBy" = $1)",
                         worker, nlohmann::json(ids).dump(), static_cast<double>(lease.count()));
-  tx.commit();
   return static_cast<int>(r.affected_rows());
 }
 

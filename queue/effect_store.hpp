@@ -1,8 +1,9 @@
 // The drainer's SQL on OutboundEffect, one function per statement: claim a
 // batch (SKIP LOCKED, lease), complete a batch, renew leases, rescue expired
-// leases, prune old rows. Each is one round trip. Claim and complete run in
-// the caller's transaction, so the drainer writes the outcomes of one batch
-// and claims the next with a single commit.
+// leases, prune old rows. Each is one round trip. Claim, complete, release
+// and renew run in the caller's transaction, so the drainer writes the
+// outcomes of one batch and claims the next with a single commit. Batch
+// statements find their rows through the primary key, never a table scan.
 #pragma once
 
 #include <chrono>
@@ -45,13 +46,13 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
 
 // Gives effects claimed but not delivered back to the queue, as if never
 // claimed (a stopping daemon's leftovers).
-int releaseEffects(pqxx::connection_base& conn, const std::string& worker,
+int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
                    const std::vector<std::string>& ids);
 
 // Extends the leases of the effects `worker` holds in memory (`ids`). A row
 // leased to this worker that it does not hold (its claim's commit answer was
 // lost) is left to expire and be rescued.
-int renewLeases(pqxx::connection_base& conn, const std::string& worker,
+int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
                 const std::vector<std::string>& ids, std::chrono::seconds lease);
 
 struct RescueCounts {

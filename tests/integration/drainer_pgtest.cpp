@@ -186,7 +186,9 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   ASSERT_EQ(claimed.size(), 2u);
   const auto& inHand = claimed[0].key == "k0" ? claimed[0] : claimed[1];
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  EXPECT_EQ(renewLeases(db_.conn(), "slow", {inHand.id}, seconds(5)), 1);
+  pqxx::work renew(db_.conn());
+  EXPECT_EQ(renewLeases(renew, "slow", {inHand.id}, seconds(5)), 1);
+  renew.commit();
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 1);
   EXPECT_EQ(field("k0", "status"), "running");
@@ -196,7 +198,9 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
 TEST_F(DrainerPgTest, ReleasedEffectsGoBackUntouched) {
   enqueueEmails(1);
   const auto claimed = claim("stopping", seconds(60), {EffectKind::Email});
-  EXPECT_EQ(releaseEffects(db_.conn(), "stopping", {claimed[0].id}), 1);
+  pqxx::work release(db_.conn());
+  EXPECT_EQ(releaseEffects(release, "stopping", {claimed[0].id}), 1);
+  release.commit();
   EXPECT_EQ(field("k0", "status") + " " + field("k0", "attempts"), "pending 0");
 }
 
