@@ -17,8 +17,8 @@ using std::chrono::seconds;
 
 long sequentialScans(pqxx::transaction_base& tx, const std::string& table) {
   // Counts of the current transaction: no wait for the statistics collector.
-  return tx.exec_params1("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = $1",
-                         table)[0]
+  return tx
+      .exec_params1("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = $1", table)[0]
       .as<long>();
 }
 

@@ -181,6 +181,39 @@ TEST_P(HandlersPgTest, ASecondSubscriptionReplacesACanceledOne) {
   EXPECT_TRUE(effectKeys(db_.conn()).count("email:subscription_started:sub_2"));
 }
 
+// Each handler of a batch runs in its own savepoint: the failing event is
+// recorded failed, the others commit with the batch.
+TEST_P(HandlersPgTest, OneFailingHandlerInABatchLeavesTheOthersApplied) {
+  seedOrganization(db_.conn(), "org_2", "owner@org2.example");
+  auto good = spec("active");
+  good.organizationId = "org_1";
+  auto orphan = spec("active", "sub_orphan");  // no organization: its handler fails
+  orphan.customer = "cus_orphan";
+  auto other = spec("trialing", "sub_2");
+  other.customer = "cus_2";
+  other.organizationId = "org_2";
+  std::vector<IncomingEvent> events;
+  for (const auto& body : {sub("evt_good", "customer.subscription.created", T + 1, good),
+                           sub("evt_orphan", "customer.subscription.created", T + 1, orphan),
+                           sub("evt_other", "customer.subscription.created", T + 1, other)}) {
+    events.push_back({parseEnvelope(body).event, body});
+  }
+  const auto outcomes = IntakeWriter::storeBatch(db_.conn(), events, policy_);
+  EXPECT_EQ(outcomes, std::vector<StoreOutcome>(3, StoreOutcome::Stored));
+  EXPECT_EQ(eventStatus("evt_good"), "processed");
+  EXPECT_EQ(eventStatus("evt_orphan"), "failed");
+  EXPECT_EQ(eventStatus("evt_other"), "processed");
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_1");
+  EXPECT_EQ(subscriptionRow(db_.conn(), "org_2").at("status"), "trialing");
+  EXPECT_EQ(effectKeys(db_.conn()),
+            (std::set<std::string>{
+                "email:subscription_started:sub_1", "analytics:subscription_started:sub_1",
+                "email:subscription_started:sub_2", "analytics:subscription_started:sub_2"}));
+  // Each stored once, attempted once.
+  EXPECT_EQ(db_.scalar(R"(SELECT count(*) || ' ' || sum("attempts") FROM "StripeWebhookEvent")"),
+            "3 3");
+}
+
 TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArrives) {
   // Still answered as stored (Stripe gets 200), but failed and waiting.
   EXPECT_EQ(deliver(sub("evt_early", "customer.subscription.created", T + 1, spec("active"))),
