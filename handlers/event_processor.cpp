@@ -106,7 +106,8 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($1::jsonb) r)))",
-                    rows.dump(), policy.maxAttempts, static_cast<double>(policy.base.count()),
+                    rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    policy.maxAttempts, static_cast<double>(policy.base.count()),
                     static_cast<double>(policy.max.count()));
 }
 

@@ -197,6 +197,20 @@ struct Drainer::State {
     }
   }
 
+  // Past the shutdown grace, deliveries still running are cut short (once);
+  // two seconds later the loop gives up on them. True when it is time to go.
+  bool shutdownDeadlinePassed(std::chrono::steady_clock::time_point& deadline, int running) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now <= deadline) return false;
+    if (channels->abort->aborted()) return true;  // their leases expire and the rescuer decides
+    // A request that may have arrived is then retried or unknown, as after a
+    // timeout, and written now rather than after a lease runs out.
+    log::warn("shutdown grace over: cutting deliveries short", {{"in_flight", running}});
+    channels->abort->abort();
+    deadline = now + std::chrono::seconds(2);
+    return false;
+  }
+
   void drainLoop() {
     sql::Connection connection({.url = options.databaseUrl});
     const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
@@ -206,51 +220,65 @@ struct Drainer::State {
     const auto idempotent = channels->idempotentKinds();
     const auto kinds = channels->configuredKinds();
     std::vector<Completion> toComplete;
+    std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
+    bool lastPassFailed = false;
     std::chrono::steady_clock::time_point stopDeadline{};
 
     for (;;) {
       int capacity = 0;
+      int running = 0;
       {
         std::unique_lock lock(mutex);
-        if (delivered.empty() && !notified && !(stopping && !stoppingSeen)) {
+        if (lastPassFailed) {
+          // The database is away or refused the pass: outcomes wait in memory
+          // (leases cover a short outage) and the loop does not spin.
+          wakeDrainer.wait_for(lock, std::chrono::milliseconds(500));
+        } else if (delivered.empty() && !notified && !(stopping && !stoppingSeen)) {
           // Stopping, look often for the last outcomes and the deadline.
           wakeDrainer.wait_for(lock,
                                stopping ? std::chrono::milliseconds(50) : options.pollInterval);
         }
         notified = false;
-        toComplete.swap(delivered);
-        inFlight -= static_cast<int>(toComplete.size());
+        for (auto& c : delivered) toComplete.push_back(std::move(c));
+        inFlight -= static_cast<int>(delivered.size());
+        delivered.clear();
         if (stopping && !stoppingSeen) {
           stoppingSeen = true;
           stopDeadline = std::chrono::steady_clock::now() + options.shutdownGrace;
         }
+        if (stopping) {
+          // Stopping: start nothing new; unstarted effects go back to the queue.
+          for (const auto& e : toDeliver) toRelease.push_back(e.id);
+          inFlight -= static_cast<int>(toDeliver.size());
+          toDeliver.clear();
+        }
         capacity = stopping ? 0 : options.concurrency - inFlight;
+        running = inFlight;
+      }
+      if (stoppingSeen) {
+        if (running == 0 && toComplete.empty() && toRelease.empty()) return;
+        if (shutdownDeadlinePassed(stopDeadline, running)) return;
       }
       auto* conn = connection.get();
-      if (!conn) {
-        // Outcomes wait in memory until the database is back; leases are long
-        // enough to cover a short outage.
-        std::lock_guard lock(mutex);
-        for (auto& c : toComplete) delivered.push_back(std::move(c));
-        inFlight += static_cast<int>(toComplete.size());
-        toComplete.clear();
-        if (stoppingSeen && std::chrono::steady_clock::now() > stopDeadline) return;
-        continue;
-      }
+      lastPassFailed = conn == nullptr;
+      if (!conn) continue;
       try {
         // Outcomes of the last deliveries and the next claim share a commit.
         std::vector<ClaimedEffect> claimed;
-        if (!toComplete.empty() || capacity > 0) {
+        if (!toComplete.empty() || capacity > 0 || !toRelease.empty()) {
           pqxx::work tx(*conn, "drain");
           completeEffects(tx, options.worker, toComplete, options.retry);
+          releaseEffects(tx, options.worker, toRelease);
           if (capacity > 0) {
             claimed = claimEffects(tx, options.worker, std::min(capacity, options.batchSize),
                                    options.lease, kinds);
           }
           tx.commit();
           for (const auto& c : toComplete) held.erase(c.id);
+          for (const auto& id : toRelease) held.erase(id);
           toComplete.clear();
+          toRelease.clear();
         }
         if (!claimed.empty()) {
           for (const auto& e : claimed) held.insert(e.id);
@@ -264,35 +292,8 @@ struct Drainer::State {
           wakeDelivery.notify_all();
         }
         const auto now = std::chrono::steady_clock::now();
-        if (stoppingSeen) {
-          std::vector<std::string> unstarted;
-          int running = 0;
-          {
-            std::lock_guard lock(mutex);
-            for (const auto& e : toDeliver) unstarted.push_back(e.id);
-            inFlight -= static_cast<int>(toDeliver.size());
-            toDeliver.clear();
-            running = inFlight;
-          }
-          if (!unstarted.empty()) {
-            pqxx::work tx(*conn, "release");
-            releaseEffects(tx, options.worker, unstarted);
-            tx.commit();
-          }
-          for (const auto& id : unstarted) held.erase(id);
-          if (running == 0) return;
-          if (now > stopDeadline && !channels->abort->aborted()) {
-            // Cut the deliveries short and write what became of them: a
-            // request that may have arrived is retried or unknown, as after
-            // a timeout, rather than waiting out a lease after exit.
-            log::warn("shutdown grace over: cutting deliveries short", {{"in_flight", running}});
-            channels->abort->abort();
-            stopDeadline = now + std::chrono::seconds(2);
-          } else if (now > stopDeadline) {
-            return;  // their leases expire and the rescuer decides
-          }
-          continue;
-        }
+        // Renewed while stopping too: a long grace must not let another
+        // daemon rescue what is still being delivered here.
         if (now >= nextRenew) {
           if (!held.empty()) {
             pqxx::work tx(*conn, "renew");
@@ -301,6 +302,7 @@ struct Drainer::State {
           }
           nextRenew = now + renewEvery;
         }
+        if (stoppingSeen) continue;
         if (now >= nextRescue) {
           const auto rescued = rescueExpired(*conn, idempotent, 100);
           if (rescued.requeued || rescued.unknown) {
@@ -317,13 +319,10 @@ struct Drainer::State {
                                                           : std::chrono::seconds(60));
         }
       } catch (const std::exception& e) {
+        // Completions and releases not written stay in hand for the next pass.
         connection.dropIfBroken();
+        lastPassFailed = true;
         log::warn("drainer pass failed", {{"error", sql::errorText(e)}});
-        // Completions not written are retried on the next pass.
-        std::lock_guard lock(mutex);
-        for (auto& c : toComplete) delivered.push_back(std::move(c));
-        inFlight += static_cast<int>(toComplete.size());
-        toComplete.clear();
       }
     }
   }

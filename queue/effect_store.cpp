@@ -1,5 +1,6 @@
 #include "queue/effect_store.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -20,6 +21,14 @@ std::string_view statusOf(DeliveryResult::Outcome o) {
       return "unknown";
   }
   return "dead";
+}
+
+// Provider text is anything: bytes cut mid-character, Latin-1, NUL. The batch
+// must still be written, or the drainer would stall on it: NUL (which jsonb
+// refuses) becomes a space here, invalid UTF-8 becomes U+FFFD in dump().
+std::string withoutNul(std::string text) {
+  std::replace(text.begin(), text.end(), '\0', ' ');
+  return text;
 }
 
 }  // namespace
@@ -77,12 +86,13 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
     rows.push_back(
         {{"id", c.id},
          {"status", statusOf(outcome)},
-         {"error", c.result.error},
-         {"message", c.result.providerMessageId},
+         {"error", withoutNul(c.result.error)},
+         {"message", withoutNul(c.result.providerMessageId)},
          {"delay",
           c.result.retryAfter ? static_cast<double>(c.result.retryAfter->count()) : exponential},
          {"jitter", !c.result.retryAfter.has_value()}});
   }
+  const auto batch = rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   const auto r = sql::execPrepared(tx, "effects_complete",
                                    R"(UPDATE "OutboundEffect" e SET
            "status" = v."status",
@@ -101,7 +111,7 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r)))",
-                                   worker, rows.dump());
+                                   worker, batch);
   return static_cast<int>(r.affected_rows());
 }
 

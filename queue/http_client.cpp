@@ -109,7 +109,8 @@ struct Connection {
     tcp.close();  // aborted: complete the step with operation_aborted, then leave
     ioc.restart();
     ioc.run();
-    return asio::error::operation_aborted;
+    // The step may have completed just before the close took effect.
+    return finished && !result ? result : asio::error::operation_aborted;
   }
 
   // An idle connection the server has closed (or written to, which no
@@ -231,8 +232,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
     if (!connection) return out;  // nothing was sent
 
     auto& c = *connection;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(kMaxResponseBody);
+    std::optional<http::response_parser<http::string_body>> parser;
     out.mayHaveBeenSent = true;  // from the first byte written, the provider may act on it
     c.tcp.expires_after(impl_->options.requestTimeout);
     const char* step = "write";
@@ -243,13 +243,16 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
         http::async_write(c.tcp, req, done);
       }
     });
-    if (!ec) {
+    // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+    while (!ec && (!parser || parser->get().result_int() / 100 == 1)) {
+      parser.emplace();
+      parser->body_limit(kMaxResponseBody);
       step = "read";
       ec = c.run(impl_->options.abort.get(), [&](auto done) {
         if (c.tls) {
-          http::async_read(*c.tls, c.buffer, parser, done);
+          http::async_read(*c.tls, c.buffer, *parser, done);
         } else {
-          http::async_read(c.tcp, c.buffer, parser, done);
+          http::async_read(c.tcp, c.buffer, *parser, done);
         }
       });
     }
@@ -257,7 +260,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
       // A server may close a kept-alive connection just as we reuse it. With
       // no byte of an answer, a request the provider deduplicates is safe to
       // send once more on a new connection.
-      if (reused && r.replayable && !parser.got_some() && closedByPeer(ec)) {
+      if (reused && r.replayable && (!parser || !parser->got_some()) && closedByPeer(ec)) {
         connection.reset();
         continue;
       }
@@ -265,12 +268,15 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
                   (ec == asio::error::operation_aborted ? "cut short by shutdown" : ec.message());
       return out;
     }
-    auto& res = parser.get();
+    const bool reusable = parser->keep_alive() && c.buffer.size() == 0;
+    auto& res = parser->get();
     out.status = static_cast<int>(res.result_int());
     out.body = std::move(res.body());
     for (const auto& f : res)
       out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    if (res.keep_alive()) impl_->putIdle(r.url, std::move(connection));
+    // Bytes past the answer belong to nothing we sent: such a connection is
+    // not trusted with the next request.
+    if (reusable) impl_->putIdle(r.url, std::move(connection));
     return out;
   }
 }

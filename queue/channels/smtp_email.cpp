@@ -96,6 +96,9 @@ class Session {
   }
 
   void handshake() {
+    // Anything the server sent after "220 Ready" arrived in plain text: it must
+    // not be read later as if it had come over TLS (STARTTLS injection).
+    if (buffer_.size() != 0) throw SmtpFailure{"STARTTLS: unexpected data before the handshake"};
     SSL_set_tlsext_host_name(stream_.native_handle(), settings_.host.c_str());
     stream_.set_verify_mode(asio::ssl::verify_peer);
     stream_.set_verify_callback(asio::ssl::host_name_verification(settings_.host));
@@ -190,7 +193,7 @@ class Session {
   DeliveryAbort* abort_;
   tcp::socket socket_;
   asio::ssl::stream<tcp::socket&> stream_;
-  asio::streambuf buffer_;
+  asio::streambuf buffer_{64 * 1024};  // a reply longer than this is an error, not memory
   bool tls_ = false;
 };
 

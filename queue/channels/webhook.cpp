@@ -2,6 +2,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +12,23 @@
 #include "queue/channels/providers.hpp"
 
 namespace effectd::queue {
+namespace {
+
+bool reservedHeader(std::string_view name) {
+  for (std::string_view reserved :
+       {"host", "content-length", "transfer-encoding", "connection", "content-type", "webhook-id",
+        "webhook-timestamp", "webhook-signature"}) {
+    if (name.size() == reserved.size() &&
+        std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 WebhookChannel::WebhookChannel(std::shared_ptr<const HttpClient> client,
                                std::set<std::string> allowedHosts, std::string signingSecret)
@@ -52,7 +71,19 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
                       .replayable = idempotent()};
   if (const auto h = p.find("headers"); h != p.end() && h->is_object()) {
     for (const auto& [k, v] : h->items()) {
-      if (v.is_string()) request.headers.emplace_back(k, v.get<std::string>());
+      if (!v.is_string()) continue;
+      const auto value = v.get<std::string>();
+      // No header splitting, and no overriding what effectd itself sets.
+      const auto bad = [](const std::string& t) {
+        return t.find_first_of(std::string("\r\n\0", 3)) != std::string::npos;
+      };
+      if (k.empty() || bad(k) || bad(value) || k.find(':') != std::string::npos) {
+        return DeliveryResult::dead("webhook header " + nlohmann::json(k).dump() + " is not valid");
+      }
+      if (reservedHeader(k)) {
+        return DeliveryResult::dead("webhook header " + k + " is set by effectd, not the payload");
+      }
+      request.headers.emplace_back(k, value);
     }
   }
   request.headers.emplace_back("Content-Type", "application/json");

@@ -96,6 +96,27 @@ TEST(OutcomesE2eTest, EveryResendAnswerLeavesThePrescribedRow) {
   EXPECT_EQ(standIn.requests().size(), 8u);
 }
 
+// Provider text is anything: a message cut mid-character, a NUL byte. The
+// outcome is still written (jsonb refuses NUL), and the drainer goes on.
+TEST(OutcomesE2eTest, AnAnswerThatIsNotCleanTextIsStillRecorded) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(json::array({{{"status", 500}, {"body", std::string(299, 'x') + "\u00e9"}},
+                            {{"status", 400}, {"body", std::string("bad\0byte", 8)}},
+                            {{"status", 200}}}));
+  enqueueInOrder(db, {"a-cut", "b-nul", "c-ok"});
+  Daemon daemon(oneAtATime(db, "resend", standIn.url()));
+  ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))
+      << daemon.log();
+  const auto cut = row(db, "a-cut");
+  EXPECT_EQ(cut.status, "pending");
+  EXPECT_NE(cut.lastError.find("HTTP 500: xxx"), std::string::npos) << cut.lastError;
+  const auto nul = row(db, "b-nul");
+  EXPECT_EQ(nul.status, "dead");
+  EXPECT_NE(nul.lastError.find("bad byte"), std::string::npos) << nul.lastError;
+  EXPECT_EQ(row(db, "c-ok").status, "sent");
+}
+
 TEST(OutcomesE2eTest, PostmarkSilenceIsUnknownAndTheLastAttemptIsDead) {
   TestDatabase db;
   ProviderStandIn standIn;

@@ -147,6 +147,21 @@ TEST(ProvidersE2eTest, ConnectionsAreKeptAliveAndAClosedOneIsNotAnUnknownOutcome
   EXPECT_NE(requests.back()["connection"], requests[6]["connection"]);
 }
 
+// An interim 103 Early Hints precedes the real answer: the effect is judged by
+// the final 200, and the kept-alive connection serves the next request cleanly.
+TEST(ProvidersE2eTest, AnInterimAnswerIsNotTheOutcome) {
+  ProviderStandIn standIn;
+  standIn.plan(json::array({{{"status", 200}, {"early", true}, {"body", {{"id", "re_after_103"}}}},
+                            {{"status", 200}, {"body", {{"id", "re_next"}}}}}));
+  ResendChannel resend(client(), *Url::parse(standIn.url()), "k", "f@x.example");
+  const auto first = resend.deliver(email("early:1"));
+  EXPECT_EQ(first.outcome, Outcome::Sent) << first.error;
+  EXPECT_EQ(first.providerMessageId, "re_after_103");
+  const auto second = resend.deliver(email("early:2"));
+  EXPECT_EQ(second.providerMessageId, "re_next");
+  EXPECT_EQ(standIn.requests().size(), 2u);
+}
+
 TEST(ProvidersE2eTest, PostmarkRequestShape) {
   ProviderStandIn standIn;
   standIn.plan(json::array({{{"status", 200}, {"body", {{"MessageID", "pm-42"}}}}}));
@@ -222,6 +237,18 @@ TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
   EXPECT_EQ(refused.outcome, Outcome::Dead);
   EXPECT_NE(refused.error.find("WEBHOOK_ALLOWED_HOSTS"), std::string::npos);
   EXPECT_EQ(standIn.requests().size(), 1u) << "nothing was sent to a disallowed host";
+
+  // Headers from the payload cannot split the request or replace effectd's own.
+  for (const auto& headers : {json{{"X-Evil", "a\r\nX-Injected: 1"}}, json{{"Host", "other"}},
+                              json{{"webhook-signature", "v1,forged"}}}) {
+    auto bad = effect;
+    bad.payload =
+        json{{"url", standIn.url() + "/hooks/billing"}, {"body", "{}"}, {"headers", headers}}
+            .dump();
+    const auto refusedHeader = webhook.deliver(bad);
+    EXPECT_EQ(refusedHeader.outcome, Outcome::Dead) << headers.dump();
+  }
+  EXPECT_EQ(standIn.requests().size(), 1u);
 }
 
 // A test CA, a certificate for localhost signed by it, one for another name,

@@ -6,7 +6,8 @@ Records every request as one JSON line (method, path, headers, body) and
 answers from a plan: a JSON list of responses consumed in order, each
 {"status": 200, "headers": {...}, "body": {...} | "text"}, or {"hang": seconds}
 (answer nothing for that long), or {"drop": true} (close without answering);
-"close": true with a status answers, then closes the kept-alive connection
+"early": true sends a 103 Early Hints first; "close": true with a status
+answers, then closes the kept-alive connection
 without saying so (as a server's idle timeout does). Each record names the
 client's port, so tests can tell a kept-alive connection from a new one.
 With the plan empty it answers 200 with ids like Resend's and Postmark's.
@@ -75,6 +76,8 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
+        if plan.get("early"):
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
         payload = plan.get("body", {})
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
         self.send_response(plan.get("status", 200))
