@@ -78,12 +78,15 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
       config.databaseListenUrl.empty() ? config.databaseUrl : config.databaseListenUrl;
   std::string lastAt;  // the newest change printed: where to pick up after a reconnect
   bool connectedOnce = false;
+  // A change seen both live and in a history query (at LISTEN time, or when
+  // catching up from the same millisecond after a reconnect) is printed once.
+  std::set<std::string> shown;
   while (!tailStop) {
     try {
       sql::DirectConnection conn(url);
-      // LISTEN first, then the history: nothing falls between the two. A
-      // change that shows up in both is printed once.
-      std::set<std::string> shown;
+      // So that an operator looking at pg_stat_activity knows what this is.
+      pqxx::nontransaction(*conn).exec("SET application_name = 'effectd effects tail'");
+      // LISTEN first, then the history: nothing falls between the two.
       auto show = [&](const queue::EffectTransition& t) {
         if (!shown.insert(t.id + t.status + t.at).second) return;
         printTransition(t, options.json);
@@ -93,7 +96,7 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
           *conn, options.filter,
           [&] {
             const auto history =
-                connectedOnce ? queue::latestTransitions(*conn, options.filter, 1000, lastAt)
+                connectedOnce ? queue::latestTransitions(*conn, options.filter, 10000, lastAt)
                               : queue::latestTransitions(*conn, options.filter, options.lines);
             connectedOnce = true;
             for (const auto& t : history) show(t);

@@ -49,7 +49,7 @@ std::vector<EffectTransition> latestTransitions(pqxx::connection_base& conn,
                   "attempts", "maxAttempts", "updatedAt"
            FROM "OutboundEffect"
            WHERE ($1 = '' OR "kind" = $1) AND ($2 = '' OR "status" = $2)
-             AND ($3 = '' OR "updatedAt" > $3::timestamp)
+             AND ($3 = '' OR "updatedAt" >= $3::timestamp)
            ORDER BY "updatedAt" DESC, "id" DESC LIMIT $4) latest
          ORDER BY "updatedAt", "id")",
       filter.kind, filter.status, since.empty() ? since : since.substr(0, since.size() - 1), limit);

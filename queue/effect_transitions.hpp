@@ -34,7 +34,7 @@ struct TransitionFilter {
 // A NOTIFY payload from the trigger; nullopt when it is not one.
 std::optional<EffectTransition> parseTransition(std::string_view payload);
 
-// The `limit` rows changed last, optionally only after `since` (an `at`),
+// The `limit` rows changed last, optionally only since `since` (an `at`, inclusive),
 // oldest first.
 std::vector<EffectTransition> latestTransitions(pqxx::connection_base& conn,
                                                 const TransitionFilter& filter, int limit,

@@ -198,6 +198,21 @@ TEST(CliE2eTest, EffectsTailShowsTheRecentChangesThenEveryTransitionLive) {
       },
       std::chrono::seconds(10)))
       << tail.log();
+  // The connection drops (a failover, say): what changed meanwhile is printed
+  // once tail is back.
+  db.scalar(R"(SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()
+                 AND application_name = 'effectd effects tail')");
+  ASSERT_EQ(effectd({"effects", "enqueue", "--kind", "email", "--key", "tail:offline", "--payload",
+                     payload, "--run-at", "2100-01-01T00:00:00Z"},
+                    env)
+                .exitCode,
+            0);
+  EXPECT_TRUE(eventually(
+      [&] { return tailed(tail.log())["tail:offline"] == std::vector<std::string>{"pending"}; },
+      std::chrono::seconds(10)))
+      << tail.log();
+  EXPECT_NE(tail.log().find("reconnecting"), std::string::npos) << tail.log();
   EXPECT_EQ(tail.stop(SIGINT, std::chrono::seconds(5)), 0);
 }
 
