@@ -193,7 +193,8 @@ class Session {
   DeliveryAbort* abort_;
   tcp::socket socket_;
   asio::ssl::stream<tcp::socket&> stream_;
-  asio::streambuf buffer_{64 * 1024};  // a reply longer than this is an error, not memory
+  asio::streambuf buffer_{std::size_t{64} *
+                          1024};  // a reply longer than this is an error, not memory
   bool tls_ = false;
 };
 
