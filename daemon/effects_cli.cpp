@@ -1,12 +1,17 @@
 #include "daemon/effects_cli.hpp"
 
+#include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <iomanip>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <thread>
+#include <utility>
 
 #include "daemon/cli_database.hpp"
 #include "sql/connection.hpp"
@@ -41,31 +46,90 @@ json toJson(const queue::EffectRow& e) {
 
 std::atomic<bool> tailStop{false};
 
-void printTransition(const queue::EffectTransition& t, bool asJson) {
+std::string formatTransition(const queue::EffectTransition& t, bool asJson) {
   if (asJson) {
     auto opt = [](const std::string& v) { return v.empty() ? json() : json(v); };
-    std::cout << json{{"at", t.at},
-                      {"id", t.id},
-                      {"key", t.key},
-                      {"kind", t.kind},
-                      {"status", t.status},
-                      {"attempts", t.attempts},
-                      {"maxAttempts", t.maxAttempts},
-                      {"lockedBy", opt(t.lockedBy)},
-                      {"error", opt(t.error)}}
-                     .dump()
-              << std::endl;  // flushed: the reader is often a pipe
-    return;
+    return json{{"at", t.at},
+                {"id", t.id},
+                {"key", t.key},
+                {"kind", t.kind},
+                {"status", t.status},
+                {"attempts", t.attempts},
+                {"maxAttempts", t.maxAttempts},
+                {"lockedBy", opt(t.lockedBy)},
+                {"error", opt(t.error)}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
-  std::cout << t.at << "  " << std::left << std::setw(10) << t.status << std::setw(10) << t.kind
-            << std::setw(7) << (std::to_string(t.attempts) + "/" + std::to_string(t.maxAttempts))
-            << t.key;
-  if (t.status == "running" && !t.lockedBy.empty()) std::cout << "  [" << t.lockedBy << "]";
+  std::ostringstream out;
+  out << t.at << "  " << std::left << std::setw(10) << t.status << std::setw(10) << t.kind
+      << std::setw(7) << (std::to_string(t.attempts) + "/" + std::to_string(t.maxAttempts))
+      << t.key;
+  if (t.status == "running" && !t.lockedBy.empty()) out << "  [" << t.lockedBy << "]";
   if (t.status != "running" && t.status != "sent" && !t.error.empty()) {
-    std::cout << "  (" << t.error << ")";
+    out << "  (" << t.error << ")";
   }
-  std::cout << std::endl;
+  return out.str();
 }
+
+// Writes tail's lines on a thread of its own, so that a paused reader
+// (`effects tail | less`) never stops tail from consuming notifications:
+// a listener that stops reading holds PostgreSQL's notification queue, and
+// once that fills, every transaction that notifies fails. Past `capacity`
+// waiting lines, new ones are dropped and counted.
+class LineWriter {
+ public:
+  explicit LineWriter(std::size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
+  ~LineWriter() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+
+  void push(std::string line) {
+    {
+      std::lock_guard lock(mutex_);
+      if (lines_.size() >= capacity_) {
+        ++dropped_;
+        return;
+      }
+      lines_.push_back(std::move(line));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return done_ || !lines_.empty() || dropped_ > 0; });
+      if (lines_.empty() && dropped_ == 0) return;  // done, and all written
+      auto lines = std::move(lines_);
+      lines_.clear();
+      const auto dropped = std::exchange(dropped_, 0);
+      lock.unlock();
+      for (const auto& line : lines) std::cout << line << "\n";
+      if (dropped > 0) {
+        std::cout << "... " << dropped
+                  << " changes not shown: the output was not read fast enough\n";
+      }
+      std::cout.flush();  // the reader is often a pipe
+      lock.lock();
+    }
+  }
+
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::string> lines_;
+  std::size_t dropped_ = 0;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -81,6 +145,7 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
   // A change seen both live and in a history query (at LISTEN time, or when
   // catching up from the same millisecond after a reconnect) is printed once.
   std::set<std::string> shown;
+  LineWriter output(100000);
   while (!tailStop) {
     try {
       sql::DirectConnection conn(url);
@@ -89,7 +154,7 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
       // LISTEN first, then the history: nothing falls between the two.
       auto show = [&](const queue::EffectTransition& t) {
         if (!shown.insert(t.id + t.status + t.at).second) return;
-        printTransition(t, options.json);
+        output.push(formatTransition(t, options.json));
         lastAt = std::max(lastAt, t.at);
       };
       queue::followTransitions(
