@@ -1,7 +1,10 @@
 #include "daemon/effects_cli.hpp"
 
+#include <pthread.h>
 #include <condition_variable>
+
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <iomanip>
 #include <iostream>
@@ -78,7 +81,16 @@ std::string formatTransition(const queue::EffectTransition& t, bool asJson) {
 // waiting lines, new ones are dropped and counted.
 class LineWriter {
  public:
-  explicit LineWriter(std::size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
+  explicit LineWriter(std::size_t capacity)
+      : capacity_(capacity), thread_([this] {
+          // Signals go to the main thread; a write here is never interrupted.
+          sigset_t signals;
+          sigemptyset(&signals);
+          sigaddset(&signals, SIGINT);
+          sigaddset(&signals, SIGTERM);
+          pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+          run();
+        }) {}
   ~LineWriter() {
     {
       std::lock_guard lock(mutex_);
@@ -86,6 +98,19 @@ class LineWriter {
     }
     wake_.notify_one();
     thread_.join();
+  }
+
+  // Stopped by a signal: the operator wants out. What is queued is dropped,
+  // and a writer blocked on a reader that never reads ends the process.
+  void abandon() {
+    std::unique_lock lock(mutex_);
+    lines_.clear();
+    dropped_ = 0;
+    done_ = true;
+    wake_.notify_one();
+    if (!idle_.wait_for(lock, std::chrono::seconds(1), [this] { return finished_; })) {
+      std::_Exit(0);
+    }
   }
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
@@ -107,7 +132,11 @@ class LineWriter {
     std::unique_lock lock(mutex_);
     for (;;) {
       wake_.wait(lock, [this] { return done_ || !lines_.empty() || dropped_ > 0; });
-      if (lines_.empty() && dropped_ == 0) return;  // done, and all written
+      if (lines_.empty() && dropped_ == 0) {  // done, and all written
+        finished_ = true;
+        idle_.notify_all();
+        return;
+      }
       auto lines = std::move(lines_);
       lines_.clear();
       const auto dropped = std::exchange(dropped_, 0);
@@ -128,6 +157,8 @@ class LineWriter {
   std::deque<std::string> lines_;
   std::size_t dropped_ = 0;
   bool done_ = false;
+  bool finished_ = false;
+  std::condition_variable idle_;
   std::thread thread_;
 };
 
@@ -136,6 +167,8 @@ class LineWriter {
 int effectsTail(const config::Config& config, const TailOptions& options) {
   struct sigaction action {};
   action.sa_handler = [](int) { tailStop = true; };
+  action.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends it at once
+  std::cerr.tie(nullptr);          // an error message must not wait on a paused stdout
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   const auto& url =
@@ -181,6 +214,7 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }
+  output.abandon();
   return 0;
 }
 

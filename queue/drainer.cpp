@@ -143,6 +143,8 @@ struct Drainer::State {
   std::unordered_set<std::string> held;
   bool stopping = false;
   bool notified = false;
+  bool drainFinished = false;
+  std::condition_variable drainerDone;
   std::vector<std::thread> threads;
 
   void deliveryLoop() {
@@ -202,7 +204,11 @@ struct Drainer::State {
   bool shutdownDeadlinePassed(std::chrono::steady_clock::time_point& deadline, int running) {
     const auto now = std::chrono::steady_clock::now();
     if (now <= deadline) return false;
-    if (channels->abort->aborted()) return true;  // their leases expire and the rescuer decides
+    if (channels->abort->aborted()) {
+      // Their leases expire and the rescuer decides.
+      log::warn("stopping with deliveries unfinished", {{"in_flight", running}});
+      return true;
+    }
     // A request that may have arrived is then retried or unknown, as after a
     // timeout, and written now rather than after a lease runs out.
     log::warn("shutdown grace over: cutting deliveries short", {{"in_flight", running}});
@@ -334,7 +340,12 @@ Drainer::Drainer(Options options, std::shared_ptr<const Channels> channels)
   for (int i = 0; i < s.options.concurrency; ++i)
     s.threads.emplace_back([&s] { s.deliveryLoop(); });
   if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
-  s.threads.emplace_back([&s] { s.drainLoop(); });
+  s.threads.emplace_back([&s] {
+    s.drainLoop();
+    std::lock_guard lock(s.mutex);
+    s.drainFinished = true;
+    s.drainerDone.notify_all();
+  });
 }
 
 Drainer::~Drainer() {
@@ -349,6 +360,17 @@ void Drainer::stop() {
   }
   state_->wakeDrainer.notify_all();
   state_->wakeDelivery.notify_all();
+  {
+    // The drain loop cuts deliveries short after the grace, unless it is
+    // itself stuck in a database call; then the cut comes from here.
+    std::unique_lock lock(state_->mutex);
+    if (!state_->drainerDone.wait_for(lock, state_->options.shutdownGrace + std::chrono::seconds(3),
+                                      [this] { return state_->drainFinished; })) {
+      log::warn("drainer stuck in the database at shutdown; cutting deliveries short");
+      lock.unlock();
+      state_->channels->abort->abort();
+    }
+  }
   for (auto& t : state_->threads) {
     if (t.joinable()) t.join();
   }

@@ -244,7 +244,9 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
       }
     });
     // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+    bool interimAnswer = false;  // a 1xx arrived: the server has seen the request
     while (!ec && (!parser || parser->get().result_int() / 100 == 1)) {
+      interimAnswer = interimAnswer || parser.has_value();
       parser.emplace();
       parser->body_limit(kMaxResponseBody);
       step = "read";
@@ -260,7 +262,8 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
       // A server may close a kept-alive connection just as we reuse it. With
       // no byte of an answer, a request the provider deduplicates is safe to
       // send once more on a new connection.
-      if (reused && r.replayable && (!parser || !parser->got_some()) && closedByPeer(ec)) {
+      if (reused && r.replayable && !interimAnswer && (!parser || !parser->got_some()) &&
+          closedByPeer(ec)) {
         connection.reset();
         continue;
       }
@@ -268,7 +271,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
                   (ec == asio::error::operation_aborted ? "cut short by shutdown" : ec.message());
       return out;
     }
-    const bool reusable = parser->keep_alive() && c.buffer.size() == 0;
+    const bool reusable = parser->keep_alive() && c.buffer.size() == 0 && c.tcp.socket().is_open();
     auto& res = parser->get();
     out.status = static_cast<int>(res.result_int());
     out.body = std::move(res.body());
