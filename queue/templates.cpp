@@ -2,8 +2,26 @@
 
 #include <kainjow/mustache.hpp>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace effectd::embedded {
+// templates/*.mustache, compiled in by cmake/embed_files.cmake.
+const std::vector<std::pair<std::string_view, std::string_view>>& templateFiles();
+}  // namespace effectd::embedded
 
 namespace effectd::queue {
+
+const std::map<std::string, std::string>& embeddedTemplates() {
+  static const auto templates = [] {
+    std::map<std::string, std::string> out;
+    for (const auto& [name, text] : embedded::templateFiles()) out.emplace(name, text);
+    return out;
+  }();
+  return templates;
+}
+
 namespace {
 
 namespace mstch = kainjow::mustache;

@@ -2,10 +2,31 @@
 
 #include <map>
 #include <pqxx/pqxx>
+#include <string_view>
+#include <utility>
 
 #include "sql/ids.hpp"
 
+namespace effectd::embedded {
+// sql/migrations/*.sql, compiled in by cmake/embed_files.cmake, by name.
+const std::vector<std::pair<std::string_view, std::string_view>>& migrationFiles();
+}  // namespace effectd::embedded
+
 namespace effectd::sql {
+
+const std::vector<Migration>& embeddedMigrations() {
+  // "0001_initial" is version "0001".
+  static const auto migrations = [] {
+    std::vector<Migration> out;
+    for (const auto& [name, text] : embedded::migrationFiles()) {
+      const auto digits = name.find_first_not_of("0123456789");
+      out.push_back({std::string(name.substr(0, digits)), std::string(name), std::string(text)});
+    }
+    return out;
+  }();
+  return migrations;
+}
+
 namespace {
 
 // Any constant works; this one spells "effectd" in ASCII.
