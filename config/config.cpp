@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include "handlers/event_processor.hpp"
+#include "queue/http_client.hpp"
 
 #include <charconv>
 #include <cstdlib>
@@ -140,6 +141,31 @@ std::vector<std::string> splitSecrets(std::string_view list) {
   return out;
 }
 
+// Webhook URLs come from payloads, so where they may lead is spelled out:
+// host and port per scheme, and which internal addresses are reachable.
+void webhookTargets(Loader& in, Config& c) {
+  auto hosts = [&](const char* name, std::uint16_t defaultPort, std::vector<std::string>& out) {
+    for (const auto& entry : splitSecrets(in.plain(name).value_or(""))) {
+      if (auto a = queue::Authority::parse(entry, defaultPort)) {
+        out.push_back(a->toString());
+      } else {
+        in.problem(std::string(name) + ": expected host or host:port ([v6]:port for IPv6), got '" +
+                   entry + "'");
+      }
+    }
+  };
+  hosts("WEBHOOK_ALLOWED_HOSTS", 443, c.webhookAllowedHosts);
+  hosts("WEBHOOK_ALLOW_HTTP_HOSTS", 80, c.webhookAllowHttpHosts);
+  for (const auto& entry : splitSecrets(in.plain("WEBHOOK_ALLOW_PRIVATE_ADDRESSES").value_or(""))) {
+    if (auto network = queue::IpNetwork::parse(entry)) {
+      c.webhookAllowPrivateAddresses.push_back(network->toString());
+    } else {
+      const std::string expected = "expected addresses or networks such as 10.1.0.0/16, fd00::/8";
+      in.problem("WEBHOOK_ALLOW_PRIVATE_ADDRESSES: " + expected + ", got '" + entry + "'");
+    }
+  }
+}
+
 }  // namespace
 
 std::string ListenAddress::toString() const {
@@ -197,6 +223,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
   in.seconds("EFFECTD_READ_TIMEOUT", c.readTimeout, 1, 3600);
   in.seconds("EFFECTD_IDLE_TIMEOUT", c.idleTimeout, 1, 3600);
   in.seconds("EFFECTD_SHUTDOWN_TIMEOUT", c.shutdownTimeout, 1, 3600);
+  in.seconds("EFFECTD_DB_TIMEOUT", c.databaseTimeout, 1, 600);
   in.integer("EFFECTD_IO_THREADS", c.ioThreads, 1, 256);
   in.integer("EFFECTD_INTAKE_MAX_BATCH", c.intakeMaxBatch, std::size_t{1}, std::size_t{1000});
   in.integer("EFFECTD_INTAKE_MAX_QUEUE", c.intakeMaxQueue, std::size_t{1}, std::size_t{1000000});
@@ -239,7 +266,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
   c.posthogApiKey = in.secret("POSTHOG_API_KEY").value_or("");
   c.segmentWriteKey = in.secret("SEGMENT_WRITE_KEY").value_or("");
   c.webhookSigningSecret = in.secret("WEBHOOK_SIGNING_SECRET").value_or("");
-  if (auto hosts = in.plain("WEBHOOK_ALLOWED_HOSTS")) c.webhookAllowedHosts = splitSecrets(*hosts);
+  webhookTargets(in, c);
   if (auto ca = in.plain("EFFECTD_CA_FILE")) c.caFile = trim(*ca);
   in.seconds("EFFECTD_CONNECT_TIMEOUT", c.connectTimeout, 1, 300);
   in.seconds("EFFECTD_PROVIDER_TIMEOUT", c.providerTimeout, 1, 600);
@@ -296,23 +323,34 @@ LoadResult load(const Environment& env, Purpose purpose) {
   return result;
 }
 
-std::string redactDatabaseUrl(std::string_view url) {
+std::string redactUrl(std::string_view url) {
   std::string out(url);
-  if (out.rfind("postgres://", 0) == 0 || out.rfind("postgresql://", 0) == 0) {
-    // scheme://user:password@host -> scheme://user:***@host
-    const auto authorityStart = out.find("://") + 3;
-    const auto at = out.find('@', authorityStart);
-    const auto colon = out.find(':', authorityStart);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      out.replace(colon + 1, at - colon - 1, "***");
+  // scheme://user:password@host -> scheme://user:***@host, whatever the
+  // scheme (postgresql, smtp, smtps, https). The userinfo ends at the last
+  // '@' before the path, query or fragment.
+  if (const auto scheme = out.find("://"); scheme != std::string::npos) {
+    const auto authorityStart = scheme + 3;
+    const auto authorityEnd = std::min(out.find_first_of("/?#", authorityStart), out.size());
+    const auto at = out.rfind('@', authorityEnd == 0 ? 0 : authorityEnd - 1);
+    if (at != std::string::npos && at >= authorityStart) {
+      const auto colon = out.find(':', authorityStart);
+      if (colon != std::string::npos && colon < at) {
+        out.replace(colon + 1, at - colon - 1, "***");
+      }
     }
   }
-  // key=value form, and password= in a URL's query string.
+  // key=value form (quoted or not), and password= in a URL's query string.
   for (auto pos = out.find("password="); pos != std::string::npos;
        pos = out.find("password=", pos + 1)) {
     const auto start = pos + 9;
-    auto end = out.find_first_of(" &", start);
-    if (end == std::string::npos) end = out.size();
+    std::size_t end = 0;
+    if (start < out.size() && out[start] == '\'') {
+      end = out.find('\'', start + 1);
+      while (end != std::string::npos && out[end - 1] == '\\') end = out.find('\'', end + 1);
+      end = end == std::string::npos ? out.size() : end + 1;
+    } else {
+      end = std::min(out.find_first_of(" &#", start), out.size());
+    }
     out.replace(start, end - start, "***");
   }
   return out;
@@ -322,14 +360,17 @@ std::vector<Setting> describe(const Config& c) {
   auto secretCount = [](std::size_t n) {
     return n == 0 ? std::string("(not set)") : "(" + std::to_string(n) + " set, redacted)";
   };
-  std::string hosts;
-  for (const auto& h : c.webhookAllowedHosts) hosts += (hosts.empty() ? "" : ",") + h;
+  auto joined = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+  };
   auto livemode = c.livemode == LivemodePolicy::Any    ? "any"
                   : c.livemode == LivemodePolicy::Test ? "test"
                                                        : "live";
   return {
-      {"DATABASE_URL", redactDatabaseUrl(c.databaseUrl)},
-      {"DATABASE_LISTEN_URL", redactDatabaseUrl(c.databaseListenUrl)},
+      {"DATABASE_URL", redactUrl(c.databaseUrl)},
+      {"DATABASE_LISTEN_URL", redactUrl(c.databaseListenUrl)},
       {"EFFECTD_DB_POOL_SIZE", std::to_string(c.databasePoolSize)},
       {"STRIPE_WEBHOOK_SECRET", secretCount(c.stripeWebhookSecrets.size())},
       {"STRIPE_WEBHOOK_TOLERANCE", std::to_string(c.stripeTolerance.count())},
@@ -343,6 +384,7 @@ std::vector<Setting> describe(const Config& c) {
       {"EFFECTD_READ_TIMEOUT", std::to_string(c.readTimeout.count())},
       {"EFFECTD_IDLE_TIMEOUT", std::to_string(c.idleTimeout.count())},
       {"EFFECTD_SHUTDOWN_TIMEOUT", std::to_string(c.shutdownTimeout.count())},
+      {"EFFECTD_DB_TIMEOUT", std::to_string(c.databaseTimeout.count())},
       {"EFFECTD_IO_THREADS", std::to_string(c.ioThreads)},
       {"EFFECTD_INTAKE_MAX_BATCH", std::to_string(c.intakeMaxBatch)},
       {"EFFECTD_INTAKE_MAX_QUEUE", std::to_string(c.intakeMaxQueue)},
@@ -362,14 +404,16 @@ std::vector<Setting> describe(const Config& c) {
       {"EFFECTD_EFFECT_RETRY_MAX", std::to_string(c.effectRetryMax.count())},
       {"EFFECTD_RETENTION_DAYS", std::to_string(c.retentionDays)},
       {"RESEND_API_KEY", secretCount(c.resendApiKey.empty() ? 0 : 1)},
-      {"RESEND_API_URL", c.resendApiUrl},
+      {"RESEND_API_URL", redactUrl(c.resendApiUrl)},
       {"POSTMARK_SERVER_TOKEN", secretCount(c.postmarkServerToken.empty() ? 0 : 1)},
-      {"POSTMARK_API_URL", c.postmarkApiUrl},
+      {"POSTMARK_API_URL", redactUrl(c.postmarkApiUrl)},
       {"POSTHOG_API_KEY", secretCount(c.posthogApiKey.empty() ? 0 : 1)},
-      {"POSTHOG_HOST", c.posthogHost},
+      {"POSTHOG_HOST", redactUrl(c.posthogHost)},
       {"SEGMENT_WRITE_KEY", secretCount(c.segmentWriteKey.empty() ? 0 : 1)},
-      {"SEGMENT_API_URL", c.segmentApiUrl},
-      {"WEBHOOK_ALLOWED_HOSTS", hosts},
+      {"SEGMENT_API_URL", redactUrl(c.segmentApiUrl)},
+      {"WEBHOOK_ALLOWED_HOSTS", joined(c.webhookAllowedHosts)},
+      {"WEBHOOK_ALLOW_HTTP_HOSTS", joined(c.webhookAllowHttpHosts)},
+      {"WEBHOOK_ALLOW_PRIVATE_ADDRESSES", joined(c.webhookAllowPrivateAddresses)},
       {"WEBHOOK_SIGNING_SECRET", secretCount(c.webhookSigningSecret.empty() ? 0 : 1)},
       {"EFFECTD_CA_FILE", c.caFile},
       {"EFFECTD_CONNECT_TIMEOUT", std::to_string(c.connectTimeout.count())},
@@ -380,7 +424,7 @@ std::vector<Setting> describe(const Config& c) {
       {"ANALYTICS_MAX_CONCURRENCY", std::to_string(c.analyticsMaxConcurrency)},
       {"WEBHOOK_MAX_PER_SECOND", std::to_string(static_cast<long>(c.webhookMaxPerSecond))},
       {"WEBHOOK_MAX_CONCURRENCY", std::to_string(c.webhookMaxConcurrency)},
-      {"SMTP_URL", redactDatabaseUrl(c.smtpUrl)},
+      {"SMTP_URL", redactUrl(c.smtpUrl)},
       {"EFFECTD_LOG_FORMAT", c.logFormat == LogFormat::Json ? "json" : "text"},
       {"EFFECTD_LOG_LEVEL", c.logLevel},
   };

@@ -43,6 +43,7 @@ struct Config {
   std::chrono::seconds readTimeout{10};          // EFFECTD_READ_TIMEOUT: one request, headers+body
   std::chrono::seconds idleTimeout{60};      // EFFECTD_IDLE_TIMEOUT: keep-alive between requests
   std::chrono::seconds shutdownTimeout{20};  // EFFECTD_SHUTDOWN_TIMEOUT
+  std::chrono::seconds databaseTimeout{5};   // EFFECTD_DB_TIMEOUT: longest database call
   int ioThreads = 2;                         // EFFECTD_IO_THREADS
 
   // Group commit of webhook events.
@@ -77,7 +78,9 @@ struct Config {
   std::string posthogHost = "https://us.i.posthog.com";        // POSTHOG_HOST
   std::string segmentWriteKey;                                 // SEGMENT_WRITE_KEY (secret)
   std::string segmentApiUrl = "https://api.segment.io";        // SEGMENT_API_URL
-  std::vector<std::string> webhookAllowedHosts;                // WEBHOOK_ALLOWED_HOSTS
+  std::vector<std::string> webhookAllowedHosts;                // WEBHOOK_ALLOWED_HOSTS: host:port
+  std::vector<std::string> webhookAllowHttpHosts;              // WEBHOOK_ALLOW_HTTP_HOSTS
+  std::vector<std::string> webhookAllowPrivateAddresses;       // WEBHOOK_ALLOW_PRIVATE_ADDRESSES
   std::string webhookSigningSecret;                            // WEBHOOK_SIGNING_SECRET (secret)
   std::string caFile;                                          // EFFECTD_CA_FILE
   std::chrono::seconds connectTimeout{5};  // EFFECTD_CONNECT_TIMEOUT: to a provider
@@ -120,8 +123,9 @@ struct Setting {
 };
 std::vector<Setting> describe(const Config& config);
 
-// Masks the password of a libpq URL or key=value string.
-std::string redactDatabaseUrl(std::string_view url);
+// Masks the password of any URL (postgresql://, smtp://, https://...) and of
+// a libpq key=value string.
+std::string redactUrl(std::string_view url);
 
 }  // namespace effectd::config
 

@@ -64,6 +64,16 @@ int migrateCommand(bool statusOnly, bool asJson) {
     const auto& migrations = sql::embeddedMigrations();
     if (!statusOnly) {
       const auto result = sql::migrate(*conn, migrations);
+      if (!result.changedSinceApplied.empty()) {
+        for (const auto& name : result.changedSinceApplied) {
+          std::cerr << "migration " << name
+                    << " was changed after it was applied (its checksum differs)\n";
+        }
+        std::cerr << "refusing to migrate: nothing applied. A migration must never be edited "
+                     "once applied; compare this build with the database "
+                     "(effectd migrate --status)\n";
+        return kFailed;
+      }
       if (result.applied.empty()) {
         std::cout << "database is up to date (" << migrations.size() << " migrations)\n";
       }

@@ -10,8 +10,9 @@
 namespace effectd::daemon {
 
 struct HealthMonitor::State {
-  explicit State(const std::string& url)
-      : connection({.url = url, .minBackoff = std::chrono::milliseconds(0)}) {}
+  explicit State(const std::string& url, std::chrono::milliseconds timeout)
+      : connection(
+            {.url = url, .minBackoff = std::chrono::milliseconds(0), .callTimeout = timeout}) {}
   sql::Connection connection;
   bool lastReachable = false;
   bool reported = false;
@@ -20,7 +21,7 @@ struct HealthMonitor::State {
 HealthMonitor::HealthMonitor(Options options, sql::DatabaseHealth& health)
     : options_(std::move(options)),
       health_(health),
-      state_(std::make_unique<State>(options_.databaseUrl)) {
+      state_(std::make_unique<State>(options_.databaseUrl, options_.timeout)) {
   runOnce();  // ready as soon as possible, before the first interval passes
   thread_ = std::thread([this] { run(); });
 }
@@ -39,6 +40,7 @@ bool HealthMonitor::runOnce() {
   std::string error;
   if (auto* conn = state_->connection.get()) {
     try {
+      const auto deadline = state_->connection.deadline();
       pqxx::nontransaction(*conn).exec("SELECT 1");
       reachable = true;
     } catch (const std::exception& e) {

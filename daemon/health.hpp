@@ -19,6 +19,7 @@ class HealthMonitor {
   struct Options {
     std::string databaseUrl;
     std::chrono::milliseconds interval{1000};
+    std::chrono::milliseconds timeout{5000};  // a ping slower than this is a failure
   };
   HealthMonitor(Options options, sql::DatabaseHealth& health);
   ~HealthMonitor();  // stops and joins

@@ -53,10 +53,21 @@ auto asyncStore(handlers::IntakeWriter& writer, handlers::IncomingEvent event, T
       token, std::move(event));
 }
 
+// Past a request's header, bytes that are neither header nor body (a chunk
+// size line and its extensions, trailers) must fit in this much beyond the
+// header limit; without a bound they grow the buffer for the whole read
+// timeout on every connection.
+constexpr std::size_t kFramingSlack = std::size_t{8} * 1024;
+
 struct SessionState {
+  enum class Phase {
+    Idle,     // waiting for the first byte of a request: may be closed to make room
+    Reading,  // a request's header is arriving
+    Busy,     // a request is being read past its header or answered
+  };
   asio::any_io_executor executor;       // the session's strand
-  beast::tcp_stream* stream = nullptr;  // null once the session ended
-  bool busy = false;                    // a request is being read or answered
+  beast::tcp_stream* stream = nullptr;  // null once the session ended; touched on the strand only
+  std::atomic<Phase> phase{Phase::Reading};  // a new connection reads its first request
 };
 
 struct Exchange {
@@ -111,7 +122,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_await pause.async_wait(kNoThrow);
         continue;
       }
-      if (active.load() >= options.maxConnections) {
+      // At the cap, an idle kept-alive connection gives way to a new one;
+      // only when every connection is in use is the new one refused.
+      if (active.load() >= options.maxConnections && !closeOldestIdle()) {
         log::warn("connection refused: too many connections", {{"limit", options.maxConnections}});
         auto executor = socket.get_executor();
         asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
@@ -129,6 +142,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Closes the session that has been idle the longest (the list is in
+  // accept order). Its close is asynchronous, so the count may briefly pass
+  // the cap by the connections accepted meanwhile.
+  bool closeOldestIdle() {
+    std::lock_guard lock(mutex);
+    for (auto& state : sessions) {
+      auto expected = SessionState::Phase::Idle;
+      // Claimed here, so no other accept picks the same one; the session
+      // reads this as "closing".
+      if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Busy)) continue;
+      asio::post(state->executor, [state] {
+        if (state->stream) state->stream->cancel();
+      });
+      log::debug("closing an idle connection to make room", {{"limit", options.maxConnections}});
+      return true;
+    }
+    return false;
+  }
+
   asio::awaitable<void> refuse(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     stream.expires_after(std::chrono::seconds(5));
@@ -144,23 +176,40 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     const auto peer = stream.socket().remote_endpoint(ignored);
     const auto remote = peer.address().to_string() + ":" + std::to_string(peer.port());
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(options.maxHeaderBytes + kFramingSlack);
     bool first = true;
     bool linger = false;
 
     for (;;) {
-      state->busy = false;
       if (stopping) break;
+      if (!first) {
+        // A kept-alive connection may idle for the idle timeout; the request
+        // that follows gets the read timeout from its first byte, as the
+        // first request does from the accept.
+        auto expected = SessionState::Phase::Busy;
+        state->phase.compare_exchange_strong(expected, SessionState::Phase::Idle);
+        if (buffer.size() == 0) {
+          stream.expires_after(options.idleTimeout);
+          auto [idleError, n] = co_await stream.async_read_some(
+              buffer.prepare(std::min<std::size_t>(4096, buffer.max_size())), kNoThrow);
+          buffer.commit(n);
+          if (idleError) break;
+        }
+        expected = SessionState::Phase::Idle;
+        // Lost the race to closeOldestIdle(): this connection is being closed.
+        if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
+      }
+      stream.expires_after(options.readTimeout);  // the whole request, header and body
+      first = false;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.maxHeaderBytes));
       parser.body_limit(options.maxBodyBytes);
-      stream.expires_after(first ? options.readTimeout : options.idleTimeout);
-      first = false;
 
       auto [readError, headerBytes] =
           co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (readError) {
-        if (readError == http::error::header_limit || readError == http::error::body_limit) {
+        if (readError == http::error::header_limit || readError == http::error::body_limit ||
+            readError == http::error::buffer_overflow) {
           // Beast refuses a Content-Length over the body limit while still
           // reading the header, before a byte of the body is read.
           const auto reply =
@@ -178,9 +227,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
         break;
       }
-      state->busy = true;
+      state->phase = SessionState::Phase::Busy;
       const auto started = std::chrono::steady_clock::now();
-      stream.expires_after(options.readTimeout);
       const auto& header = parser.get();
       const auto version = header.version();
       const bool head = header.method() == http::verb::head;
@@ -200,6 +248,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       if (bodyError == http::error::body_limit) {  // chunked, past the limit
         exchange.reply = routes.bodyTooLarge();
+      } else if (bodyError == http::error::buffer_overflow ||
+                 bodyError == http::error::header_limit) {
+        // An endless chunk extension or trailer section.
+        exchange.reply = {400, R"({"error":"chunk framing or trailers too long"})",
+                          "chunk framing or trailers too long", 0, true};
       } else if (bodyError) {
         log::warn("request body not received",
                   {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
@@ -296,7 +349,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       boost::system::error_code ignored;
       self->acceptor.close(ignored);
       self->forEachSession([](SessionState& s) {
-        if (s.stream && !s.busy) s.stream->cancel();
+        if (s.stream && s.phase != SessionState::Phase::Busy) s.stream->cancel();
       });
       if (self->active.load() == 0) return;
       self->deadline.expires_after(grace);

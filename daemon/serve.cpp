@@ -23,16 +23,19 @@ namespace effectd::daemon {
 int serve(const config::Config& config) {
   namespace asio = boost::asio;
   sql::DatabaseHealth health;
-  HealthMonitor monitor({.databaseUrl = config.databaseUrl}, health);
+  const std::chrono::milliseconds databaseTimeout = config.databaseTimeout;
+  HealthMonitor monitor({.databaseUrl = config.databaseUrl, .timeout = databaseTimeout}, health);
   handlers::IntakeWriter writer({.databaseUrl = config.databaseUrl,
                                  .connections = config.databasePoolSize,
                                  .maxBatch = config.intakeMaxBatch,
                                  .maxQueue = config.intakeMaxQueue,
+                                 .databaseTimeout = databaseTimeout,
                                  .health = &health,
                                  .retry = config::eventRetryPolicy(config)});
   handlers::EventRetrier retrier({.databaseUrl = config.databaseUrl,
                                   .policy = config::eventRetryPolicy(config),
-                                  .interval = config.eventRetryPoll});
+                                  .interval = config.eventRetryPoll,
+                                  .databaseTimeout = databaseTimeout});
   queue::Drainer drainer({.databaseUrl = config.databaseUrl,
                           .listenUrl = config.databaseListenUrl,
                           .worker = queue::Drainer::defaultWorkerName(),
@@ -42,7 +45,8 @@ int serve(const config::Config& config) {
                           .pollInterval = config.pollInterval,
                           .shutdownGrace = config.shutdownTimeout,
                           .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
-                          .retention = std::chrono::hours(24 * config.retentionDays)},
+                          .retention = std::chrono::hours(24 * config.retentionDays),
+                          .databaseTimeout = databaseTimeout},
                          queue::makeChannels(config));
   PublicRoutes routes({.config = &config, .health = &health});
 
@@ -83,6 +87,8 @@ int serve(const config::Config& config) {
                                 {"deadline_s", static_cast<long>(config.shutdownTimeout.count())}});
     notifyStopping();
     watchdog.cancel();
+    // Both budgets run at once, so the whole stop fits in the one timeout.
+    drainer.beginStop();
     server->shutdown(config.shutdownTimeout);
   });
 

@@ -44,13 +44,15 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
 }
 
 void EventRetrier::run() {
-  sql::Connection connection({.url = options_.databaseUrl});
+  sql::Connection connection(
+      {.url = options_.databaseUrl, .callTimeout = options_.databaseTimeout});
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
     bool more = false;
     if (auto* conn = connection.get()) {
       try {
+        const auto deadline = connection.deadline();
         more = runOnce(*conn, options_.policy, options_.batchSize).total() == options_.batchSize;
       } catch (const std::exception& e) {
         connection.dropIfBroken();

@@ -24,6 +24,7 @@ class EventRetrier {
     RetryPolicy policy;
     std::chrono::milliseconds interval{1000};  // how often to look for due events
     int batchSize = 32;                        // events per transaction
+    std::chrono::milliseconds databaseTimeout{5000};
   };
 
   struct Counts {

@@ -129,7 +129,8 @@ void IntakeWriter::stop() {
 }
 
 void IntakeWriter::run(int index) {
-  sql::Connection connection({.url = options_.databaseUrl});
+  sql::Connection connection(
+      {.url = options_.databaseUrl, .callTimeout = options_.databaseTimeout});
   std::vector<Pending> batch;
   std::vector<IncomingEvent> events;
   for (;;) {
@@ -163,6 +164,7 @@ void IntakeWriter::run(int index) {
       continue;
     }
     try {
+      const auto deadline = connection.deadline();
       finish(storeBatch(*conn, events, options_.retry));
       if (options_.health) options_.health->reportReachable();
       continue;
@@ -189,6 +191,7 @@ void IntakeWriter::run(int index) {
       auto* single = connection.get();
       if (!single) break;
       try {
+        const auto deadline = connection.deadline();
         outcomes[i] = storeBatch(*single, std::span(&events[i], 1), options_.retry).front();
       } catch (const std::exception& e) {
         connection.dropIfBroken();

@@ -52,6 +52,7 @@ class IntakeWriter {
     int connections = 4;          // writer threads, one connection each
     std::size_t maxBatch = 128;   // events per transaction
     std::size_t maxQueue = 8192;  // queued events beyond which submit answers Overloaded
+    std::chrono::milliseconds databaseTimeout{5000};  // per transaction, then 503
     sql::DatabaseHealth* health = nullptr;
     RetryPolicy retry;  // for events whose handler fails
   };

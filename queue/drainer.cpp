@@ -98,7 +98,11 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
                                  std::chrono::seconds lease, const RetryPolicy& retry) {
   Counts counts;
   pqxx::work claim(conn, "claim");
-  const auto claimed = claimEffects(claim, worker, batchSize, lease, channels.configuredKinds());
+  const auto claimed = claimEffects(claim, {.worker = worker,
+                                            .limit = batchSize,
+                                            .lease = lease,
+                                            .kinds = channels.configuredKinds(),
+                                            .idempotentKinds = channels.idempotentKinds()});
   claim.commit();
   counts.claimed = static_cast<int>(claimed.size());
   std::vector<Completion> done;
@@ -175,28 +179,38 @@ struct Drainer::State {
       }
       State& state;
     };
-    sql::Connection connection({.url = options.listenUrl});
+    sql::Connection connection({.url = options.listenUrl, .callTimeout = options.databaseTimeout});
     std::unique_ptr<Receiver> receiver;
+    // The receiver's destructor sends UNLISTEN and waits for the answer: it
+    // goes before its connection, under a deadline like every other call.
+    auto dropListener = [&] {
+      if (receiver) {
+        const auto deadline = connection.deadline();
+        receiver.reset();
+      }
+      connection.drop();
+    };
     for (;;) {
       {
         std::lock_guard lock(mutex);
-        if (stopping) return;
+        if (stopping) break;
       }
+      if (receiver && !connection.isOpen()) dropListener();
       auto* conn = connection.get();
       if (!conn) {
-        receiver.reset();
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         continue;
       }
       try {
+        const auto deadline = connection.deadline();
         if (!receiver) receiver = std::make_unique<Receiver>(*conn, *this);
         conn->await_notification(0, 250000);  // wakes to notice stop
       } catch (const std::exception& e) {
-        receiver.reset();
-        connection.drop();
+        dropListener();
         log::warn("LISTEN connection lost; polling meanwhile", {{"error", sql::errorText(e)}});
       }
     }
+    dropListener();
   }
 
   // Past the shutdown grace, deliveries still running are cut short (once);
@@ -218,7 +232,8 @@ struct Drainer::State {
   }
 
   void drainLoop() {
-    sql::Connection connection({.url = options.databaseUrl});
+    sql::Connection connection(
+        {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
     const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
     auto nextRenew = std::chrono::steady_clock::now() + renewEvery;
     auto nextRescue = std::chrono::steady_clock::now();
@@ -270,6 +285,7 @@ struct Drainer::State {
       lastPassFailed = conn == nullptr;
       if (!conn) continue;
       try {
+        const auto deadline = connection.deadline();
         // Outcomes of the last deliveries and the next claim share a commit.
         std::vector<ClaimedEffect> claimed;
         if (!toComplete.empty() || capacity > 0 || !toRelease.empty()) {
@@ -277,8 +293,11 @@ struct Drainer::State {
           completeEffects(tx, options.worker, toComplete, options.retry);
           releaseEffects(tx, options.worker, toRelease);
           if (capacity > 0) {
-            claimed = claimEffects(tx, options.worker, std::min(capacity, options.batchSize),
-                                   options.lease, kinds);
+            claimed = claimEffects(tx, {.worker = options.worker,
+                                        .limit = std::min(capacity, options.batchSize),
+                                        .lease = options.lease,
+                                        .kinds = kinds,
+                                        .idempotentKinds = idempotent});
           }
           tx.commit();
           for (const auto& c : toComplete) held.erase(c.id);
@@ -310,7 +329,7 @@ struct Drainer::State {
         }
         if (stoppingSeen) continue;
         if (now >= nextRescue) {
-          const auto rescued = rescueExpired(*conn, idempotent, 100);
+          const auto rescued = rescueExpired(*conn, 100);
           if (rescued.requeued || rescued.unknown) {
             log::warn("rescued effects with expired leases",
                       {{"requeued", rescued.requeued}, {"unknown", rescued.unknown}});
@@ -319,10 +338,14 @@ struct Drainer::State {
         }
         if (now >= nextPrune) {
           const auto pruned = pruneOld(*conn, options.retention, options.pruneBatch);
-          if (pruned > 0) log::info("pruned old rows", {{"rows", pruned}});
+          if (pruned.total() > 0) {
+            log::info("retention", {{"effects_compacted", pruned.effectsCompacted},
+                                    {"events_deleted", pruned.eventsDeleted}});
+          }
           // Keep going in small batches while there is a backlog.
-          nextPrune = now + (pruned >= options.pruneBatch ? std::chrono::seconds(1)
-                                                          : std::chrono::seconds(60));
+          const bool backlog = pruned.effectsCompacted >= options.pruneBatch ||
+                               pruned.eventsDeleted >= options.pruneBatch;
+          nextPrune = now + (backlog ? std::chrono::seconds(1) : std::chrono::seconds(60));
         }
       } catch (const std::exception& e) {
         // Completions and releases not written stay in hand for the next pass.
@@ -352,14 +375,21 @@ Drainer::~Drainer() {
   stop();
 }
 
-void Drainer::stop() {
+void Drainer::beginStop() {
   {
     std::lock_guard lock(state_->mutex);
-    if (state_->stopping && state_->threads.empty()) return;
     state_->stopping = true;
   }
   state_->wakeDrainer.notify_all();
   state_->wakeDelivery.notify_all();
+}
+
+void Drainer::stop() {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->stopping && state_->threads.empty()) return;
+  }
+  beginStop();
   {
     // The drain loop cuts deliveries short after the grace, unless it is
     // itself stuck in a database call; then the cut comes from here.

@@ -48,6 +48,7 @@ class Drainer {
     RetryPolicy retry;
     std::chrono::hours retention{24 * 30};
     int pruneBatch = 500;
+    std::chrono::milliseconds databaseTimeout{5000};  // per pass, then the connection is cut
   };
 
   struct Counts {
@@ -59,9 +60,15 @@ class Drainer {
   };
 
   Drainer(Options options, std::shared_ptr<const Channels> channels);  // starts the threads
-  ~Drainer();  // stop(): stop claiming, finish deliveries in flight, release the rest
+  ~Drainer();                                                          // stop()
   Drainer(const Drainer&) = delete;
   Drainer& operator=(const Drainer&) = delete;
+  // Stops claiming now and starts the shutdown grace for deliveries in
+  // flight; returns at once. For SIGTERM, so the drainer's grace runs while
+  // the HTTP server drains, not after it.
+  void beginStop();
+  // beginStop(), then waits: deliveries in flight finish (or are cut short
+  // after the grace), their outcomes are written, unstarted effects released.
   void stop();
 
   // One synchronous pass for tests and tools: claim, deliver each, complete.

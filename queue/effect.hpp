@@ -18,6 +18,9 @@ struct ClaimedEffect {
   int attempts = 0;     // including this one
   int maxAttempts = 1;
   std::string organizationId;
+  // When it was enqueued (ISO 8601, UTC, milliseconds): a fixed time for
+  // analytics events whose payload has none, the same on every attempt.
+  std::string createdAt;
 };
 
 struct DeliveryResult {

@@ -72,7 +72,9 @@ int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = 0,
              "runAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC',
              "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", '')
-         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('dead', 'unknown', 'cancelled'))",
+         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('dead', 'unknown', 'cancelled')
+           -- A compacted row has no payload left to send.
+           AND "payloadPrunedAt" IS NULL)",
       idOrKey);
   tx.commit();
   return static_cast<int>(r.affected_rows());

@@ -41,9 +41,7 @@ std::string kindArray(const std::vector<EffectKind>& kinds) {
   return out + "}";
 }
 
-std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const std::string& worker,
-                                        int limit, std::chrono::seconds lease,
-                                        const std::vector<EffectKind>& kinds) {
+std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request) {
   const auto rows =
       sql::execPrepared(tx, "effects_claim",
                         // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
@@ -56,17 +54,21 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const std::s
          UPDATE "OutboundEffect" e
          SET "status" = 'running', "lockedBy" = $2, "attempts" = e."attempts" + 1,
              "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3),
+             "lockedIdempotent" = e."kind" = ANY($5::text[]),
              "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM due WHERE e."id" = due."id"
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
-                   COALESCE(e."organizationId", ''))",
-                        limit, worker, static_cast<double>(lease.count()), kindArray(kinds));
+                   COALESCE(e."organizationId", ''),
+                   to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))",
+                        request.limit, request.worker, static_cast<double>(request.lease.count()),
+                        kindArray(request.kinds), kindArray(request.idempotentKinds));
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
     out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
                    parseEffectKind(r[2].as<std::string>()).value_or(EffectKind::Email),
-                   r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>()});
+                   r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>(),
+                   r[7].as<std::string>()});
   }
   return out;
 }
@@ -103,7 +105,8 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                        + make_interval(secs => v."delay"
                                        * CASE WHEN v."jitter" THEN 0.75 + random() * 0.5 ELSE 1 END)
                      ELSE e."runAt" END,
-           "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+           "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
+           "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($2::jsonb)
               AS v("id" text, "status" text, "error" text, "message" text, "delay" float8,
                    "jitter" boolean)
@@ -121,7 +124,8 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
   const auto r = sql::execPrepared(
       tx, "effects_release",
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
-             "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+             "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
+             "updatedAt" = now() AT TIME ZONE 'UTC'
          WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
            AND "status" = 'running' AND "lockedBy" = $1)",
       worker, nlohmann::json(ids).dump());
@@ -141,41 +145,54 @@ int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
   return static_cast<int>(r.affected_rows());
 }
 
-RescueCounts rescueExpired(pqxx::connection_base& conn,
-                           const std::vector<EffectKind>& idempotentKinds, int limit) {
-  const auto kinds = kindArray(idempotentKinds);
+RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
   pqxx::work tx(conn, "rescue");
+  // Safe to resend only when the provider that held the lease deduplicates
+  // on the key, as recorded at claim time; whatever this daemon delivers
+  // through today does not matter.
   const auto rows = sql::execPrepared(tx, "effects_rescue",
                                       R"(WITH expired AS (
-           SELECT "id", "kind" = ANY($1::text[]) AS safe FROM "OutboundEffect"
+           SELECT "id", COALESCE("lockedIdempotent", false) AS safe FROM "OutboundEffect"
            WHERE "status" = 'running' AND "lockedUntil" < now() AT TIME ZONE 'UTC'
-           ORDER BY "lockedUntil" LIMIT $2 FOR UPDATE SKIP LOCKED)
+           ORDER BY "lockedUntil" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e SET
            "status" = CASE WHEN expired.safe THEN 'pending' ELSE 'unknown' END,
            "lastError" = CASE WHEN expired.safe
                          THEN 'lease expired during delivery (' || COALESCE(e."lockedBy", '?') || '); retrying'
                          ELSE 'lease expired during delivery (' || COALESCE(e."lockedBy", '?')
-                              || '); the provider may have it: resolve with effects retry or cancel' END,
-           "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() AT TIME ZONE 'UTC'
+                              || ') through a provider that does not deduplicate; it may have it: '
+                              || 'resolve with effects retry or cancel' END,
+           "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
+           "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM expired WHERE e."id" = expired."id"
          RETURNING expired.safe)",
-                                      kinds, limit);
+                                      limit);
   tx.commit();
   RescueCounts counts;
   for (const auto& r : rows) (r[0].as<bool>() ? counts.requeued : counts.unknown)++;
   return counts;
 }
 
-int pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit) {
+PruneCounts pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit) {
   pqxx::work tx(conn, "prune");
   const double seconds = static_cast<double>(age.count()) * 3600.0;
-  const auto effects = sql::execPrepared(tx, "effects_prune",
-                                         R"(DELETE FROM "OutboundEffect" WHERE "id" IN (
+  // Never DELETE an effect: its row is the only record that its key was
+  // used, and the unique index on "key" is what makes a later enqueue of the
+  // same key a no-op. What goes is what makes the row large.
+  const auto effects = sql::execPrepared(tx, "effects_compact",
+                                         R"(UPDATE "OutboundEffect"
+         SET "payload" = '{}'::jsonb, "lastError" = NULL,
+             "payloadPrunedAt" = now() AT TIME ZONE 'UTC'
+         WHERE "id" = ANY(ARRAY(
            SELECT "id" FROM "OutboundEffect"
-           WHERE "status" IN ('sent', 'cancelled')
+           WHERE "status" IN ('sent', 'cancelled') AND "payloadPrunedAt" IS NULL
              AND "updatedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
-           LIMIT $2))",
+           LIMIT $2))
+           AND "status" IN ('sent', 'cancelled') AND "payloadPrunedAt" IS NULL)",
                                          seconds, limit);
+  // An event stored again after this (a dashboard resend) runs its handler
+  // again, which changes nothing: the ordering guard refuses the old state
+  // and every effect it enqueues has a key that is still used.
   const auto events = sql::execPrepared(tx, "events_prune",
                                         R"(DELETE FROM "StripeWebhookEvent" WHERE "id" IN (
            SELECT "id" FROM "StripeWebhookEvent"
@@ -184,7 +201,8 @@ int pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit) {
            LIMIT $2))",
                                         seconds, limit);
   tx.commit();
-  return static_cast<int>(effects.affected_rows() + events.affected_rows());
+  return {.effectsCompacted = static_cast<int>(effects.affected_rows()),
+          .eventsDeleted = static_cast<int>(events.affected_rows())};
 }
 
 }  // namespace effectd::queue

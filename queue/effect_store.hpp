@@ -31,11 +31,19 @@ struct RetryPolicy {
   std::chrono::seconds max{3600};
 };
 
+struct ClaimRequest {
+  std::string worker;  // lockedBy
+  int limit = 32;
+  std::chrono::seconds lease{60};
+  std::vector<EffectKind> kinds;            // kinds this daemon has a channel for
+  std::vector<EffectKind> idempotentKinds;  // of those, delivered through a deduplicating provider
+};
+
 // Marks up to `limit` due pending effects of `kinds` running, leased to
-// `worker`. Kinds this daemon has no channel for stay pending for another.
-std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const std::string& worker,
-                                        int limit, std::chrono::seconds lease,
-                                        const std::vector<EffectKind>& kinds);
+// `worker`, and records with each whether its provider deduplicates (the
+// rescuer of an expired lease reads that). Kinds this daemon has no channel
+// for stay pending for another.
+std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
 std::string kindArray(const std::vector<EffectKind>& kinds);  // a text[] literal
 
@@ -60,12 +68,18 @@ struct RescueCounts {
   int unknown = 0;   // the others: may have been sent
 };
 // Effects whose lease expired (their daemon died or hung): back to pending
-// for kinds whose channel is idempotent, `unknown` for the others.
-RescueCounts rescueExpired(pqxx::connection_base& conn,
-                           const std::vector<EffectKind>& idempotentKinds, int limit);
+// when the lease holder's provider deduplicates on the key (recorded at
+// claim), `unknown` otherwise.
+RescueCounts rescueExpired(pqxx::connection_base& conn, int limit);
 
-// Deletes up to `limit` sent or cancelled effects, and processed or ignored
-// events, older than `age`. Returns rows deleted.
-int pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit);
+struct PruneCounts {
+  int effectsCompacted = 0;
+  int eventsDeleted = 0;
+  int total() const { return effectsCompacted + eventsDeleted; }
+};
+// Retention, up to `limit` rows of each table older than `age`: sent or
+// cancelled effects lose their payload and error text but keep their row, so
+// their key stays used forever; processed or ignored events are deleted.
+PruneCounts pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit);
 
 }  // namespace effectd::queue

@@ -2,6 +2,8 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 #include "queue/templates.hpp"
 #include "sql/ids.hpp"
@@ -46,13 +48,66 @@ std::string encodeSubject(const std::string& subject) {
   return "=?UTF-8?B?" + b64 + "?=";
 }
 
+// Every line break becomes CRLF, including a bare CR: SMTP servers disagree
+// on what a lone CR or LF ends, and a message that ends differently for two
+// of them can smuggle a second message past the first ("\n.\n").
 std::string crlf(const std::string& body) {
   std::string out;
+  out.reserve(body.size() + body.size() / 32);
   for (std::size_t i = 0; i < body.size(); ++i) {
-    if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r')) out += '\r';
-    out += body[i];
+    const char c = body[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < body.size() && body[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
   }
   return out;
+}
+
+// A header field or SMTP command built from this text would end where a CR,
+// LF or NUL is, and the rest would become more headers or commands.
+bool breaksALine(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+// The address inside "Name <a@x>", or the whole text.
+std::string_view envelopeAddress(std::string_view mailbox) {
+  const auto lt = mailbox.find('<');
+  const auto gt = mailbox.find('>', lt == std::string_view::npos ? 0 : lt);
+  if (lt != std::string_view::npos && gt != std::string_view::npos) {
+    return mailbox.substr(lt + 1, gt - lt - 1);
+  }
+  return mailbox;
+}
+
+// Why `mailbox` cannot head a message or an SMTP envelope, or "".
+std::string mailboxProblem(std::string_view field, std::string_view mailbox) {
+  const std::string name(field);
+  if (breaksALine(mailbox)) return "'" + name + "' contains a line break or NUL";
+  const auto address = envelopeAddress(mailbox);
+  if (address.empty() || address.find('@') == std::string_view::npos) {
+    return "'" + name + "' is not an email address";
+  }
+  for (unsigned char c : address) {
+    if (c <= ' ' || c == '<' || c == '>' || c == ',' || c == 0x7f) {
+      return "'" + name + "' is not an email address";
+    }
+  }
+  return {};
+}
+
+// A string field of the payload; absent gives `fallback`, any other type an
+// error (not an exception: the effect goes dead with a reason).
+std::optional<std::string> stringField(const json& p, const char* name,
+                                       const std::string& fallback) {
+  const auto it = p.find(name);
+  if (it == p.end() || it->is_null()) return fallback;
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
 }
 
 }  // namespace
@@ -71,13 +126,20 @@ ComposeResult composeEmail(const std::string& payloadJson, const std::string& de
   }
   if (m.to.empty()) return {{}, "email payload has no recipient in 'to'"};
   for (const auto& r : m.to) {
-    if (r.find('@') == std::string::npos || r.find_first_of("\r\n<>,") != std::string::npos) {
-      return {{}, "invalid recipient address in 'to'"};
+    if (!mailboxProblem("to", r).empty()) return {{}, "invalid recipient address in 'to'"};
+  }
+  const auto from = stringField(p, "from", defaultFrom);
+  const auto replyTo = stringField(p, "replyTo", "");
+  if (!from || !replyTo) return {{}, "email 'from' and 'replyTo' must be strings"};
+  m.from = *from;
+  m.replyTo = *replyTo;
+  if (m.from.empty()) return {{}, "email has no 'from' and EMAIL_FROM is not set"};
+  if (auto problem = mailboxProblem("from", m.from); !problem.empty()) return {{}, problem};
+  if (!m.replyTo.empty()) {
+    if (auto problem = mailboxProblem("replyTo", m.replyTo); !problem.empty()) {
+      return {{}, problem};
     }
   }
-  m.from = p.value("from", defaultFrom);
-  if (m.from.empty()) return {{}, "email has no 'from' and EMAIL_FROM is not set"};
-  m.replyTo = p.value("replyTo", "");
   if (const auto t = p.find("template"); t != p.end() && t->is_string()) {
     auto rendered = renderTemplate(t->get<std::string>(), p.value("data", json::object()));
     if (!rendered.email) return {{}, rendered.error};
@@ -85,9 +147,15 @@ ComposeResult composeEmail(const std::string& payloadJson, const std::string& de
     m.text = rendered.email->text;
     m.html = rendered.email->html;
   }
-  if (p.contains("subject")) m.subject = p.value("subject", "");
-  if (p.contains("text")) m.text = p.value("text", "");
-  if (p.contains("html")) m.html = p.value("html", "");
+  for (auto [name, field] :
+       {std::pair{"subject", &m.subject}, std::pair{"text", &m.text}, std::pair{"html", &m.html}}) {
+    const auto value = stringField(p, name, *field);
+    if (!value) return {{}, std::string("email '") + name + "' must be a string"};
+    *field = *value;
+  }
+  if (p.contains("subject") && breaksALine(m.subject)) {
+    return {{}, "email 'subject' contains a line break or NUL"};
+  }
   if (m.subject.empty()) return {{}, "email has no subject (give 'subject' or 'template')"};
   if (m.text.empty() && m.html.empty()) return {{}, "email has no 'text' or 'html' body"};
   return out;

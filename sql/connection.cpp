@@ -49,6 +49,15 @@ void Connection::drop() {
   impl_.reset();
 }
 
+bool Connection::isOpen() const {
+  return impl_ && impl_->conn.is_open();
+}
+
+CallDeadline Connection::deadline() {
+  if (!impl_) return CallDeadline(std::chrono::milliseconds(0));
+  return CallDeadline(impl_->conn, options_.callTimeout);
+}
+
 struct DirectConnection::Impl {
   explicit Impl(const std::string& url) : conn(url) {}
   pqxx::connection conn;

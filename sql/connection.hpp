@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "sql/call_deadline.hpp"
+
 namespace pqxx {
 class connection_base;
 }
@@ -19,6 +21,9 @@ class Connection {
     std::string url;
     std::chrono::milliseconds minBackoff{100};
     std::chrono::milliseconds maxBackoff{2000};
+    // Longest a call (a transaction's statements and its commit) may take
+    // before the connection is cut (EFFECTD_DB_TIMEOUT); 0: no limit.
+    std::chrono::milliseconds callTimeout{5000};
   };
 
   explicit Connection(Options options);
@@ -34,6 +39,11 @@ class Connection {
   // Returns true when it was dropped.
   bool dropIfBroken();
   void drop();
+  bool isOpen() const;
+
+  // Arms the call deadline on the open connection (get() first) for as long
+  // as the result lives.
+  [[nodiscard]] CallDeadline deadline();
 
   const std::string& lastError() const { return lastError_; }
 

@@ -88,6 +88,15 @@ MigrateResult migrate(pqxx::connection_base& conn, const std::vector<Migration>&
   tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
   tx.exec(kCreateLedger);
   const auto ledger = readLedger(tx);
+  // A migration edited after it was applied means this binary and the
+  // database disagree about what the schema is: apply nothing, say which.
+  for (const auto& m : migrations) {
+    if (auto it = ledger.find(m.version);
+        it != ledger.end() && it->second.checksum != checksum(m.sql)) {
+      result.changedSinceApplied.push_back(m.name);
+    }
+  }
+  if (!result.changedSinceApplied.empty()) return result;  // rolled back: nothing applied
   for (const auto& m : migrations) {
     if (ledger.count(m.version)) continue;
     tx.exec(m.sql);

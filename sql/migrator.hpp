@@ -33,9 +33,13 @@ std::vector<MigrationStatus> migrationStatus(pqxx::connection_base& conn,
 
 struct MigrateResult {
   std::vector<std::string> applied;  // names applied by this call
+  // Applied migrations whose text differs from this binary's: when any is
+  // listed, nothing was applied.
+  std::vector<std::string> changedSinceApplied;
 };
 
-// Applies what is pending. Throws pqxx's exceptions; nothing is applied then.
+// Applies what is pending, unless an applied migration has changed since
+// (then nothing). Throws pqxx's exceptions; nothing is applied then either.
 MigrateResult migrate(pqxx::connection_base& conn, const std::vector<Migration>& migrations);
 
 }  // namespace effectd::sql

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages effectd builds and tests with, if missing.
 # As root it runs apt-get; otherwise it prints the command and fails.
+# The test deps.install_list (tests/deps/check_deps.sh) proves the list complete.
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache
   libboost1.81-dev libpqxx-dev libssl-dev nlohmann-json3-dev libcli11-dev
-  libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libkainjow-mustache-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 postgresql-contrib
-  python3 python3-aiosmtpd
+  python3 python3-aiosmtpd openssl curl
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

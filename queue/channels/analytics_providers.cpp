@@ -17,9 +17,13 @@ struct AnalyticsEvent {
   std::string error;
 };
 
-AnalyticsEvent readEvent(const std::string& payload) {
+// PostHog deduplicates on uuid, event, distinct id and timestamp together; an
+// event sent without a timestamp is stamped with each attempt's arrival, so a
+// retry would count twice. The effect's own creation time is the fixed
+// fallback, for Segment as well.
+AnalyticsEvent readEvent(const ClaimedEffect& effect) {
   AnalyticsEvent e;
-  const auto p = json::parse(payload, nullptr, false);
+  const auto p = json::parse(effect.payload, nullptr, false);
   if (!p.is_object() || !p.contains("event") || !p["event"].is_string() ||
       !p.contains("distinctId") || !p["distinctId"].is_string()) {
     e.error = "analytics payload needs string 'event' and 'distinctId'";
@@ -27,7 +31,10 @@ AnalyticsEvent readEvent(const std::string& payload) {
   }
   e.event = p["event"].get<std::string>();
   e.distinctId = p["distinctId"].get<std::string>();
-  e.timestamp = p.value("timestamp", "");
+  if (p.contains("timestamp") && p["timestamp"].is_string()) {
+    e.timestamp = p["timestamp"].get<std::string>();
+  }
+  if (e.timestamp.empty()) e.timestamp = effect.createdAt;
   if (p.contains("properties") && p["properties"].is_object()) e.properties = p["properties"];
   return e;
 }
@@ -39,7 +46,7 @@ PostHogChannel::PostHogChannel(std::shared_ptr<const HttpClient> client, Url hos
     : client_(std::move(client)), host_(std::move(host)), apiKey_(std::move(apiKey)) {}
 
 DeliveryResult PostHogChannel::deliver(const ClaimedEffect& effect) {
-  const auto e = readEvent(effect.payload);
+  const auto e = readEvent(effect);
   if (!e.error.empty()) return DeliveryResult::dead(e.error);
   json item{{"event", e.event},
             {"distinct_id", e.distinctId},
@@ -63,7 +70,7 @@ SegmentChannel::SegmentChannel(std::shared_ptr<const HttpClient> client, Url bas
     : client_(std::move(client)), base_(std::move(base)), writeKey_(std::move(writeKey)) {}
 
 DeliveryResult SegmentChannel::deliver(const ClaimedEffect& effect) {
-  const auto e = readEvent(effect.payload);
+  const auto e = readEvent(effect);
   if (!e.error.empty()) return DeliveryResult::dead(e.error);
   json body{{"userId", e.distinctId},
             {"event", e.event},

@@ -7,6 +7,24 @@
 #include "queue/channels/throttled_channel.hpp"
 
 namespace effectd::queue {
+namespace {
+
+// config::load validated and normalized every entry.
+WebhookTargets webhookTargets(const config::Config& config) {
+  WebhookTargets targets;
+  for (const auto& entry : config.webhookAllowedHosts) {
+    if (auto a = Authority::parse(entry, 443)) targets.https.insert(std::move(*a));
+  }
+  for (const auto& entry : config.webhookAllowHttpHosts) {
+    if (auto a = Authority::parse(entry, 80)) targets.http.insert(std::move(*a));
+  }
+  for (const auto& entry : config.webhookAllowPrivateAddresses) {
+    if (auto n = IpNetwork::parse(entry)) targets.addresses.allowedNonPublic.push_back(*n);
+  }
+  return targets;
+}
+
+}  // namespace
 
 std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   auto channels = std::make_shared<Channels>();
@@ -45,11 +63,9 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
         std::make_unique<SegmentChannel>(client, url(config.segmentApiUrl), config.segmentWriteKey);
   }
   // Without allowed hosts, webhook effects stay pending for a daemon that has them.
-  if (!config.webhookAllowedHosts.empty()) {
-    channels->webhook = std::make_unique<WebhookChannel>(
-        client,
-        std::set<std::string>(config.webhookAllowedHosts.begin(), config.webhookAllowedHosts.end()),
-        config.webhookSigningSecret);
+  if (!config.webhookAllowedHosts.empty() || !config.webhookAllowHttpHosts.empty()) {
+    channels->webhook = std::make_unique<WebhookChannel>(client, webhookTargets(config),
+                                                         config.webhookSigningSecret);
   }
   auto limit = [](std::unique_ptr<Channel>& channel, double perSecond, int concurrency) {
     if (channel && (perSecond > 0 || concurrency > 0)) {

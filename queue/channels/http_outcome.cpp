@@ -15,6 +15,14 @@ DeliveryResult classifyHttp(const HttpResponse& r, bool idempotent, std::string_
   if (r.status >= 200 && r.status < 300) return DeliveryResult::sent();
   std::string message = who + ": HTTP " + std::to_string(r.status);
   if (!r.body.empty()) message += ": " + r.body.substr(0, 300);
+  // A gateway's 502 or 504 can come after the provider behind it accepted
+  // the message: the outcome is not known. A provider that deduplicates on
+  // the key may be asked again; the others must not be.
+  if ((r.status == 502 || r.status == 504) && !idempotent) {
+    return DeliveryResult::unknown(message +
+                                   " (a gateway error after the request was sent; it may have "
+                                   "been delivered)");
+  }
   const bool temporary =
       r.status == 408 || r.status == 409 || r.status == 425 || r.status == 429 || r.status >= 500;
   if (!temporary) return DeliveryResult::dead(message);

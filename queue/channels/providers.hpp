@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -73,11 +74,22 @@ class SegmentChannel : public Channel {
   std::string writeKey_;
 };
 
-// POST to the payload's URL, if its host is allowed, signed the Standard
-// Webhooks way; `webhook-id` = key lets receivers deduplicate.
+// Where outgoing webhooks may go. A payload names the URL, so the operator
+// lists the destinations: https to `https` (WEBHOOK_ALLOWED_HOSTS), plain
+// http to `http` (WEBHOOK_ALLOW_HTTP_HOSTS), each a host and a port, and the
+// addresses connected to must be public unless `addresses` allows them
+// (WEBHOOK_ALLOW_PRIVATE_ADDRESSES).
+struct WebhookTargets {
+  std::set<Authority> https;
+  std::set<Authority> http;
+  AddressPolicy addresses;
+};
+
+// POST to the payload's URL, if its destination is allowed, signed the
+// Standard Webhooks way; `webhook-id` = key lets receivers deduplicate.
 class WebhookChannel : public Channel {
  public:
-  WebhookChannel(std::shared_ptr<const HttpClient> client, std::set<std::string> allowedHosts,
+  WebhookChannel(std::shared_ptr<const HttpClient> client, WebhookTargets targets,
                  std::string signingSecret);
   DeliveryResult deliver(const ClaimedEffect& effect) override;
   bool idempotent() const override { return true; }
@@ -88,8 +100,11 @@ class WebhookChannel : public Channel {
                           const std::string& body);
 
  private:
+  // Why the URL may not be requested at all, or nothing.
+  std::optional<std::string> refusal(const Url& url) const;
+
   std::shared_ptr<const HttpClient> client_;
-  std::set<std::string> allowedHosts_;
+  WebhookTargets targets_;
   std::string signingSecret_;
 };
 

@@ -33,6 +33,9 @@ std::string urlDecode(std::string_view s) {
   return out;
 }
 
+// More than any server's EHLO list needs; RFC 5321 caps a reply line at 512.
+constexpr std::size_t kMaxReplyBytes = std::size_t{64} * 1024;
+
 // "Name <a@x>" -> "a@x"
 std::string address(const std::string& mailbox) {
   const auto lt = mailbox.find('<');
@@ -149,6 +152,9 @@ class Session {
       if (line.size() < 4) throw SmtpFailure{"malformed reply"};
       reply.code = std::atoi(line.substr(0, 3).c_str());
       reply.text += line.substr(4, line.size() - 6) + "\n";
+      // Each line is bounded by the buffer; an endless multi-line reply is
+      // bounded here, or it would grow until the provider timeout, forever.
+      if (reply.text.size() > kMaxReplyBytes) throw SmtpFailure{"reply too long"};
       if (line[3] != '-') return reply;
     }
   }

@@ -30,11 +30,24 @@ bool reservedHeader(std::string_view name) {
 
 }  // namespace
 
-WebhookChannel::WebhookChannel(std::shared_ptr<const HttpClient> client,
-                               std::set<std::string> allowedHosts, std::string signingSecret)
+WebhookChannel::WebhookChannel(std::shared_ptr<const HttpClient> client, WebhookTargets targets,
+                               std::string signingSecret)
     : client_(std::move(client)),
-      allowedHosts_(std::move(allowedHosts)),
+      targets_(std::move(targets)),
       signingSecret_(std::move(signingSecret)) {}
+
+std::optional<std::string> WebhookChannel::refusal(const Url& url) const {
+  const auto destination = url.authority();
+  if (url.tls && !targets_.https.contains(destination)) {
+    return "webhook destination " + destination.toString() +
+           " is not in WEBHOOK_ALLOWED_HOSTS (a host without a port allows 443 only)";
+  }
+  if (!url.tls && !targets_.http.contains(destination)) {
+    return "webhook url is plain http: " + destination.toString() +
+           " is not in WEBHOOK_ALLOW_HTTP_HOSTS (webhooks go over https otherwise)";
+  }
+  return std::nullopt;
+}
 
 std::string WebhookChannel::sign(const std::string& secret, const std::string& id,
                                  std::int64_t timestamp, const std::string& body) {
@@ -55,10 +68,8 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
     return DeliveryResult::dead("webhook payload needs string 'url' and 'body'");
   }
   const auto url = Url::parse(p["url"].get<std::string>());
-  if (!url) return DeliveryResult::dead("webhook url is not an http(s) URL");
-  if (!allowedHosts_.count(url->host)) {
-    return DeliveryResult::dead("webhook host " + url->host + " is not in WEBHOOK_ALLOWED_HOSTS");
-  }
+  if (!url) return DeliveryResult::dead("webhook url is not a valid http(s) URL");
+  if (const auto why = refusal(*url)) return DeliveryResult::dead(*why);
   const auto body = p["body"].is_string() ? p["body"].get<std::string>() : p["body"].dump();
   const auto timestamp = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
@@ -68,7 +79,8 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
                       .target = "",
                       .headers = {},
                       .body = body,
-                      .replayable = idempotent()};
+                      .replayable = idempotent(),
+                      .addressPolicy = &targets_.addresses};
   if (const auto h = p.find("headers"); h != p.end() && h->is_object()) {
     for (const auto& [k, v] : h->items()) {
       if (!v.is_string()) continue;
@@ -93,7 +105,14 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
     request.headers.emplace_back("webhook-signature",
                                  sign(signingSecret_, effect.key, timestamp, body));
   }
-  return classifyHttp(client_->send(request), idempotent(), name());
+  const auto response = client_->send(request);
+  // A URL leading to an internal address is the payload's or the
+  // configuration's problem: a retry would only knock on the same door.
+  if (response.addressRefused) {
+    return DeliveryResult::dead("webhook " + url->host + ": " + response.error +
+                                "; WEBHOOK_ALLOW_PRIVATE_ADDRESSES can allow it");
+  }
+  return classifyHttp(response, idempotent(), name());
 }
 
 }  // namespace effectd::queue

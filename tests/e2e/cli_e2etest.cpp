@@ -41,6 +41,27 @@ TEST(CliE2eTest, MigrateThenStatusThenIdempotent) {
   EXPECT_EQ(listing[0]["applied"], true);
 }
 
+TEST(CliE2eTest, MigrateRefusesWhenAnAppliedMigrationChanged) {
+  TestDatabase db(TestDatabase::Schema::Empty);
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  ASSERT_EQ(effectd({"migrate"}, env).exitCode, 0);
+  // The database says 0001 had other text than this binary's, and the last
+  // migration is pending again: nothing may be applied.
+  pqxx::nontransaction(db.conn()).exec(
+      R"(UPDATE "_effectd_migrations" SET "checksum" = 'edited' WHERE "version" = '0001';
+               DELETE FROM "_effectd_migrations" WHERE "version" = '0003';
+               DROP INDEX "OutboundEffect_retention_idx";
+               ALTER TABLE "OutboundEffect" DROP COLUMN "payloadPrunedAt",
+                                            DROP COLUMN "lockedIdempotent")");
+  const auto refused = effectd({"migrate"}, env);
+  EXPECT_EQ(refused.exitCode, 1) << refused.output;
+  EXPECT_NE(refused.output.find("migration 0001_initial was changed after it was applied"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(db.scalar(R"(SELECT count(*) FROM "_effectd_migrations" WHERE "version" = '0003')"),
+            "0");
+}
+
 TEST(CliE2eTest, SchemaCheckNamesADroppedColumnAndFails) {
   TestDatabase db;
   const EnvOverrides env{{"DATABASE_URL", db.url()}};
@@ -62,10 +83,18 @@ TEST(CliE2eTest, ConfigCheckListsEveryProblemAndRedactsSecrets) {
   EXPECT_EQ(bad.exitCode, 2);
   EXPECT_NE(bad.output.find("4 problem(s)"), std::string::npos) << bad.output;
 
-  const auto good = effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
-                                                  {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"}});
+  const auto good =
+      effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
+                                    {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"},
+                                    {"EMAIL_PROVIDER", "smtp"},
+                                    {"SMTP_URL", "smtp://mailer:smtp-pa55@smtp.example:587"},
+                                    {"POSTHOG_HOST", "https://proxy:ph-pa55@ph.example"}});
   EXPECT_EQ(good.exitCode, 0) << good.output;
   EXPECT_EQ(good.output.find("hunter2"), std::string::npos);
+  EXPECT_EQ(good.output.find("smtp-pa55"), std::string::npos) << good.output;
+  EXPECT_EQ(good.output.find("ph-pa55"), std::string::npos) << good.output;
+  EXPECT_NE(good.output.find("SMTP_URL=smtp://mailer:***@smtp.example:587"), std::string::npos)
+      << good.output;
   EXPECT_EQ(good.output.find("whsec_topsecret"), std::string::npos);
   EXPECT_NE(good.output.find("DATABASE_URL=postgresql://u:***@db/x"), std::string::npos);
 }

@@ -3,12 +3,15 @@
 // non-idempotent one is never sent the effect again (it becomes `unknown`).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/raw_connection.hpp"
 #include "tests/support/standin.hpp"
 
 namespace effectd::testing {
@@ -149,6 +152,32 @@ TEST(CrashE2eTest, SigtermWhileProvidersHangEndsEachEffectAndExitsZero) {
   EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect" WHERE "key" = 'webhook:term:1')")
                 .find("cut short by shutdown"),
             std::string::npos);
+}
+
+// SIGTERM stops claiming at once, while the HTTP server is still draining a
+// slow request: an effect that becomes due during the drain is left for the
+// next daemon, and the whole stop fits in EFFECTD_SHUTDOWN_TIMEOUT.
+TEST(CrashE2eTest, SigtermStopsClaimingWhileTheHttpServerDrains) {
+  TestDatabase db;
+  Daemon daemon({{"DATABASE_URL", db.url()},
+                 {"EFFECTD_SHUTDOWN_TIMEOUT", "3"},
+                 {"EFFECTD_READ_TIMEOUT", "30"},
+                 {"EFFECTD_POLL_INTERVAL_MS", "100"}});
+  enqueueEmail(db, "email:before-term");
+  ASSERT_TRUE(eventually([&] { return status(db, "email:before-term") == "sent"; },
+                         std::chrono::seconds(10)))
+      << daemon.log();
+  // A webhook whose body is still arriving holds the HTTP server's drain.
+  RawConnection slow(daemon.port());
+  ASSERT_TRUE(slow.send(
+      "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(daemon.process().pid(), SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("shutting down") != std::string::npos; },
+                         std::chrono::seconds(5)));
+  enqueueEmail(db, "email:after-term");
+  EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(8)), 0) << daemon.log();
+  EXPECT_EQ(status(db, "email:after-term"), "pending") << daemon.log();
 }
 
 }  // namespace

@@ -120,13 +120,18 @@ TEST(OutcomesE2eTest, AnAnswerThatIsNotCleanTextIsStillRecorded) {
 TEST(OutcomesE2eTest, PostmarkSilenceIsUnknownAndTheLastAttemptIsDead) {
   TestDatabase db;
   ProviderStandIn standIn;
-  standIn.plan(json::array({{{"hang", 3}}, {{"drop", true}}, {{"status", 503}}}));
-  enqueueInOrder(db, {"a-hang", "b-drop"});
+  standIn.plan(json::array({{{"hang", 3}},
+                            {{"drop", true}},
+                            {{"status", 502}, {"body", "Bad Gateway"}},
+                            {{"status", 504}, {"body", "Gateway Timeout"}},
+                            {{"status", 503}}}));
+  enqueueInOrder(db, {"a-hang", "b-drop", "b2-502", "b3-504"});
   enqueueInOrder(db, {"c-last"}, /*maxAttempts=*/1);
   Daemon daemon(oneAtATime(db, "postmark", standIn.url()));
   ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))
       << daemon.log();
-  for (const auto* key : {"a-hang", "b-drop"}) {
+  // A gateway error may come after Postmark accepted the message.
+  for (const auto* key : {"a-hang", "b-drop", "b2-502", "b3-504"}) {
     const auto r = row(db, key);
     EXPECT_EQ(r.status, "unknown") << key;
     EXPECT_NE(r.lastError.find("may have been delivered"), std::string::npos) << r.lastError;
@@ -134,7 +139,42 @@ TEST(OutcomesE2eTest, PostmarkSilenceIsUnknownAndTheLastAttemptIsDead) {
   const auto last = row(db, "c-last");
   EXPECT_EQ(last.status, "dead");
   EXPECT_NE(last.lastError.find("HTTP 503"), std::string::npos) << last.lastError;
-  EXPECT_EQ(standIn.requests().size(), 3u);
+  EXPECT_EQ(standIn.requests().size(), 5u);
+}
+
+TEST(OutcomesE2eTest, AnalyticsWithoutATimestampCarryTheEffectsOwnTimeOnEveryAttempt) {
+  // PostHog deduplicates on uuid, event, distinct id and timestamp together:
+  // a retry must repeat all four, or a timeout that PostHog did record
+  // counts twice.
+  TestDatabase db;
+  ProviderStandIn standIn;
+  standIn.plan(json::array({{{"status", 500}, {"body", "try again"}}}));
+  {
+    pqxx::work tx(db.conn());
+    tx.exec(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload", "createdAt")
+               VALUES ('analytics:no_time', 'analytics',
+                       '{"event":"seat_added","distinctId":"org_1"}',
+                       '2026-03-04 05:06:07.089'))");
+    tx.commit();
+  }
+  Daemon daemon({{"DATABASE_URL", db.url()},
+                 {"ANALYTICS_PROVIDER", "posthog"},
+                 {"POSTHOG_HOST", standIn.url()},
+                 {"POSTHOG_API_KEY", "phc_test"},
+                 {"EFFECTD_EFFECT_RETRY_BASE", "1"}});
+  ASSERT_TRUE(eventually([&] { return row(db, "analytics:no_time").status == "sent"; },
+                         std::chrono::seconds(20)))
+      << daemon.log();
+  const auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  std::vector<json> items;
+  for (const auto& r : requests) {
+    items.push_back(json::parse(r["body"].get<std::string>())["batch"][0]);
+  }
+  EXPECT_EQ(items[0]["timestamp"], "2026-03-04T05:06:07.089Z");
+  EXPECT_EQ(items[1]["timestamp"], items[0]["timestamp"]);
+  EXPECT_EQ(items[1]["uuid"], items[0]["uuid"]);
+  EXPECT_EQ(items[1]["event"], "seat_added");
 }
 
 }  // namespace

@@ -211,31 +211,44 @@ TEST(ProvidersE2eTest, SegmentGetsTheKeyAsMessageId) {
   EXPECT_EQ(body["properties"]["amount"], 2900);
 }
 
+// The stand-in is plain http on 127.0.0.1: both need the operator's say-so.
+WebhookTargets plainLoopback(const ProviderStandIn& standIn) {
+  WebhookTargets targets;
+  targets.http.insert(Url::parse(standIn.url())->authority());
+  targets.addresses.allowedNonPublic.push_back(*IpNetwork::parse("127.0.0.0/8"));
+  return targets;
+}
+
+ClaimedEffect webhookTo(const std::string& url) {
+  return {.id = "id-w",
+          .key = "webhook:order:1",
+          .kind = EffectKind::Webhook,
+          .payload = json{{"url", url},
+                          {"body", {{"type", "subscription.started"}}},
+                          {"headers", {{"X-Tenant", "org_1"}}}}
+                         .dump(),
+          .attempts = 1,
+          .maxAttempts = 12};
+}
+
 TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
   const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
   ProviderStandIn standIn({.webhookSecret = secret});
-  WebhookChannel webhook(client(), {"127.0.0.1"}, secret);
-  ClaimedEffect effect{.id = "id-w",
-                       .key = "webhook:order:1",
-                       .kind = EffectKind::Webhook,
-                       .payload = json{{"url", standIn.url() + "/hooks/billing"},
-                                       {"body", {{"type", "subscription.started"}}},
-                                       {"headers", {{"X-Tenant", "org_1"}}}}
-                                      .dump(),
-                       .attempts = 1,
-                       .maxAttempts = 12};
+  WebhookChannel webhook(client(), plainLoopback(standIn), secret);
+  const auto effect = webhookTo(standIn.url() + "/hooks/billing");
   ASSERT_EQ(webhook.deliver(effect).outcome, Outcome::Sent);
   const auto r = standIn.requests().at(0);
   EXPECT_EQ(r["path"], "/hooks/billing");
   EXPECT_EQ(r["headers"]["webhook-id"], "webhook:order:1");
   EXPECT_EQ(r["headers"]["x-tenant"], "org_1");
+  EXPECT_EQ(r["headers"]["host"], "127.0.0.1:" + std::to_string(Url::parse(standIn.url())->port));
   EXPECT_EQ(r["signatureValid"], true) << r.dump();
   EXPECT_EQ(json::parse(r["body"].get<std::string>())["type"], "subscription.started");
 
-  WebhookChannel strict(client(), {"hooks.example.com"}, secret);
+  WebhookChannel strict(client(), {.https = {{"hooks.example.com", 443}}}, secret);
   const auto refused = strict.deliver(effect);
   EXPECT_EQ(refused.outcome, Outcome::Dead);
-  EXPECT_NE(refused.error.find("WEBHOOK_ALLOWED_HOSTS"), std::string::npos);
+  EXPECT_NE(refused.error.find("WEBHOOK_ALLOW_HTTP_HOSTS"), std::string::npos) << refused.error;
   EXPECT_EQ(standIn.requests().size(), 1u) << "nothing was sent to a disallowed host";
 
   // Headers from the payload cannot split the request or replace effectd's own.
@@ -249,6 +262,29 @@ TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
     EXPECT_EQ(refusedHeader.outcome, Outcome::Dead) << headers.dump();
   }
   EXPECT_EQ(standIn.requests().size(), 1u);
+}
+
+// Host and port allowed, but the address is loopback and not allowed: the
+// client refuses it at connect time, also when a provider's kept-alive
+// connection to that very origin sits in the shared pool.
+TEST(ProvidersE2eTest, AWebhookNeverConnectsToARefusedAddress) {
+  ProviderStandIn standIn;
+  const auto http = client();
+  ResendChannel resend(http, *Url::parse(standIn.url()), "k", "f@x.example");
+  ASSERT_EQ(resend.deliver(email("pooled")).outcome, Outcome::Sent);
+  ASSERT_EQ(http->idleConnections(), 1u);
+
+  auto targets = plainLoopback(standIn);
+  targets.addresses.allowedNonPublic.clear();
+  WebhookChannel webhook(http, targets, "");
+  const auto refused = webhook.deliver(webhookTo(standIn.url() + "/hook"));
+  EXPECT_EQ(refused.outcome, Outcome::Dead);
+  EXPECT_NE(refused.error.find("127.0.0.1 (loopback)"), std::string::npos) << refused.error;
+  EXPECT_NE(refused.error.find("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"), std::string::npos)
+      << refused.error;
+  EXPECT_EQ(standIn.requests().size(), 1u) << "only Resend's email arrived";
+  EXPECT_EQ(http->idleConnections(), 1u) << "Resend's connection stays for Resend";
+  EXPECT_EQ(resend.deliver(email("pooled:2")).outcome, Outcome::Sent);
 }
 
 // A test CA, a certificate for localhost signed by it, one for another name,

@@ -265,17 +265,58 @@ class SmallLimitsE2eTest : public WebhookE2eTest {
   SmallLimitsE2eTest() : WebhookE2eTest({{"EFFECTD_MAX_CONNECTIONS", "2"}}) {}
 };
 
-TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503) {
+TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503WhenNoneIsIdle) {
+  // Both connections are in the middle of a request: neither may be closed.
   RawConnection a(daemon_->port());
   RawConnection b(daemon_->port());
-  // Both are accepted and idle; make sure the daemon has counted them.
-  ASSERT_TRUE(a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  a.readUntil(R"("ok"})", std::chrono::seconds(5));
-  b.readUntil(R"("ok"})", std::chrono::seconds(5));
+  ASSERT_TRUE(a.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"));
+  ASSERT_TRUE(b.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both accepted and counted
   RawConnection c(daemon_->port());
   const auto response = c.readUntil("\r\n\r\n", std::chrono::seconds(5));
   EXPECT_EQ(response.rfind("HTTP/1.1 503", 0), 0u) << response;
+}
+
+TEST_F(SmallLimitsE2eTest, AtTheLimitAnIdleKeptAliveConnectionGivesWay) {
+  RawConnection a(daemon_->port());
+  RawConnection b(daemon_->port());
+  ASSERT_TRUE(a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(a.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  ASSERT_TRUE(b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(b.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  // Both idle once the daemon has looped back to wait for their next
+  // request; a third connection is then served, and the oldest idle one closed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RawConnection c(daemon_->port());
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto response = c.readUntil(R"("ok"})", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_TRUE(a.closedByPeer(std::chrono::seconds(3)));
+}
+
+TEST_F(WebhookE2eTest, AnEndlessChunkExtensionOrTrailerIsRefusedNotBuffered) {
+  const std::string head =
+      "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  RawConnection extension(daemon_->port());
+  ASSERT_TRUE(extension.send(head + "1;" + std::string(64 * 1024, 'a')));
+  auto response = extension.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << response.substr(0, 200);
+
+  RawConnection trailers(daemon_->port());
+  std::string flood = head + "2\r\n{}\r\n0\r\n";
+  for (int i = 0; i < 850; ++i)
+    flood += "X-Trailer-" + std::to_string(i) + ": " + std::string(60, 't') + "\r\n";
+  trailers.send(flood);
+  response = trailers.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_TRUE(response.rfind("HTTP/1.1 400", 0) == 0u || response.rfind("HTTP/1.1 431", 0) == 0u)
+      << response.substr(0, 200);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return daemon_->log().find("chunk framing or trailers too long") != std::string::npos;
+      },
+      std::chrono::seconds(5)))
+      << daemon_->log();
+  EXPECT_EQ(rows(), "0");
 }
 
 }  // namespace
@@ -306,6 +347,28 @@ TEST_F(TimeoutsE2eTest, ASlowClientIsDisconnectedAfterTheReadTimeout) {
       std::chrono::seconds(5)))
       << daemon_->log();
   EXPECT_EQ(rows(), "0");
+}
+
+class SlowKeptAliveE2eTest : public WebhookE2eTest {
+ protected:
+  SlowKeptAliveE2eTest()
+      : WebhookE2eTest({{"EFFECTD_READ_TIMEOUT", "1"}, {"EFFECTD_IDLE_TIMEOUT", "30"}}) {}
+};
+
+TEST_F(SlowKeptAliveE2eTest, TheNextRequestOnAKeptAliveConnectionHasTheReadTimeout) {
+  RawConnection conn(daemon_->port());
+  ASSERT_TRUE(conn.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(conn.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  // The next request starts, then trickles a byte every 300 ms: it may idle
+  // 30 s before its first byte, but not take more than 1 s once it started.
+  ASSERT_TRUE(conn.send("POST /webhooks/stripe HTTP/1.1\r\n"));
+  bool closed = false;
+  const auto started = std::chrono::steady_clock::now();
+  while (!closed && std::chrono::steady_clock::now() - started < std::chrono::seconds(6)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    closed = !conn.send("X");
+  }
+  EXPECT_TRUE(closed || conn.closedByPeer(std::chrono::milliseconds(100)));
 }
 
 TEST_F(TimeoutsE2eTest, AnIdleKeptAliveConnectionIsClosed) {

@@ -69,9 +69,14 @@ class DrainerPgTest : public ::testing::Test {
 
   // A claim of up to ten effects in its own transaction, as a daemon makes it.
   std::vector<ClaimedEffect> claim(const std::string& worker, seconds lease,
-                                   const std::vector<EffectKind>& kinds) {
+                                   const std::vector<EffectKind>& kinds,
+                                   const std::vector<EffectKind>& idempotentKinds = {}) {
     pqxx::work tx(db_.conn());
-    auto claimed = claimEffects(tx, worker, 10, lease, kinds);
+    auto claimed = claimEffects(tx, {.worker = worker,
+                                     .limit = 10,
+                                     .lease = lease,
+                                     .kinds = kinds,
+                                     .idempotentKinds = idempotentKinds});
     tx.commit();
     return claimed;
   }
@@ -152,18 +157,21 @@ TEST_F(DrainerPgTest, KindsWithoutAChannelStayPending) {
   EXPECT_EQ(field("hook", "status"), "pending");
 }
 
-TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByIdempotency) {
+TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByTheLeaseHoldersProvider) {
   enqueueEmails(2);
   pqxx::work tx(db_.conn());
   enqueue(tx, {.key = "a0", .kind = EffectKind::Analytics, .payload = "{}"});
   tx.commit();
   // A daemon claims and dies: nobody completes, the one-second lease runs out.
-  const auto claimed = claim("dead-daemon", seconds(1), {EffectKind::Email, EffectKind::Analytics});
+  // It sent email through a deduplicating provider (Resend), analytics not.
+  const auto claimed = claim("dead-daemon", seconds(1), {EffectKind::Email, EffectKind::Analytics},
+                             {EffectKind::Email});
   ASSERT_EQ(claimed.size(), 3u);
-  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 0);  // not yet
+  EXPECT_EQ(field("k0", "lockedIdempotent"), "true");
+  EXPECT_EQ(field("a0", "lockedIdempotent"), "false");
+  EXPECT_EQ(rescueExpired(db_.conn(), 10).requeued, 0);  // not yet
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
-  // Email goes through an idempotent channel here, analytics does not.
-  const auto rescued = rescueExpired(db_.conn(), {EffectKind::Email}, 10);
+  const auto rescued = rescueExpired(db_.conn(), 10);
   EXPECT_EQ(rescued.requeued, 2);
   EXPECT_EQ(rescued.unknown, 1);
   EXPECT_EQ(field("k0", "status"), "pending");
@@ -178,11 +186,27 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByIdempotency) {
   EXPECT_EQ(drain().sent, 2);
 }
 
+TEST_F(DrainerPgTest, RescueFollowsTheProviderThatHeldTheLeaseNotTheRescuers) {
+  // A fleet switching from SMTP to Resend: the SMTP daemon claimed the email
+  // and died. The rescuer (this test's drainer) delivers email idempotently,
+  // yet the effect may already be at the SMTP relay: it must become unknown.
+  enqueueEmails(1);
+  ASSERT_EQ(claim("smtp-daemon", seconds(1), {EffectKind::Email}, {}).size(), 1u);
+  ASSERT_TRUE(channels_.email->idempotent());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const auto rescued = rescueExpired(db_.conn(), 10);
+  EXPECT_EQ(rescued.unknown, 1);
+  EXPECT_EQ(field("k0", "status"), "unknown");
+  EXPECT_EQ(field("k0", "lockedIdempotent"), "");
+  EXPECT_EQ(drain().claimed, 0);
+  EXPECT_EQ(email_->deliveries["k0"], 0);
+}
+
 TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   enqueueEmails(2);
   // k1's claim committed but its daemon never learnt of it (a commit whose
   // answer was lost): only k0 is in hand, so only k0's lease is kept alive.
-  const auto claimed = claim("slow", seconds(1), {EffectKind::Email});
+  const auto claimed = claim("slow", seconds(1), {EffectKind::Email}, {EffectKind::Email});
   ASSERT_EQ(claimed.size(), 2u);
   const auto& inHand = claimed[0].key == "k0" ? claimed[0] : claimed[1];
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -190,7 +214,7 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   EXPECT_EQ(renewLeases(renew, "slow", {inHand.id}, seconds(5)), 1);
   renew.commit();
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  EXPECT_EQ(rescueExpired(db_.conn(), {EffectKind::Email}, 10).requeued, 1);
+  EXPECT_EQ(rescueExpired(db_.conn(), 10).requeued, 1);
   EXPECT_EQ(field("k0", "status"), "running");
   EXPECT_EQ(field("k1", "status"), "pending");
 }
@@ -204,16 +228,33 @@ TEST_F(DrainerPgTest, ReleasedEffectsGoBackUntouched) {
   EXPECT_EQ(field("k0", "status") + " " + field("k0", "attempts"), "pending 0");
 }
 
-TEST_F(DrainerPgTest, PruningRemovesOldFinishedRowsOnly) {
+TEST_F(DrainerPgTest, RetentionCompactsOldFinishedEffectsAndTheirKeysStayUsed) {
   enqueueEmails(3);
   drain();
   enqueueEmails(1, "fresh");
   pqxx::nontransaction(db_.conn())
       .exec(R"(UPDATE "OutboundEffect" SET "updatedAt" = "updatedAt" - interval '40 days'
                WHERE "key" IN ('k0', 'k1', 'fresh0'))");
-  EXPECT_EQ(pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100), 2);
-  EXPECT_EQ(db_.scalar(R"(SELECT string_agg("key", ',' ORDER BY "key") FROM "OutboundEffect")"),
-            "fresh0,k2");
+  const auto pruned = pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100);
+  EXPECT_EQ(pruned.effectsCompacted, 2);
+  // Every row is still there; the old sent ones lost their payload only.
+  EXPECT_EQ(db_.scalar(R"(SELECT string_agg("key" || '=' || "status" || ':' || "payload"::text
+                                            || ':' || ("payloadPrunedAt" IS NOT NULL)::text,
+                                            ',' ORDER BY "key") FROM "OutboundEffect")"),
+            R"(fresh0=pending:{"to": "a@example.com", "text": "t", "subject": "s"}:false,)"
+            R"(k0=sent:{}:true,k1=sent:{}:true,)"
+            R"(k2=sent:{"to": "a@example.com", "text": "t", "subject": "s"}:false)");
+  EXPECT_EQ(field("k0", "providerMessageId"), "msg_k0");
+  // Compacted rows are not compacted again.
+  EXPECT_EQ(pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100).effectsCompacted, 0);
+  // The key is still used: a later enqueue of it is a no-op, nothing is sent.
+  pqxx::work again(db_.conn());
+  EXPECT_FALSE(enqueue(again, {.key = "k0",
+                               .kind = EffectKind::Email,
+                               .payload = R"({"to":"a@example.com","subject":"s","text":"t"})"}));
+  again.commit();
+  drain();
+  EXPECT_EQ(email_->deliveries["k0"], 1);
 }
 
 TEST_F(DrainerPgTest, FileEmailsRenderTemplatesAndAMissingTemplateIsDead) {

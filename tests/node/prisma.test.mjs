@@ -1,6 +1,8 @@
 // The app's side of the shared database: a Prisma Client generated from
 // sql/prisma/schema.prisma, used through @prisma/adapter-pg as the Next.js app
-// uses it, reads what effectd stored and writes effectd's tables.
+// uses it, reads what effectd stored and writes effectd's tables. The models
+// also validate and generate in an app's own schema (its own generator, no
+// preview features), and their indexes are those of sql/migrations/.
 //
 // Environment:
 //   EFFECTD_BIN             the effectd binary under test
@@ -11,7 +13,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -24,6 +26,8 @@ import Stripe from "stripe";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const prismaConfig = path.join(here, "../../sql/prisma/prisma.config.ts");
+const prismaSchema = path.join(here, "../../sql/prisma/schema.prisma");
+const migrationsDir = path.join(here, "../../sql/migrations");
 const rand = () => randomBytes(6).toString("hex");
 
 function requireEnv(name) {
@@ -47,15 +51,124 @@ let daemon;
 let prisma;
 let sent;
 
-function runPrisma(...args) {
+function runPrismaWith(config, ...args) {
   // The schema engine is never needed for validate/generate, and it cannot
   // be downloaded here: /bin/true stands in for it. No telemetry either.
-  const result = spawnSync("npx", ["--no", "--", "prisma", ...args, "--config", prismaConfig], {
+  const result = spawnSync("npx", ["--no", "--", "prisma", ...args, "--config", config], {
     cwd: here,
     encoding: "utf8",
     env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: "/bin/true", CHECKPOINT_DISABLE: "1" },
   });
   assert.equal(result.status, 0, `prisma ${args.join(" ")}: ${result.error ?? ""}\n${result.stdout}${result.stderr}`);
+}
+
+function runPrisma(...args) {
+  runPrismaWith(prismaConfig, ...args);
+}
+
+// sql/prisma/schema.prisma without effectd's own generator and datasource
+// blocks: what an app copies into its schema.
+function modelBlocks(schema) {
+  const models = schema.replace(/^(generator|datasource)\s+\w+\s*\{[^}]*\}\n?/gm, "");
+  assert.doesNotMatch(models, /^\s*(generator|datasource)\s+\w+\s*\{/m, "a generator or datasource block is left");
+  return models;
+}
+
+// The app's own schema folder and config: a generator and datasource of its
+// own (no preview features) in schema.prisma, effectd's models in a file of
+// their own, effectd's tables declared external as the README says. Prisma
+// validates and generates it, or the test fails with Prisma's message.
+function validateAndGenerateAppSchema(models) {
+  const dir = mkdtempSync(path.join(tmpdir(), "effectd-prisma-app-"));
+  try {
+    const output = path.join(dir, "generated");
+    mkdirSync(path.join(dir, "prisma"));
+    writeFileSync(
+      path.join(dir, "prisma", "schema.prisma"),
+      `generator client {\n  provider = "prisma-client"\n  output   = ${JSON.stringify(output)}\n}\n\n` +
+        `datasource app {\n  provider = "postgresql"\n}\n`,
+    );
+    writeFileSync(path.join(dir, "prisma", "effectd.prisma"), models);
+    // Import-free, like sql/prisma/prisma.config.ts: nothing above /tmp
+    // resolves "prisma/config".
+    const config = path.join(dir, "prisma.config.ts");
+    writeFileSync(
+      config,
+      `export default ${JSON.stringify(
+        {
+          schema: "prisma",
+          experimental: { externalTables: true },
+          tables: {
+            external: [
+              "public.Subscription",
+              "public.StripeWebhookEvent",
+              "public.OutboundEffect",
+              "public._effectd_migrations",
+            ],
+          },
+        },
+        null,
+        2,
+      )};\n`,
+    );
+    runPrismaWith(config, "validate");
+    runPrismaWith(config, "generate");
+    assert.ok(readdirSync(output).includes("client.ts"), `no client.ts in ${output}: ${readdirSync(output).join(", ")}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Every index of the SQL migrations, as they leave the database, by name.
+function sqlIndexes() {
+  const indexes = new Map();
+  const files = readdirSync(migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+  assert.ok(files.length > 0, `no migrations in ${migrationsDir}`);
+  for (const file of files) {
+    const sql = readFileSync(path.join(migrationsDir, file), "utf8").replace(/--.*$/gm, "");
+    const statements = /\b(?:CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?"([^"]+)"\s+ON\s+"([^"]+)"\s*\(([^)]*)\)([^;]*);|DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?"([^"]+)")/gi;
+    for (const m of sql.matchAll(statements)) {
+      if (m[6]) {
+        indexes.delete(m[6]);
+        continue;
+      }
+      const where = m[5].trim();
+      assert.ok(where === "" || /^WHERE\b/i.test(where), `${file}: unexpected ${JSON.stringify(where)} after index ${m[2]}`);
+      indexes.set(m[2], {
+        table: m[3],
+        unique: Boolean(m[1]),
+        columns: m[4].split(",").map((c) => c.trim().replace(/^"|"$/g, "")),
+        partial: where !== "",
+      });
+    }
+  }
+  return indexes;
+}
+
+// Every index and unique constraint of the Prisma models, by the name Prisma
+// gives it in the database (map: or Prisma's default).
+function prismaIndexes(schema) {
+  const indexes = new Map();
+  const code = schema.replace(/^\s*\/\/.*$/gm, "");
+  for (const [, model, body] of code.matchAll(/^model\s+(\w+)\s*\{([\s\S]*?)^\}/gm)) {
+    assert.doesNotMatch(body, /@@map\b|@map\b/, `${model}: @map/@@map not handled here`);
+    const add = (columns, unique, map) => {
+      const name = map ?? `${model}_${columns.join("_")}_${unique ? "key" : "idx"}`;
+      assert.ok(!indexes.has(name), `${name} declared twice`);
+      indexes.set(name, { table: model, unique, columns });
+    };
+    for (const [, field, map] of body.matchAll(/^\s*(\w+)\s+[\w?\[\]]+[^\n]*@unique(?:\(\s*map:\s*"([^"]+)"\s*\))?/gm)) {
+      add([field], true, map);
+    }
+    for (const [, kind, args] of body.matchAll(/@@(index|unique)\(([^\n]*)\)\s*$/gm)) {
+      const cols = /^\s*\[([^\]]*)\]/.exec(args);
+      assert.ok(cols, `${model}: cannot read @@${kind}(${args})`);
+      assert.doesNotMatch(args, /\bwhere\s*:/, `${model}: @@${kind}(${args}) needs the partialIndexes preview feature`);
+      const map = /\bmap:\s*"([^"]+)"/.exec(args)?.[1];
+      add(cols[1].split(",").map((c) => c.trim()), kind === "unique", map);
+    }
+  }
+  return indexes;
 }
 
 async function withAdmin(fn) {
@@ -112,6 +225,30 @@ async function stopDaemon(d) {
 test("prisma validates the schema and generates the client", () => {
   runPrisma("validate");
   runPrisma("generate");
+});
+
+test("the models validate and generate in an app's own schema, with no preview feature", () => {
+  validateAndGenerateAppSchema(modelBlocks(readFileSync(prismaSchema, "utf8")));
+});
+
+test("the models' indexes are the SQL migrations' indexes, partial ones aside", () => {
+  const schema = readFileSync(prismaSchema, "utf8");
+  const inSql = sqlIndexes();
+  const inPrisma = prismaIndexes(schema);
+  assert.ok(inPrisma.size > 0 && inSql.size > 0);
+  for (const [name, index] of inPrisma) {
+    const sql = inSql.get(name);
+    assert.ok(sql, `${name} is in schema.prisma but no migration creates it`);
+    assert.deepEqual({ ...sql, partial: undefined }, { ...index, partial: undefined }, `${name} differs`);
+    assert.equal(sql.partial, false, `${name} is partial in SQL, plain in schema.prisma`);
+  }
+  // What Prisma cannot express without a preview feature stays in the SQL,
+  // and schema.prisma says so by name.
+  for (const [name, index] of inSql) {
+    if (inPrisma.has(name)) continue;
+    assert.ok(index.partial, `${name} is in the migrations but not in schema.prisma`);
+    assert.ok(schema.includes(`"${name}"`), `schema.prisma does not name the SQL-only partial index ${name}`);
+  }
 });
 
 test("effectd migrates a fresh database", async () => {

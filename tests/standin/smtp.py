@@ -2,7 +2,9 @@
 """A real SMTP server (aiosmtpd) for effectd's tests: STARTTLS required,
 AUTH PLAIN/LOGIN with one user, or implicit TLS with --implicit-tls.
 Records each accepted message as a JSON line; --hang-after-data makes it
-accept the DATA and then never answer (an outcome effectd cannot know)."""
+accept the DATA and then never answer (an outcome effectd cannot know);
+--endless-greeting is no SMTP server at all but a hostile one: its greeting
+is a multi-line reply that never ends."""
 import argparse, json, os, socket, ssl, threading, time
 
 from aiosmtpd.controller import Controller
@@ -16,6 +18,7 @@ p.add_argument("--user", default="mailer")
 p.add_argument("--password", default="s3cret")
 p.add_argument("--implicit-tls", action="store_true")
 p.add_argument("--hang-after-data", action="store_true")
+p.add_argument("--endless-greeting", action="store_true")
 args = p.parse_args()
 lock = threading.Lock()
 
@@ -44,6 +47,30 @@ def authenticator(server, session, envelope, mechanism, auth_data):
                       message="535 5.7.8 Authentication credentials invalid")
 
 
+def publish_port(port):
+    with open(os.path.join(args.dir, "port.tmp"), "w") as f:
+        f.write(str(port))
+    os.replace(os.path.join(args.dir, "port.tmp"), os.path.join(args.dir, "port"))
+
+
+if args.endless_greeting:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    publish_port(listener.getsockname()[1])
+    line = b"220-" + b"x" * 500 + b"\r\n"
+    while True:
+        conn, _ = listener.accept()
+        sent = 0
+        try:
+            while True:
+                conn.sendall(line)
+                sent += len(line)
+                with open(os.path.join(args.dir, "sent"), "w") as f:
+                    f.write(str(sent))
+        except OSError:
+            conn.close()
+
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 port = s.getsockname()[1]
@@ -59,7 +86,5 @@ else:
                             require_starttls=True, authenticator=authenticator,
                             auth_required=True)
 controller.start()
-with open(os.path.join(args.dir, "port.tmp"), "w") as f:
-    f.write(str(port))
-os.replace(os.path.join(args.dir, "port.tmp"), os.path.join(args.dir, "port"))
+publish_port(port)
 threading.Event().wait()

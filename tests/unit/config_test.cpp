@@ -114,12 +114,18 @@ TEST(ConfigTest, DescribeRedactsSecrets) {
 }
 
 TEST(ConfigTest, RedactsPasswordsInBothUrlForms) {
-  EXPECT_EQ(redactDatabaseUrl("postgresql://u:p%40ss@h:5432/db?sslmode=require"),
+  EXPECT_EQ(redactUrl("postgresql://u:p%40ss@h:5432/db?sslmode=require"),
             "postgresql://u:***@h:5432/db?sslmode=require");
-  EXPECT_EQ(redactDatabaseUrl("postgres://u@h/db?password=abc&sslmode=require"),
+  EXPECT_EQ(redactUrl("postgres://u@h/db?password=abc&sslmode=require"),
             "postgres://u@h/db?password=***&sslmode=require");
-  EXPECT_EQ(redactDatabaseUrl("host=h user=u password=abc dbname=d"),
+  EXPECT_EQ(redactUrl("host=h user=u password=abc dbname=d"),
             "host=h user=u password=*** dbname=d");
+  EXPECT_EQ(redactUrl("host=h password='a b\\' c' dbname=d"), "host=h password=*** dbname=d");
+  EXPECT_EQ(redactUrl("smtp://mailer:hunter2@smtp.example:587?starttls=off"),
+            "smtp://mailer:***@smtp.example:587?starttls=off");
+  EXPECT_EQ(redactUrl("smtps://mailer:p@ss@smtp.example"), "smtps://mailer:***@smtp.example");
+  EXPECT_EQ(redactUrl("https://user:tok@api.example/v1?to=a@b"),
+            "https://user:***@api.example/v1?to=a@b");
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+# Finds a dependency, or stops the configure step naming the Debian package
+# that provides it (deploy/dev/install-deps.sh installs them all):
+#   effectd_require(<debian package> FIND_PACKAGE <name> [<find_package args>...])
+#   effectd_require(<debian package> PKG_CONFIG <prefix> <module>)
+#   effectd_require(<debian package> HEADER <cache variable> <header>)
+# A macro, so what find_package and pkg_check_modules set stays visible.
+macro(effectd_require _req_package _req_kind _req_name)
+  if("${_req_kind}" STREQUAL "FIND_PACKAGE")
+    find_package(${_req_name} ${ARGN} QUIET)
+    set(_req_found ${${_req_name}_FOUND})
+    set(_req_what "${_req_name} ${ARGN}")
+  elseif("${_req_kind}" STREQUAL "PKG_CONFIG")
+    pkg_check_modules(${_req_name} QUIET IMPORTED_TARGET ${ARGN})
+    set(_req_found ${${_req_name}_FOUND})
+    set(_req_what "pkg-config module ${ARGN}")
+  elseif("${_req_kind}" STREQUAL "HEADER")
+    find_path(${_req_name} ${ARGN})
+    set(_req_found ${${_req_name}})
+    set(_req_what "header <${ARGN}>")
+  else()
+    message(FATAL_ERROR "effectd_require: unknown kind ${_req_kind}")
+  endif()
+  if(NOT _req_found)
+    message(FATAL_ERROR "${_req_what} not found: install the Debian "
+                        "package ${_req_package} (deploy/dev/install-deps.sh installs it)")
+  endif()
+endmacro()

@@ -1,0 +1,116 @@
+#include "sql/call_deadline.hpp"
+
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <thread>
+
+namespace effectd::sql {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One thread for the whole process watches every armed deadline. An entry's
+// socket is only touched under the mutex, and the entry is removed under the
+// same mutex before its connection can be closed or reused, so the watcher
+// never shuts down a descriptor that has been recycled.
+class Watcher {
+ public:
+  static Watcher& instance() {
+    static Watcher watcher;
+    return watcher;
+  }
+
+  std::uint64_t arm(int socket, Clock::time_point deadline) {
+    std::lock_guard lock(mutex_);
+    const auto id = ++lastId_;
+    entries_.emplace(id, Entry{socket, deadline, false});
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    wake_.notify_one();
+    return id;
+  }
+
+  bool disarm(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(id);
+    if (it == entries_.end()) return false;
+    const bool expired = it->second.expired;
+    entries_.erase(it);
+    return expired;
+  }
+
+  bool expired(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(id);
+    return it != entries_.end() && it->second.expired;
+  }
+
+ private:
+  struct Entry {
+    int socket;
+    Clock::time_point deadline;
+    bool expired;
+  };
+
+  Watcher() = default;
+  ~Watcher() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      auto next = Clock::time_point::max();
+      const auto now = Clock::now();
+      for (auto& [id, e] : entries_) {
+        if (e.expired) continue;
+        if (e.deadline <= now) {
+          // Both directions: a call blocked in send() or recv() returns now.
+          ::shutdown(e.socket, SHUT_RDWR);
+          e.expired = true;
+        } else {
+          next = std::min(next, e.deadline);
+        }
+      }
+      if (next == Clock::time_point::max()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, next);
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::uint64_t, Entry> entries_;
+  std::uint64_t lastId_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+CallDeadline::CallDeadline(pqxx::connection_base& conn, std::chrono::milliseconds limit) {
+  if (limit.count() <= 0) return;
+  const int socket = conn.sock();
+  if (socket < 0) return;
+  id_ = Watcher::instance().arm(socket, Clock::now() + limit);
+}
+
+CallDeadline::~CallDeadline() {
+  if (id_ != 0) Watcher::instance().disarm(id_);
+}
+
+bool CallDeadline::expired() const {
+  return id_ != 0 && Watcher::instance().expired(id_);
+}
+
+}  // namespace effectd::sql

@@ -1,0 +1,115 @@
+// PostgreSQL unreachable without a reset (a proxy that stops forwarding and
+// closes nothing): every database call has a deadline, so webhooks answer 503
+// within seconds instead of waiting for TCP's own timeouts, /readyz turns
+// 503, the daemon recovers by itself, and SIGTERM is not held up.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
+
+namespace effectd::testing {
+namespace {
+
+const std::string kSecret = "whsec_blackhole";
+const std::string kObject = R"({"id":"sub_bh","object":"subscription","status":"active"})";
+
+class BlackHoleProxy {
+ public:
+  explicit BlackHoleProxy(std::uint16_t target) : dir_(tempDirectory("effectd-proxy-")) {
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/python3",
+                                 EFFECTD_SOURCE_DIR "/tests/standin/tcp_proxy.py", "--dir", dir_,
+                                 "--target-port", std::to_string(target)},
+        EnvOverrides{}, dir_ + "/proxy.log");
+    for (int i = 0; i < 1000 && port_ == 0; ++i) {
+      if (const auto text = readFile(dir_ + "/port"); !text.empty()) {
+        port_ = static_cast<std::uint16_t>(std::stoi(text));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+  ~BlackHoleProxy() {
+    process_->stop(SIGKILL, std::chrono::seconds(5));
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::uint16_t port() const { return port_; }
+  void blackHole(bool on) {
+    if (on) {
+      std::ofstream(dir_ + "/blackhole") << "on";
+    } else {
+      std::filesystem::remove(dir_ + "/blackhole");
+    }
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<ChildProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+// The same database URL with another port.
+std::string throughPort(const std::string& url, std::uint16_t port) {
+  const auto host = url.find("127.0.0.1:");
+  const auto slash = url.find('/', host);
+  return url.substr(0, host) + "127.0.0.1:" + std::to_string(port) + url.substr(slash);
+}
+
+std::uint16_t portOf(const std::string& url) {
+  const auto host = url.find("127.0.0.1:") + 10;
+  return static_cast<std::uint16_t>(std::stoi(url.substr(host, url.find('/', host) - host)));
+}
+
+TEST(BlackHoleE2eTest, ADatabaseThatStopsAnsweringCosts503sWithinSecondsNotMinutes) {
+  TestDatabase db;
+  BlackHoleProxy proxy(portOf(db.url()));
+  ASSERT_NE(proxy.port(), 0);
+  Daemon daemon({{"DATABASE_URL", throughPort(db.url(), proxy.port())},
+                 {"STRIPE_WEBHOOK_SECRET", kSecret},
+                 {"EFFECTD_DB_TIMEOUT", "2"},
+                 {"EFFECTD_SHUTDOWN_TIMEOUT", "3"}});
+  StripeSigner signer;
+  auto post = [&](const std::string& id) {
+    const auto body = eventJson(id, "customer.subscription.updated", kObject, unixNow());
+    return daemon.postWebhook(body, signer.sign(body, kSecret));
+  };
+  ASSERT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 200; }, std::chrono::seconds(10)));
+  ASSERT_EQ(post("evt_bh_before").status, 200);
+
+  proxy.blackHole(true);
+  // Without deadlines this request waits for TCP (minutes): the test client
+  // gives up after its own 10 s and sees no answer at all.
+  const auto during = post("evt_bh_during");
+  EXPECT_EQ(during.status, 503) << during.error << daemon.log();
+  EXPECT_FALSE(during.header("Retry-After").empty());
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 503; }, std::chrono::seconds(10)))
+      << daemon.log();
+
+  proxy.blackHole(false);
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 200; }, std::chrono::seconds(20)))
+      << daemon.log();
+  // Stripe's retry of the refused event lands.
+  EXPECT_TRUE(
+      eventually([&] { return post("evt_bh_during").status == 200; }, std::chrono::seconds(20)));
+  EXPECT_EQ(db.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent")"), "2");
+
+  // SIGTERM while the database is a black hole again: the stop is bounded.
+  proxy.blackHole(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(15)), 0) << daemon.log();
+  proxy.blackHole(false);
+}
+
+}  // namespace
+}  // namespace effectd::testing
