@@ -237,7 +237,9 @@ struct Drainer::State {
     const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
     auto nextRenew = std::chrono::steady_clock::now() + renewEvery;
     auto nextRescue = std::chrono::steady_clock::now();
-    auto nextPrune = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    // Retention's first pass comes with the first claims: a daemon restarted
+    // often (a crash loop, frequent deploys) still keeps its tables small.
+    auto nextPrune = std::chrono::steady_clock::now();
     const auto idempotent = channels->idempotentKinds();
     const auto kinds = channels->configuredKinds();
     std::vector<Completion> toComplete;

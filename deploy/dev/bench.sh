@@ -96,7 +96,8 @@ cmake --build "$build" --target effectd_http_sink >/dev/null
 sink=$!
 trap '"$here/pg.sh" destroy "$cluster"; kill $sink 2>/dev/null' EXIT
 for _ in $(seq 50); do [[ -s $work/sink.port ]] && break; sleep 0.1; done
-sink_url="http://127.0.0.1:$(cat "$work/sink.port")/hook"
+sink_port=$(cat "$work/sink.port")
+sink_url="http://127.0.0.1:$sink_port/hook"
 effects=${BENCH_EFFECTS:-5000}
 
 drain() {
@@ -114,7 +115,8 @@ drain() {
   local started
   started=$(date +%s.%N)
   env "$@" EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" EFFECTD_LISTEN="127.0.0.1:$port" \
-    EFFECTD_LOG_LEVEL=warn WEBHOOK_ALLOWED_HOSTS=127.0.0.1 "$build/effectd" serve \
+    EFFECTD_LOG_LEVEL=warn WEBHOOK_ALLOW_HTTP_HOSTS="127.0.0.1:$sink_port" WEBHOOK_ALLOW_PRIVATE_ADDRESSES=127.0.0.1 \
+    "$build/effectd" serve \
     >"$work/drain-$label.log" 2>&1 &
   local pid=$!
   until (( $(psql "$url" -tAc "SELECT count(*) FROM \"OutboundEffect\" WHERE status = 'sent' AND \"key\" LIKE 'bench:%'") >= effects )); do

@@ -130,7 +130,9 @@ TEST(CrashE2eTest, SigtermWhileProvidersHangEndsEachEffectAndExitsZero) {
   auto env = providerEnv(db, "postmark", standIn.url());
   env["EFFECTD_SHUTDOWN_TIMEOUT"] = "1";
   env["EFFECTD_PROVIDER_TIMEOUT"] = "30";
-  env["WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1";
+  // The stand-in is plain http on loopback: both allowed explicitly.
+  env["WEBHOOK_ALLOW_HTTP_HOSTS"] = "127.0.0.1:" + std::to_string(standIn.port());
+  env["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = "127.0.0.1";
   env["EFFECTD_EFFECT_LEASE"] = "60";
   Daemon daemon(env);
   enqueueEmail(db, "email:term:1");

@@ -103,7 +103,9 @@ TEST_F(WebhookE2eTest, BadSignaturesAre400WithAReasonLoggedAndNothingStored) {
       {"t=" + std::to_string(now) + ",v0=" + std::string(64, 'a'), "no v1 signature"},
       {signer_->sign(body, "whsec_wrong"), "no signature matches"},
       {signer_->sign(body, kSecret, now - 301), "too old"},
-      {signer_->sign(body, kSecret, now + 301), "in the future"},
+      // Beyond the edge by more than a loaded machine's delay between signing and
+      // checking (the exact edges are unit-tested).
+      {signer_->sign(body, kSecret, now + 330), "in the future"},
   };
   for (const auto& c : cases) {
     const auto answer = daemon_->postWebhook(body, c.signature);

@@ -91,16 +91,21 @@ TEST(WebhookSsrfE2eTest, AnAllowedNameResolvingToLoopbackIsRefusedWithoutTheAllo
   ProviderStandIn standIn(
       {.certFile = certs.dir + "/good.pem", .keyFile = certs.dir + "/good.key"});
   TestDatabase db;
-  Daemon daemon(webhookEnv(db, {{"WEBHOOK_ALLOWED_HOSTS", "localhost:" + port(standIn)},
-                                {"EFFECTD_CA_FILE", certs.dir + "/ca.pem"}}));
+  const auto mapped = "[::ffff:127.0.0.1]:" + port(standIn);
+  Daemon daemon(webhookEnv(
+      db, {{"WEBHOOK_ALLOWED_HOSTS", "localhost,localhost:" + port(standIn) + "," + mapped},
+           {"EFFECTD_CA_FILE", certs.dir + "/ca.pem"}}));
   enqueueWebhook(db, "webhook:loopback:1", standIn.url("localhost") + "/hook");
   EXPECT_EQ(settledStatus(db, "webhook:loopback:1"), "dead") << daemon.log();
   const auto error = column(db, "lastError", "webhook:loopback:1");
-  EXPECT_NE(error.find("loopback"), std::string::npos) << error;
+  EXPECT_NE(error.find("127.0.0.1 (loopback)"), std::string::npos) << error;
   EXPECT_NE(error.find("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"), std::string::npos) << error;
   // An IPv4-mapped IPv6 literal of the same address is no way around it.
-  enqueueWebhook(db, "webhook:loopback:2", "https://[::ffff:127.0.0.1]:" + port(standIn) + "/hook");
+  enqueueWebhook(db, "webhook:loopback:2", "https://" + mapped + "/hook");
   EXPECT_EQ(settledStatus(db, "webhook:loopback:2"), "dead") << daemon.log();
+  EXPECT_NE(column(db, "lastError", "webhook:loopback:2").find("loopback, IPv4-mapped"),
+            std::string::npos)
+      << column(db, "lastError", "webhook:loopback:2");
   EXPECT_TRUE(standIn.requests().empty());
 }
 

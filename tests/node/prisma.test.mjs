@@ -453,6 +453,26 @@ test("the generated client reads and writes effectd's tables", async (t) => {
     assert.equal(third.updatedAt.getTime(), row.updatedAt.getTime());
     await sleep(500);
     assert.equal(readdirSync(workDir).filter((f) => f === `${first.id}.eml`).length, 1);
+
+    // Retention compacts the row instead of deleting it (as the daemon's
+    // pruning leaves it: payload dropped, payloadPrunedAt set): the app's
+    // upsert and createMany of the key still change nothing, and nothing is sent.
+    await prisma.$executeRaw`UPDATE "OutboundEffect" SET "payload" = '{}'::jsonb,
+      "payloadPrunedAt" = now() AT TIME ZONE 'UTC' WHERE "key" = ${key}`;
+    const compacted = await prisma.outboundEffect.findUnique({ where: { key } });
+    const fourth = await enqueue();
+    assert.equal(fourth.id, first.id);
+    assert.equal(fourth.status, "sent");
+    assert.deepEqual(fourth.payload, {});
+    assert.equal(fourth.updatedAt.getTime(), compacted.updatedAt.getTime());
+    const many = await prisma.outboundEffect.createMany({
+      data: [{ key, kind: "email", payload }],
+      skipDuplicates: true,
+    });
+    assert.equal(many.count, 0);
+    assert.equal(await prisma.outboundEffect.count({ where: { key } }), 1);
+    await sleep(500);
+    assert.equal(readdirSync(workDir).filter((f) => f === `${first.id}.eml`).length, 1);
   });
 });
 
