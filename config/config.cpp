@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace effectd::config {
@@ -253,8 +254,10 @@ LoadResult load(const Environment& env, Purpose purpose) {
              {"segment", std::string("segment")}});
   auto url = [&](const char* name, std::string& out) {
     if (auto v = in.plain(name)) out = trim(*v);
-    if (out.rfind("https://", 0) != 0 && out.rfind("http://", 0) != 0) {
-      in.problem(std::string(name) + ": expected an http(s) URL, got '" + out + "'");
+    // The parser the HTTP client uses: a URL it refuses must not start a
+    // daemon whose every delivery would then fail.
+    if (!queue::Url::parse(out)) {
+      in.problem(std::string(name) + ": expected an http(s) URL, got '" + redactUrl(out) + "'");
     }
   };
   url("RESEND_API_URL", c.resendApiUrl);
@@ -326,12 +329,12 @@ LoadResult load(const Environment& env, Purpose purpose) {
 std::string redactUrl(std::string_view url) {
   std::string out(url);
   // scheme://user:password@host -> scheme://user:***@host, whatever the
-  // scheme (postgresql, smtp, smtps, https). The userinfo ends at the last
-  // '@' before the path, query or fragment.
+  // scheme (postgresql, smtp, smtps, https). As libpq reads it, the userinfo
+  // ends at the last '@' before the first '/': a password may hold '?' or '#'.
   if (const auto scheme = out.find("://"); scheme != std::string::npos) {
     const auto authorityStart = scheme + 3;
-    const auto authorityEnd = std::min(out.find_first_of("/?#", authorityStart), out.size());
-    const auto at = out.rfind('@', authorityEnd == 0 ? 0 : authorityEnd - 1);
+    const auto slash = std::min(out.find('/', authorityStart), out.size());
+    const auto at = out.rfind('@', slash - 1);
     if (at != std::string::npos && at >= authorityStart) {
       const auto colon = out.find(':', authorityStart);
       if (colon != std::string::npos && colon < at) {
@@ -339,21 +342,11 @@ std::string redactUrl(std::string_view url) {
       }
     }
   }
-  // key=value form (quoted or not), and password= in a URL's query string.
-  for (auto pos = out.find("password="); pos != std::string::npos;
-       pos = out.find("password=", pos + 1)) {
-    const auto start = pos + 9;
-    std::size_t end = 0;
-    if (start < out.size() && out[start] == '\'') {
-      end = out.find('\'', start + 1);
-      while (end != std::string::npos && out[end - 1] == '\\') end = out.find('\'', end + 1);
-      end = end == std::string::npos ? out.size() : end + 1;
-    } else {
-      end = std::min(out.find_first_of(" &#", start), out.size());
-    }
-    out.replace(start, end - start, "***");
-  }
-  return out;
+  // key=value form (spaces around '=' allowed, the value quoted or not), and
+  // password= in a URL's query string.
+  static const std::regex keyValue(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&#]*))",
+                                   std::regex::icase);
+  return std::regex_replace(out, keyValue, "$1***");
 }
 
 std::vector<Setting> describe(const Config& c) {

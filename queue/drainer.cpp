@@ -246,6 +246,7 @@ struct Drainer::State {
     std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
     bool lastPassFailed = false;
+    bool reconcile = false;  // a pass failed: rows may be leased here that are not held
     std::chrono::steady_clock::time_point stopDeadline{};
 
     for (;;) {
@@ -286,14 +287,23 @@ struct Drainer::State {
       auto* conn = connection.get();
       lastPassFailed = conn == nullptr;
       if (!conn) continue;
+      // Each transaction has its own deadline: a slow prune must not take
+      // the claims' and completions' time.
       try {
-        const auto deadline = connection.deadline();
         // Outcomes of the last deliveries and the next claim share a commit.
         std::vector<ClaimedEffect> claimed;
-        if (!toComplete.empty() || capacity > 0 || !toRelease.empty()) {
+        if (!toComplete.empty() || capacity > 0 || !toRelease.empty() || reconcile) {
+          const auto deadline = connection.deadline();
           pqxx::work tx(*conn, "drain");
           completeEffects(tx, options.worker, toComplete, options.retry);
           releaseEffects(tx, options.worker, toRelease);
+          if (reconcile) {
+            const auto orphans = releaseUnheld(tx, options.worker, {held.begin(), held.end()});
+            if (orphans > 0) {
+              log::info("released effects claimed by a pass whose commit was in doubt",
+                        {{"effects", orphans}});
+            }
+          }
           if (capacity > 0) {
             claimed = claimEffects(tx, {.worker = options.worker,
                                         .limit = std::min(capacity, options.batchSize),
@@ -302,6 +312,7 @@ struct Drainer::State {
                                         .idempotentKinds = idempotent});
           }
           tx.commit();
+          reconcile = false;
           for (const auto& c : toComplete) held.erase(c.id);
           for (const auto& id : toRelease) held.erase(id);
           toComplete.clear();
@@ -323,6 +334,7 @@ struct Drainer::State {
         // daemon rescue what is still being delivered here.
         if (now >= nextRenew) {
           if (!held.empty()) {
+            const auto deadline = connection.deadline();
             pqxx::work tx(*conn, "renew");
             renewLeases(tx, options.worker, {held.begin(), held.end()}, options.lease);
             tx.commit();
@@ -330,29 +342,40 @@ struct Drainer::State {
           nextRenew = now + renewEvery;
         }
         if (stoppingSeen) continue;
+        // Rescue and retention are scheduled before they run: one that keeps
+        // failing waits for its turn instead of running on every pass.
         if (now >= nextRescue) {
+          nextRescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
+          const auto deadline = connection.deadline();
           const auto rescued = rescueExpired(*conn, 100);
           if (rescued.requeued || rescued.unknown) {
             log::warn("rescued effects with expired leases",
                       {{"requeued", rescued.requeued}, {"unknown", rescued.unknown}});
           }
-          nextRescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
         }
         if (now >= nextPrune) {
+          nextPrune = now + std::chrono::seconds(60);
+          const auto deadline = connection.deadline();
           const auto pruned = pruneOld(*conn, options.retention, options.pruneBatch);
           if (pruned.total() > 0) {
             log::info("retention", {{"effects_compacted", pruned.effectsCompacted},
                                     {"events_deleted", pruned.eventsDeleted}});
           }
           // Keep going in small batches while there is a backlog.
-          const bool backlog = pruned.effectsCompacted >= options.pruneBatch ||
-                               pruned.eventsDeleted >= options.pruneBatch;
-          nextPrune = now + (backlog ? std::chrono::seconds(1) : std::chrono::seconds(60));
+          if (pruned.effectsCompacted >= options.pruneBatch ||
+              pruned.eventsDeleted >= options.pruneBatch) {
+            nextPrune = now + std::chrono::seconds(1);
+          }
         }
       } catch (const std::exception& e) {
         // Completions and releases not written stay in hand for the next pass.
+        // A claim whose commit was in doubt may have leased rows this daemon
+        // never learnt of: the next pass gives back every row leased to it
+        // that it does not hold (never handed to a delivery, so never sent),
+        // rather than letting them expire into `unknown`.
         connection.dropIfBroken();
         lastPassFailed = true;
+        reconcile = true;
         log::warn("drainer pass failed", {{"error", sql::errorText(e)}});
       }
     }

@@ -132,6 +132,19 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
   return static_cast<int>(r.affected_rows());
 }
 
+int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
+                  const std::vector<std::string>& held) {
+  const auto r = sql::execPrepared(
+      tx, "effects_release_unheld",
+      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+             "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
+             "updatedAt" = now() AT TIME ZONE 'UTC'
+         WHERE "status" = 'running' AND "lockedBy" = $1
+           AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))",
+      worker, nlohmann::json(held).dump());
+  return static_cast<int>(r.affected_rows());
+}
+
 int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
                 const std::vector<std::string>& ids, std::chrono::seconds lease) {
   if (ids.empty()) return 0;

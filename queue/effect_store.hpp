@@ -63,6 +63,12 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
 int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
                 const std::vector<std::string>& ids, std::chrono::seconds lease);
 
+// Gives back every effect leased to `worker` that is not among `held`: rows
+// a claim leased although its commit's answer was lost, so no delivery ever
+// started. Returns how many.
+int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
+                  const std::vector<std::string>& held);
+
 struct RescueCounts {
   int requeued = 0;  // idempotent channels: back to pending
   int unknown = 0;   // the others: may have been sent

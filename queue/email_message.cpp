@@ -1,8 +1,10 @@
 #include "queue/email_message.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string_view>
 
 #include "queue/templates.hpp"
@@ -156,6 +158,11 @@ ComposeResult composeEmail(const std::string& payloadJson, const std::string& de
   if (p.contains("subject") && breaksALine(m.subject)) {
     return {{}, "email 'subject' contains a line break or NUL"};
   }
+  // Rendered or given, no part of a message may carry a NUL (SMTP servers
+  // end or refuse lines at it); a rendered subject's line breaks are folded.
+  for (const auto* part : {&m.subject, &m.text, &m.html}) {
+    if (part->find('\0') != std::string::npos) return {{}, "email contains a NUL byte"};
+  }
   if (m.subject.empty()) return {{}, "email has no subject (give 'subject' or 'template')"};
   if (m.text.empty() && m.html.empty()) return {{}, "email has no 'text' or 'html' body"};
   return out;
@@ -177,7 +184,11 @@ std::string toMime(const EmailMessage& m, const std::string& messageId) {
   if (!m.replyTo.empty()) out += "Reply-To: " + headerSafe(m.replyTo) + "\r\n";
   out += "Subject: " + encodeSubject(m.subject) + "\r\nDate: " + date +
          "\r\nMessage-ID: " + messageId + "\r\nMIME-Version: 1.0\r\n";
-  const auto boundary = "effectd-" + messageId.substr(1, 16);
+  // Unguessable: a body that knew the boundary could start a MIME part of its own.
+  std::random_device random;
+  char unique[33];
+  std::snprintf(unique, sizeof unique, "%08x%08x%08x%08x", random(), random(), random(), random());
+  const auto boundary = std::string("effectd-") + unique;
   if (!m.text.empty() && !m.html.empty()) {
     out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
     out += "--" + boundary +

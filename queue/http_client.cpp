@@ -113,6 +113,12 @@ std::optional<Url> Url::parse(const std::string& text) {
   const auto pathStart = std::min(rest.find_first_of("/?"), rest.size());
   const auto authority = std::string_view(rest).substr(0, pathStart);
   url.path = rest.substr(pathStart);
+  // The path and query go into the request line as they are: a space, a
+  // control byte (CR, LF, NUL) or a raw non-ASCII byte there would end it and
+  // let a payload's URL write headers or a second request. Percent-encode them.
+  for (const unsigned char c : url.path) {
+    if (c <= 0x20 || c >= 0x7f || c == '\\') return std::nullopt;
+  }
   if (!url.path.empty() && url.path.front() == '?') url.path.insert(0, "/");
   while (!url.path.empty() && url.path.back() == '/') url.path.pop_back();
   if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials

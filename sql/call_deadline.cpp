@@ -1,6 +1,8 @@
 #include "sql/call_deadline.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <map>
@@ -13,10 +15,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One thread for the whole process watches every armed deadline. An entry's
-// socket is only touched under the mutex, and the entry is removed under the
-// same mutex before its connection can be closed or reused, so the watcher
-// never shuts down a descriptor that has been recycled.
+// One thread for the whole process watches every armed deadline. Each entry
+// holds a duplicate of the connection's descriptor: libpq may close its own
+// descriptor in the middle of a call (on a reset), and the number may then
+// be reused by another socket, but the duplicate keeps this socket open and
+// is only closed when the deadline is disarmed. shutdown() through it cuts
+// the connection libpq uses and nothing else.
 class Watcher {
  public:
   static Watcher& instance() {
@@ -24,7 +28,9 @@ class Watcher {
     return watcher;
   }
 
-  std::uint64_t arm(int socket, Clock::time_point deadline) {
+  std::uint64_t arm(int connectionSocket, Clock::time_point deadline) {
+    const int socket = ::fcntl(connectionSocket, F_DUPFD_CLOEXEC, 0);
+    if (socket < 0) return 0;  // out of descriptors: the call runs without a deadline
     std::lock_guard lock(mutex_);
     const auto id = ++lastId_;
     entries_.emplace(id, Entry{socket, deadline, false});
@@ -38,6 +44,7 @@ class Watcher {
     const auto it = entries_.find(id);
     if (it == entries_.end()) return false;
     const bool expired = it->second.expired;
+    ::close(it->second.socket);
     entries_.erase(it);
     return expired;
   }

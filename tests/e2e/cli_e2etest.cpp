@@ -87,16 +87,23 @@ TEST(CliE2eTest, ConfigCheckListsEveryProblemAndRedactsSecrets) {
       effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
                                     {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"},
                                     {"EMAIL_PROVIDER", "smtp"},
-                                    {"SMTP_URL", "smtp://mailer:smtp-pa55@smtp.example:587"},
-                                    {"POSTHOG_HOST", "https://proxy:ph-pa55@ph.example"}});
+                                    {"SMTP_URL", "smtp://mailer:smtp-pa55@smtp.example:587"}});
   EXPECT_EQ(good.exitCode, 0) << good.output;
   EXPECT_EQ(good.output.find("hunter2"), std::string::npos);
   EXPECT_EQ(good.output.find("smtp-pa55"), std::string::npos) << good.output;
-  EXPECT_EQ(good.output.find("ph-pa55"), std::string::npos) << good.output;
   EXPECT_NE(good.output.find("SMTP_URL=smtp://mailer:***@smtp.example:587"), std::string::npos)
       << good.output;
   EXPECT_EQ(good.output.find("whsec_topsecret"), std::string::npos);
   EXPECT_NE(good.output.find("DATABASE_URL=postgresql://u:***@db/x"), std::string::npos);
+  // A provider URL with credentials is refused, and the refusal does not
+  // repeat the password either.
+  const auto refused =
+      effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u@db/x"},
+                                    {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"},
+                                    {"POSTHOG_HOST", "https://proxy:ph-pa55@ph.example"}});
+  EXPECT_EQ(refused.exitCode, 2) << refused.output;
+  EXPECT_NE(refused.output.find("POSTHOG_HOST"), std::string::npos) << refused.output;
+  EXPECT_EQ(refused.output.find("ph-pa55"), std::string::npos) << refused.output;
 }
 
 TEST(CliE2eTest, DevTriggerStoresASampleEventInARunningDaemon) {

@@ -67,6 +67,17 @@ TEST(WebhookSsrfE2eTest, PlainHttpToAnAllowedHostIsRefusedUnlessMarkedForHttp) {
   EXPECT_TRUE(standIn.requests().empty());
 }
 
+TEST(WebhookSsrfE2eTest, AUrlThatWouldWriteHeadersIntoTheRequestIsRefused) {
+  TestDatabase db;
+  ProviderStandIn standIn;
+  Daemon daemon(webhookEnv(db, {{"WEBHOOK_ALLOW_HTTP_HOSTS", "127.0.0.1:" + port(standIn)},
+                                {"WEBHOOK_ALLOW_PRIVATE_ADDRESSES", kLoopback}}));
+  enqueueWebhook(db, "webhook:split:1",
+                 standIn.url() + "/x HTTP/1.1\r\nHost: internal.svc\r\n\r\nGET /admin");
+  EXPECT_EQ(settledStatus(db, "webhook:split:1"), "dead") << daemon.log();
+  EXPECT_TRUE(standIn.requests().empty());
+}
+
 TEST(WebhookSsrfE2eTest, HttpsToAnAllowedHostOnAPortNotListedIsRefused) {
   TestCertificates certs;
   ProviderStandIn standIn(

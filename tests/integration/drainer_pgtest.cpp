@@ -219,6 +219,25 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   EXPECT_EQ(field("k1", "status"), "pending");
 }
 
+TEST_F(DrainerPgTest, RowsLeasedByAClaimWhoseAnswerWasLostAreGivenBack) {
+  // An SMTP daemon claims two effects; the commit's answer is lost for one
+  // of them as far as it knows (it holds only k0). The other was never handed
+  // to a delivery: it goes back to pending as if never claimed, instead of
+  // expiring into `unknown`. Another worker's lease is not touched.
+  enqueueEmails(3);
+  const auto mine = claim("smtp-daemon", seconds(60), {EffectKind::Email});
+  ASSERT_EQ(mine.size(), 3u);
+  pqxx::nontransaction(db_.conn())
+      .exec(R"(UPDATE "OutboundEffect" SET "lockedBy" = 'other' WHERE "key" = 'k2')");
+  const auto& held = mine[0].key == "k0" ? mine[0] : mine[1].key == "k0" ? mine[1] : mine[2];
+  pqxx::work tx(db_.conn());
+  EXPECT_EQ(releaseUnheld(tx, "smtp-daemon", {held.id}), 1);
+  tx.commit();
+  EXPECT_EQ(field("k0", "status"), "running");
+  EXPECT_EQ(field("k1", "status") + " " + field("k1", "attempts"), "pending 0");
+  EXPECT_EQ(field("k2", "status"), "running");
+}
+
 TEST_F(DrainerPgTest, ReleasedEffectsGoBackUntouched) {
   enqueueEmails(1);
   const auto claimed = claim("stopping", seconds(60), {EffectKind::Email});

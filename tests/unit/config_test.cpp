@@ -124,6 +124,9 @@ TEST(ConfigTest, RedactsPasswordsInBothUrlForms) {
   EXPECT_EQ(redactUrl("smtp://mailer:hunter2@smtp.example:587?starttls=off"),
             "smtp://mailer:***@smtp.example:587?starttls=off");
   EXPECT_EQ(redactUrl("smtps://mailer:p@ss@smtp.example"), "smtps://mailer:***@smtp.example");
+  EXPECT_EQ(redactUrl("postgresql://u:pa?ss@h/db"), "postgresql://u:***@h/db");
+  EXPECT_EQ(redactUrl("smtp://u:pa#ss@h:587"), "smtp://u:***@h:587");
+  EXPECT_EQ(redactUrl("host=h password = abc dbname=d"), "host=h password = *** dbname=d");
   EXPECT_EQ(redactUrl("https://user:tok@api.example/v1?to=a@b"),
             "https://user:***@api.example/v1?to=a@b");
 }

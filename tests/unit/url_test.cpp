@@ -63,6 +63,18 @@ TEST(UrlTest, HostsThatCouldMeanSomethingElseAreRefused) {
   }
 }
 
+TEST(UrlTest, APathThatWouldEndTheRequestLineIsRefused) {
+  for (const auto* text :
+       {"https://h.example/x HTTP/1.1\r\nHost: internal.svc\r\n\r\nGET /admin",
+        "https://h.example/a\nb", "https://h.example/a b", "https://h.example/?q=\x01",
+        "https://h.example/\xc3\xa9", "https://h.example/a\\b"}) {
+    EXPECT_FALSE(Url::parse(text).has_value()) << text;
+  }
+  const auto encoded = Url::parse("https://h.example/a%20b?q=%0D%0A");
+  ASSERT_TRUE(encoded.has_value());
+  EXPECT_EQ(encoded->path, "/a%20b?q=%0D%0A");
+}
+
 TEST(UrlTest, TheAuthorityEndsAtTheQueryOrFragment) {
   const auto query = Url::parse("https://h.example?x=1");
   ASSERT_TRUE(query.has_value());
