@@ -45,6 +45,14 @@ std::vector<EffectKind> Channels::configuredKinds() const {
   return out;
 }
 
+std::vector<std::pair<EffectKind, std::string>> Channels::providers() const {
+  std::vector<std::pair<EffectKind, std::string>> out;
+  for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
+    if (const auto* c = forKind(kind)) out.emplace_back(kind, std::string(c->name()));
+  }
+  return out;
+}
+
 DeliveryResult deliverOne(const Channels& channels, const ClaimedEffect& effect) {
   auto* channel = channels.forKind(effect.kind);
   if (!channel) {
@@ -102,7 +110,8 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
                                             .limit = batchSize,
                                             .lease = lease,
                                             .kinds = channels.configuredKinds(),
-                                            .idempotentKinds = channels.idempotentKinds()});
+                                            .idempotentKinds = channels.idempotentKinds(),
+                                            .providers = channels.providers()});
   claim.commit();
   counts.claimed = static_cast<int>(claimed.size());
   std::vector<Completion> done;
@@ -242,6 +251,7 @@ struct Drainer::State {
     auto nextPrune = std::chrono::steady_clock::now();
     const auto idempotent = channels->idempotentKinds();
     const auto kinds = channels->configuredKinds();
+    const auto providers = channels->providers();
     std::vector<Completion> toComplete;
     std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
@@ -309,7 +319,8 @@ struct Drainer::State {
                                         .limit = std::min(capacity, options.batchSize),
                                         .lease = options.lease,
                                         .kinds = kinds,
-                                        .idempotentKinds = idempotent});
+                                        .idempotentKinds = idempotent,
+                                        .providers = providers});
           }
           tx.commit();
           reconcile = false;

@@ -32,6 +32,7 @@ struct Channels {
   Channel* forKind(EffectKind kind) const;
   std::vector<EffectKind> idempotentKinds() const;
   std::vector<EffectKind> configuredKinds() const;
+  std::vector<std::pair<EffectKind, std::string>> providers() const;  // each kind's channel name
 };
 
 class Drainer {

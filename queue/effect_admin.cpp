@@ -71,7 +71,9 @@ int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
   const auto r = tx.exec_params(
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = 0,
              "runAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC',
-             "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", '')
+             "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", ''),
+             -- The operator's decision: any provider may send it now.
+             "lastProvider" = NULL
          WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('dead', 'unknown', 'cancelled')
            -- A compacted row has no payload left to send.
            AND "payloadPrunedAt" IS NULL)",

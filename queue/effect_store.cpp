@@ -42,29 +42,47 @@ std::string kindArray(const std::vector<EffectKind>& kinds) {
 }
 
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request) {
-  const auto rows =
-      sql::execPrepared(tx, "effects_claim",
-                        // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
-                        // carry a runAt just past now(); "now" is rounded the same way.
-                        R"(WITH due AS (
-           SELECT "id" FROM "OutboundEffect"
+  nlohmann::json providers = nlohmann::json::object();
+  for (const auto& [kind, provider] : request.providers)
+    providers[std::string(toString(kind))] = provider;
+  const auto rows = sql::execPrepared(
+      tx, "effects_claim",
+      // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
+      // carry a runAt just past now(); "now" is rounded the same way.
+      R"(WITH due AS (
+           SELECT "id", "lastProvider" IS NOT NULL
+                        AND "lastProvider" IS DISTINCT FROM ($6::jsonb ->> "kind") AS elsewhere
+           FROM "OutboundEffect"
            WHERE "status" = 'pending' AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
              AND "kind" = ANY($4::text[])
            ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e
-         SET "status" = 'running', "lockedBy" = $2, "attempts" = e."attempts" + 1,
-             "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3),
-             "lockedIdempotent" = e."kind" = ANY($5::text[]),
+         SET "status" = CASE WHEN due.elsewhere THEN 'unknown' ELSE 'running' END,
+             "lockedBy" = CASE WHEN due.elsewhere THEN NULL ELSE $2 END,
+             "attempts" = e."attempts" + CASE WHEN due.elsewhere THEN 0 ELSE 1 END,
+             "lockedUntil" = CASE WHEN due.elsewhere THEN NULL
+                             ELSE now() AT TIME ZONE 'UTC' + make_interval(secs => $3) END,
+             "lockedIdempotent" = CASE WHEN due.elsewhere THEN NULL
+                                  ELSE e."kind" = ANY($5::text[]) END,
+             "lastProvider" = CASE WHEN due.elsewhere THEN e."lastProvider"
+                              ELSE $6::jsonb ->> e."kind" END,
+             "lastError" = CASE WHEN due.elsewhere
+                           THEN 'an earlier attempt went through ' || e."lastProvider"
+                                || ', which may have delivered it; this daemon delivers through '
+                                || COALESCE($6::jsonb ->> e."kind", '?')
+                                || ': resolve with effects retry or cancel'
+                           ELSE e."lastError" END,
              "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM due WHERE e."id" = due."id"
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''),
-                   to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))",
-                        request.limit, request.worker, static_cast<double>(request.lease.count()),
-                        kindArray(request.kinds), kindArray(request.idempotentKinds));
+                   to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
+      request.limit, request.worker, static_cast<double>(request.lease.count()),
+      kindArray(request.kinds), kindArray(request.idempotentKinds), providers.dump());
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
+    if (r[8].as<bool>()) continue;  // marked unknown, not claimed
     out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
                    parseEffectKind(r[2].as<std::string>()).value_or(EffectKind::Email),
                    r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>(),
@@ -124,6 +142,8 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
   const auto r = sql::execPrepared(
       tx, "effects_release",
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+             -- Never attempted after all: no provider has it.
+             "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
              "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
              "updatedAt" = now() AT TIME ZONE 'UTC'
          WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
@@ -137,6 +157,8 @@ int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
   const auto r = sql::execPrepared(
       tx, "effects_release_unheld",
       R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+             -- Never attempted after all: no provider has it.
+             "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
              "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
              "updatedAt" = now() AT TIME ZONE 'UTC'
          WHERE "status" = 'running' AND "lockedBy" = $1

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "queue/effect.hpp"
@@ -37,6 +38,10 @@ struct ClaimRequest {
   std::chrono::seconds lease{60};
   std::vector<EffectKind> kinds;            // kinds this daemon has a channel for
   std::vector<EffectKind> idempotentKinds;  // of those, delivered through a deduplicating provider
+  // The provider of each kind (resend, smtp...): recorded as the row's
+  // lastProvider. A due effect whose last attempt went through another
+  // provider may already be there: it becomes unknown instead of claimed.
+  std::vector<std::pair<EffectKind, std::string>> providers;
 };
 
 // Marks up to `limit` due pending effects of `kinds` running, leased to

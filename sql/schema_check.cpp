@@ -93,6 +93,7 @@ const std::vector<ExpectedTable>& expectedSchema() {
         {"lockedBy", kText},
         {"lockedUntil", kTime},
         {"lockedIdempotent", kBool},
+        {"lastProvider", kText},
         {"lastError", kText},
         {"providerMessageId", kText},
         {"sentAt", kTime},

@@ -12,6 +12,12 @@ ALTER TABLE "OutboundEffect" ADD COLUMN "payloadPrunedAt" TIMESTAMP(3);
 -- older build) is treated as "not safe to resend".
 ALTER TABLE "OutboundEffect" ADD COLUMN "lockedIdempotent" BOOLEAN;
 
+-- The provider of the latest attempt (resend, smtp, posthog...), kept after
+-- it ends. An effect due again after an attempt that may have reached that
+-- provider is only sent through the same one, which recognises the repeat:
+-- a daemon delivering through another marks it unknown instead.
+ALTER TABLE "OutboundEffect" ADD COLUMN "lastProvider" TEXT;
+
 -- Retention finds the rows it has not compacted yet without walking the
 -- compacted ones, which accumulate forever.
 CREATE INDEX "OutboundEffect_retention_idx" ON "OutboundEffect" ("updatedAt")

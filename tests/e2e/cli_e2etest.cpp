@@ -52,7 +52,8 @@ TEST(CliE2eTest, MigrateRefusesWhenAnAppliedMigrationChanged) {
                DELETE FROM "_effectd_migrations" WHERE "version" = '0003';
                DROP INDEX "OutboundEffect_retention_idx";
                ALTER TABLE "OutboundEffect" DROP COLUMN "payloadPrunedAt",
-                                            DROP COLUMN "lockedIdempotent")");
+                                            DROP COLUMN "lockedIdempotent",
+                                            DROP COLUMN "lastProvider")");
   const auto refused = effectd({"migrate"}, env);
   EXPECT_EQ(refused.exitCode, 1) << refused.output;
   EXPECT_NE(refused.output.find("migration 0001_initial was changed after it was applied"),

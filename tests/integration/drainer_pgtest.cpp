@@ -12,6 +12,7 @@
 
 #include "queue/channels/file_email.hpp"
 #include "queue/drainer.hpp"
+#include "queue/effect_admin.hpp"
 #include "queue/email_message.hpp"
 #include "queue/enqueue.hpp"
 #include "tests/support/database.hpp"
@@ -217,6 +218,47 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   EXPECT_EQ(rescueExpired(db_.conn(), 10).requeued, 1);
   EXPECT_EQ(field("k0", "status"), "running");
   EXPECT_EQ(field("k1", "status"), "pending");
+}
+
+TEST_F(DrainerPgTest, AnEffectTriedThroughOneProviderIsNeverSentThroughAnother) {
+  // A Resend daemon's attempt timed out after sending (retry: Resend would
+  // recognise the repeat). The effect is then due on an SMTP daemon, which
+  // cannot know whether Resend delivered it: it marks it unknown, unsent.
+  enqueueEmails(2);
+  auto claimThrough = [&](const std::string& worker, const std::string& provider) {
+    pqxx::work tx(db_.conn());
+    auto claimed = claimEffects(tx, {.worker = worker,
+                                     .limit = 10,
+                                     .lease = seconds(60),
+                                     .kinds = {EffectKind::Email},
+                                     .idempotentKinds = {EffectKind::Email},
+                                     .providers = {{EffectKind::Email, provider}}});
+    tx.commit();
+    return claimed;
+  };
+  const auto first = claimThrough("resend-daemon", "resend");
+  ASSERT_EQ(first.size(), 2u);
+  pqxx::work done(db_.conn());
+  completeEffects(done, "resend-daemon",
+                  {{first[0].id, DeliveryResult::retry("resend: timed out"), 1, 12},
+                   {first[1].id, DeliveryResult::retry("resend: timed out"), 1, 12}},
+                  policy_);
+  done.commit();
+  pqxx::nontransaction(db_.conn())
+      .exec(R"(UPDATE "OutboundEffect" SET "runAt" = now() - interval '1 s')");
+  EXPECT_TRUE(claimThrough("smtp-daemon", "smtp").empty());
+  for (const auto* key : {"k0", "k1"}) {
+    EXPECT_EQ(field(key, "status"), "unknown") << key;
+    EXPECT_NE(field(key, "lastError").find("went through resend"), std::string::npos)
+        << field(key, "lastError");
+    EXPECT_EQ(field(key, "attempts"), "1");
+  }
+  // The operator's retry lets any provider send it.
+  EXPECT_EQ(retryEffect(db_.conn(), "k0"), 1);
+  const auto again = claimThrough("smtp-daemon", "smtp");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].key, "k0");
+  EXPECT_EQ(field("k0", "lastProvider"), "smtp");
 }
 
 TEST_F(DrainerPgTest, RowsLeasedByAClaimWhoseAnswerWasLostAreGivenBack) {
