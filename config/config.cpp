@@ -161,8 +161,12 @@ void webhookTargets(Loader& in, Config& c) {
     if (auto network = queue::IpNetwork::parse(entry)) {
       c.webhookAllowPrivateAddresses.push_back(network->toString());
     } else {
-      const std::string expected = "expected addresses or networks such as 10.1.0.0/16, fd00::/8";
-      in.problem("WEBHOOK_ALLOW_PRIVATE_ADDRESSES: " + expected + ", got '" + entry + "'");
+      std::string problem =
+          "WEBHOOK_ALLOW_PRIVATE_ADDRESSES: expected addresses or networks such as 10.1.0.0/16, "
+          "fd00::/8, got '";
+      problem += entry;
+      problem += "'";
+      in.problem(problem);
     }
   }
 }
