@@ -166,7 +166,15 @@ const std::vector<SpecialRange>& specialRanges() {
              {"192.168.0.0/16", "private"},
              {"198.18.0.0/15", "reserved (benchmarking)"},
              {"240.0.0.0/4", "reserved"},
+             {"192.0.2.0/24", "reserved (documentation)"},
+             {"198.51.100.0/24", "reserved (documentation)"},
+             {"203.0.113.0/24", "reserved (documentation)"},
              {"::/96", "reserved (IPv4-compatible)"},
+             // Translated to an IPv4 address of the local network's choosing.
+             {"64:ff9b:1::/48", "NAT64 local-use"},
+             // A tunnel whose IPv4 end the address hides (obfuscated).
+             {"2001::/32", "Teredo tunnel"},
+             {"2001:db8::/32", "reserved (documentation)"},
              {"fc00::/7", "private (unique local)"}}) {
       out.push_back({*IpNetwork::parse(cidr), what});
     }

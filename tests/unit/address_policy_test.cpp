@@ -36,6 +36,10 @@ TEST(AddressPolicyTest, NonPublicAddressesAreRefusedWithTheReason) {
       {"::127.0.0.1", "reserved (IPv4-compatible)"},
       {"64:ff9b::7f00:1", "loopback, embedded in IPv6"},
       {"2002:a9fe:a9fe::1", "link-local (cloud metadata), embedded in IPv6"},
+      {"64:ff9b:1::a00:1", "NAT64 local-use"},
+      {"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo tunnel"},
+      {"2001:db8::1", "reserved (documentation)"},
+      {"203.0.113.7", "reserved (documentation)"},
   };
   for (const auto& [address, why] : refused) {
     const auto refusal = strict.refusal(address);
