@@ -65,9 +65,12 @@ struct SessionState {
     Reading,  // a request's header is arriving
     Busy,     // a request is being read past its header or answered
   };
-  asio::any_io_executor executor;       // the session's strand
-  beast::tcp_stream* stream = nullptr;  // null once the session ended; touched on the strand only
-  std::atomic<Phase> phase{Phase::Reading};  // a new connection reads its first request
+  asio::any_io_executor executor;         // the session's strand
+  beast::tcp_stream* stream = nullptr;    // null once the session ended; touched on the strand only
+  std::atomic<Phase> phase{Phase::Idle};  // a new connection has sent nothing yet
+  // When it last became idle (steady clock, nanoseconds): the longest idle
+  // gives way first.
+  std::atomic<std::int64_t> idleSince{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 struct Exchange {
@@ -142,23 +145,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Closes the session that has been idle the longest (the list is in
-  // accept order). Its close is asynchronous, so the count may briefly pass
-  // the cap by the connections accepted meanwhile.
+  // Closes the session that has waited the longest without sending a byte
+  // of a request: a kept-alive connection between requests, or a new one
+  // that has sent nothing (a silent socket must not hold a slot Stripe
+  // needs). Its close is asynchronous, so the count may briefly pass the cap
+  // by the connections accepted meanwhile.
   bool closeOldestIdle() {
     std::lock_guard lock(mutex);
-    for (auto& state : sessions) {
+    for (;;) {
+      std::shared_ptr<SessionState> oldest;
+      for (auto& state : sessions) {
+        if (state->phase != SessionState::Phase::Idle) continue;
+        if (!oldest || state->idleSince < oldest->idleSince) oldest = state;
+      }
+      if (!oldest) return false;
       auto expected = SessionState::Phase::Idle;
       // Claimed here, so no other accept picks the same one; the session
-      // reads this as "closing".
-      if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Busy)) continue;
-      asio::post(state->executor, [state] {
-        if (state->stream) state->stream->cancel();
+      // reads this as "closing". Lost to the session itself: look again.
+      if (!oldest->phase.compare_exchange_strong(expected, SessionState::Phase::Busy)) continue;
+      asio::post(oldest->executor, [oldest] {
+        if (oldest->stream) oldest->stream->cancel();
       });
       log::debug("closing an idle connection to make room", {{"limit", options.maxConnections}});
       return true;
     }
-    return false;
   }
 
   asio::awaitable<void> refuse(tcp::socket socket) {
@@ -180,26 +190,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     bool first = true;
     bool linger = false;
 
+    // The first request, from the accept to its last byte, has the read
+    // timeout; a kept-alive connection may then idle for the idle timeout,
+    // and each request that follows has the read timeout from its first byte.
+    stream.expires_after(options.readTimeout);
+    // Closed to make room before it even started.
+    const bool closedBeforeStart = state->phase == SessionState::Phase::Busy;
     for (;;) {
-      if (stopping) break;
+      if (stopping || closedBeforeStart) break;
       if (!first) {
-        // A kept-alive connection may idle for the idle timeout; the request
-        // that follows gets the read timeout from its first byte, as the
-        // first request does from the accept.
         auto expected = SessionState::Phase::Busy;
         state->phase.compare_exchange_strong(expected, SessionState::Phase::Idle);
-        if (buffer.size() == 0) {
-          stream.expires_after(options.idleTimeout);
-          auto [idleError, n] = co_await stream.async_read_some(
-              buffer.prepare(std::min<std::size_t>(4096, buffer.max_size())), kNoThrow);
-          buffer.commit(n);
-          if (idleError) break;
-        }
-        expected = SessionState::Phase::Idle;
-        // Lost the race to closeOldestIdle(): this connection is being closed.
-        if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
+        state->idleSince = std::chrono::steady_clock::now().time_since_epoch().count();
       }
-      stream.expires_after(options.readTimeout);  // the whole request, header and body
+      if (buffer.size() == 0) {
+        if (!first) stream.expires_after(options.idleTimeout);
+        auto [idleError, n] = co_await stream.async_read_some(
+            buffer.prepare(std::min<std::size_t>(4096, buffer.max_size())), kNoThrow);
+        buffer.commit(n);
+        if (idleError) break;
+      }
+      auto expected = SessionState::Phase::Idle;
+      // Lost the race to closeOldestIdle(): this connection is being closed.
+      if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
+      if (!first) stream.expires_after(options.readTimeout);  // the whole request
       first = false;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.maxHeaderBytes));

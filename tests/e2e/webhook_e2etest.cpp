@@ -264,7 +264,8 @@ TEST_F(TestModeE2eTest, ALiveEventIsRefusedByATestModeDaemon) {
 
 class SmallLimitsE2eTest : public WebhookE2eTest {
  protected:
-  SmallLimitsE2eTest() : WebhookE2eTest({{"EFFECTD_MAX_CONNECTIONS", "2"}}) {}
+  SmallLimitsE2eTest()
+      : WebhookE2eTest({{"EFFECTD_MAX_CONNECTIONS", "2"}, {"EFFECTD_LOG_LEVEL", "debug"}}) {}
 };
 
 TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503WhenNoneIsIdle) {
@@ -284,6 +285,9 @@ TEST_F(SmallLimitsE2eTest, AtTheLimitAnIdleKeptAliveConnectionGivesWay) {
   RawConnection b(daemon_->port());
   ASSERT_TRUE(a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_NE(a.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
+  // a has been idle longer than b (the daemon marks a connection idle once
+  // it has finished with its answer, a moment after the client has read it).
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   ASSERT_TRUE(b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_NE(b.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
   // Both idle once the daemon has looped back to wait for their next
@@ -293,7 +297,21 @@ TEST_F(SmallLimitsE2eTest, AtTheLimitAnIdleKeptAliveConnectionGivesWay) {
   ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   const auto response = c.readUntil(R"("ok"})", std::chrono::seconds(5));
   EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
-  EXPECT_TRUE(a.closedByPeer(std::chrono::seconds(3)));
+  EXPECT_TRUE(a.closedByPeer(std::chrono::seconds(3))) << daemon_->log();
+}
+
+TEST_F(SmallLimitsE2eTest, SilentConnectionsGiveWayToOnesThatSpeak) {
+  // Connections that never send a byte hold every slot; a webhook still gets
+  // in, and the one that has been silent longest is closed for it.
+  RawConnection a(daemon_->port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RawConnection b(daemon_->port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both accepted and counted
+  RawConnection c(daemon_->port());
+  ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto response = c.readUntil(R"("ok"})", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_TRUE(a.closedByPeer(std::chrono::seconds(3))) << daemon_->log();
 }
 
 TEST_F(WebhookE2eTest, AnEndlessChunkExtensionOrTrailerIsRefusedNotBuffered) {
