@@ -83,6 +83,12 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
   std::vector<EventOutcome> handled;
   handled.reserve(stored.size());
+  // Handlers lock rows: in customer order, so two concurrent batches never
+  // wait for each other in a cycle. The result does not depend on the order
+  // (the ordering guard and the effect keys make it order-independent).
+  std::stable_sort(unique.begin(), unique.end(), [&events](std::size_t a, std::size_t b) {
+    return events[a].envelope.customer < events[b].envelope.customer;
+  });
   for (auto i : unique) {
     if (!stored.count(events[i].envelope.id)) continue;
     handled.push_back(
