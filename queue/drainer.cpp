@@ -29,26 +29,11 @@ Channel* Channels::forKind(EffectKind kind) const {
   return nullptr;
 }
 
-std::vector<EffectKind> Channels::idempotentKinds() const {
-  std::vector<EffectKind> out;
+std::vector<KindRoute> Channels::routes() const {
+  std::vector<KindRoute> out;
   for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
-    if (const auto* c = forKind(kind); c && c->idempotent()) out.push_back(kind);
-  }
-  return out;
-}
-
-std::vector<EffectKind> Channels::configuredKinds() const {
-  std::vector<EffectKind> out;
-  for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
-    if (forKind(kind)) out.push_back(kind);
-  }
-  return out;
-}
-
-std::vector<std::pair<EffectKind, std::string>> Channels::providers() const {
-  std::vector<std::pair<EffectKind, std::string>> out;
-  for (auto kind : {EffectKind::Email, EffectKind::Analytics, EffectKind::Webhook}) {
-    if (const auto* c = forKind(kind)) out.emplace_back(kind, std::string(c->name()));
+    if (const auto* c = forKind(kind))
+      out.push_back({kind, std::string(c->name()), c->idempotent()});
   }
   return out;
 }
@@ -106,12 +91,8 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
                                  std::chrono::seconds lease, const RetryPolicy& retry) {
   Counts counts;
   pqxx::work claim(conn, "claim");
-  const auto claimed = claimEffects(claim, {.worker = worker,
-                                            .limit = batchSize,
-                                            .lease = lease,
-                                            .kinds = channels.configuredKinds(),
-                                            .idempotentKinds = channels.idempotentKinds(),
-                                            .providers = channels.providers()});
+  const auto claimed = claimEffects(
+      claim, {.worker = worker, .limit = batchSize, .lease = lease, .routes = channels.routes()});
   claim.commit();
   counts.claimed = static_cast<int>(claimed.size());
   std::vector<Completion> done;
@@ -249,9 +230,7 @@ struct Drainer::State {
     // Retention's first pass comes with the first claims: a daemon restarted
     // often (a crash loop, frequent deploys) still keeps its tables small.
     auto nextPrune = std::chrono::steady_clock::now();
-    const auto idempotent = channels->idempotentKinds();
-    const auto kinds = channels->configuredKinds();
-    const auto providers = channels->providers();
+    const auto routes = channels->routes();
     std::vector<Completion> toComplete;
     std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
@@ -318,9 +297,7 @@ struct Drainer::State {
             claimed = claimEffects(tx, {.worker = options.worker,
                                         .limit = std::min(capacity, options.batchSize),
                                         .lease = options.lease,
-                                        .kinds = kinds,
-                                        .idempotentKinds = idempotent,
-                                        .providers = providers});
+                                        .routes = routes});
           }
           tx.commit();
           reconcile = false;

@@ -30,9 +30,7 @@ struct Channels {
   // it when the shutdown grace runs out.
   std::shared_ptr<DeliveryAbort> abort = std::make_shared<DeliveryAbort>();
   Channel* forKind(EffectKind kind) const;
-  std::vector<EffectKind> idempotentKinds() const;
-  std::vector<EffectKind> configuredKinds() const;
-  std::vector<std::pair<EffectKind, std::string>> providers() const;  // each kind's channel name
+  std::vector<KindRoute> routes() const;  // each configured kind, its channel and idempotency
 };
 
 class Drainer {

@@ -31,8 +31,7 @@ std::string withoutNul(std::string text) {
   return text;
 }
 
-}  // namespace
-
+// A text[] literal of the kinds.
 std::string kindArray(const std::vector<EffectKind>& kinds) {
   std::string out = "{";
   for (std::size_t i = 0; i < kinds.size(); ++i) {
@@ -41,15 +40,22 @@ std::string kindArray(const std::vector<EffectKind>& kinds) {
   return out + "}";
 }
 
+}  // namespace
+
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request) {
+  std::vector<EffectKind> kinds;
+  std::vector<EffectKind> idempotentKinds;
   nlohmann::json providers = nlohmann::json::object();
-  for (const auto& [kind, provider] : request.providers)
-    providers[std::string(toString(kind))] = provider;
-  const auto rows = sql::execPrepared(
-      tx, "effects_claim",
-      // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
-      // carry a runAt just past now(); "now" is rounded the same way.
-      R"(WITH due AS (
+  for (const auto& route : request.routes) {
+    kinds.push_back(route.kind);
+    if (route.idempotent) idempotentKinds.push_back(route.kind);
+    if (!route.provider.empty()) providers[std::string(toString(route.kind))] = route.provider;
+  }
+  const auto rows =
+      sql::execPrepared(tx, "effects_claim",
+                        // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
+                        // carry a runAt just past now(); "now" is rounded the same way.
+                        R"(WITH due AS (
            SELECT "id", "lastProvider" IS NOT NULL
                         AND "lastProvider" IS DISTINCT FROM ($6::jsonb ->> "kind") AS elsewhere
            FROM "OutboundEffect"
@@ -77,8 +83,8 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''),
                    to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
-      request.limit, request.worker, static_cast<double>(request.lease.count()),
-      kindArray(request.kinds), kindArray(request.idempotentKinds), providers.dump());
+                        request.limit, request.worker, static_cast<double>(request.lease.count()),
+                        kindArray(kinds), kindArray(idempotentKinds), providers.dump());
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -136,34 +142,32 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
   return static_cast<int>(r.affected_rows());
 }
 
+// Back to pending as if never claimed: a release undoes the claim's attempt,
+// and an effect never attempted after all is at no provider.
+constexpr std::string_view kGiveBack =
+    R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+         "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
+         "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
+         "updatedAt" = now() AT TIME ZONE 'UTC' )";
+
 int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
                    const std::vector<std::string>& ids) {
   if (ids.empty()) return 0;
-  const auto r = sql::execPrepared(
-      tx, "effects_release",
-      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
-             -- Never attempted after all: no provider has it.
-             "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
-             "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
-             "updatedAt" = now() AT TIME ZONE 'UTC'
-         WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
-           AND "status" = 'running' AND "lockedBy" = $1)",
-      worker, nlohmann::json(ids).dump());
+  static const auto sql = std::string(kGiveBack) +
+                          R"(WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
+           AND "status" = 'running' AND "lockedBy" = $1)";
+  const auto r =
+      sql::execPrepared(tx, "effects_release", sql.c_str(), worker, nlohmann::json(ids).dump());
   return static_cast<int>(r.affected_rows());
 }
 
 int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
                   const std::vector<std::string>& held) {
-  const auto r = sql::execPrepared(
-      tx, "effects_release_unheld",
-      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
-             -- Never attempted after all: no provider has it.
-             "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
-             "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
-             "updatedAt" = now() AT TIME ZONE 'UTC'
-         WHERE "status" = 'running' AND "lockedBy" = $1
-           AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))",
-      worker, nlohmann::json(held).dump());
+  static const auto sql = std::string(kGiveBack) +
+                          R"(WHERE "status" = 'running' AND "lockedBy" = $1
+           AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))";
+  const auto r = sql::execPrepared(tx, "effects_release_unheld", sql.c_str(), worker,
+                                   nlohmann::json(held).dump());
   return static_cast<int>(r.affected_rows());
 }
 

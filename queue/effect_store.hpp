@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "queue/effect.hpp"
@@ -32,25 +31,28 @@ struct RetryPolicy {
   std::chrono::seconds max{3600};
 };
 
+// A kind of effect this daemon delivers, and how.
+struct KindRoute {
+  EffectKind kind = EffectKind::Email;
+  // The channel's name (resend, smtp...): recorded as the row's lastProvider.
+  // A due effect whose last attempt went through another provider may already
+  // be there: it becomes unknown instead of claimed. Empty: not recorded.
+  std::string provider;
+  bool idempotent = false;  // the provider deduplicates on the key
+};
+
 struct ClaimRequest {
   std::string worker;  // lockedBy
   int limit = 32;
   std::chrono::seconds lease{60};
-  std::vector<EffectKind> kinds;            // kinds this daemon has a channel for
-  std::vector<EffectKind> idempotentKinds;  // of those, delivered through a deduplicating provider
-  // The provider of each kind (resend, smtp...): recorded as the row's
-  // lastProvider. A due effect whose last attempt went through another
-  // provider may already be there: it becomes unknown instead of claimed.
-  std::vector<std::pair<EffectKind, std::string>> providers;
+  std::vector<KindRoute> routes;  // kinds without one stay pending for another daemon
 };
 
-// Marks up to `limit` due pending effects of `kinds` running, leased to
-// `worker`, and records with each whether its provider deduplicates (the
-// rescuer of an expired lease reads that). Kinds this daemon has no channel
-// for stay pending for another.
+// Marks up to `limit` due pending effects of the routed kinds running,
+// leased to `worker`, and records with each its provider and whether that
+// deduplicates (the rescuer of an expired lease reads that).
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
-std::string kindArray(const std::vector<EffectKind>& kinds);  // a text[] literal
 
 // Writes outcomes; an effect whose lease was taken over meanwhile (lockedBy
 // differs) is left alone. Returns how many rows were written.

@@ -76,16 +76,6 @@ bool breaksALine(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
-// The address inside "Name <a@x>", or the whole text.
-std::string_view envelopeAddress(std::string_view mailbox) {
-  const auto lt = mailbox.find('<');
-  const auto gt = mailbox.find('>', lt == std::string_view::npos ? 0 : lt);
-  if (lt != std::string_view::npos && gt != std::string_view::npos) {
-    return mailbox.substr(lt + 1, gt - lt - 1);
-  }
-  return mailbox;
-}
-
 // Why `mailbox` cannot head a message or an SMTP envelope, or "".
 std::string mailboxProblem(std::string_view field, std::string_view mailbox) {
   const std::string name(field);
@@ -113,6 +103,15 @@ std::optional<std::string> stringField(const json& p, const char* name,
 }
 
 }  // namespace
+
+std::string_view envelopeAddress(std::string_view mailbox) {
+  const auto lt = mailbox.find('<');
+  const auto gt = mailbox.find('>', lt == std::string_view::npos ? 0 : lt);
+  if (lt != std::string_view::npos && gt != std::string_view::npos) {
+    return mailbox.substr(lt + 1, gt - lt - 1);
+  }
+  return mailbox;
+}
 
 ComposeResult composeEmail(const std::string& payloadJson, const std::string& defaultFrom) {
   ComposeResult out;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace effectd::queue {
@@ -24,6 +25,10 @@ struct ComposeResult {
 };
 
 ComposeResult composeEmail(const std::string& payloadJson, const std::string& defaultFrom);
+
+// The address inside "Name <a@x>", or the whole text: what goes into an SMTP
+// envelope (composeEmail has checked it).
+std::string_view envelopeAddress(std::string_view mailbox);
 
 // RFC 5322 / MIME text with a Message-ID derived from the effect's key, so a
 // resend (after an unknown outcome) can be recognised as the same message.

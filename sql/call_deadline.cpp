@@ -35,7 +35,9 @@ class Watcher {
     const auto id = ++lastId_;
     entries_.emplace(id, Entry{socket, deadline, false});
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    wake_.notify_one();
+    // Every deadline is "now + the same limit", so a new one is almost never
+    // the earliest: the watcher is woken only when it is, not on every call.
+    if (deadline < nextWake_) wake_.notify_one();
     return id;
   }
 
@@ -87,6 +89,7 @@ class Watcher {
           next = std::min(next, e.deadline);
         }
       }
+      nextWake_ = next;
       if (next == Clock::time_point::max()) {
         wake_.wait(lock);
       } else {
@@ -99,6 +102,7 @@ class Watcher {
   std::condition_variable wake_;
   std::map<std::uint64_t, Entry> entries_;
   std::uint64_t lastId_ = 0;
+  Clock::time_point nextWake_ = Clock::time_point::min();  // when the watcher wakes next
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -36,15 +36,6 @@ std::string urlDecode(std::string_view s) {
 // More than any server's EHLO list needs; RFC 5321 caps a reply line at 512.
 constexpr std::size_t kMaxReplyBytes = std::size_t{64} * 1024;
 
-// "Name <a@x>" -> "a@x"
-std::string address(const std::string& mailbox) {
-  const auto lt = mailbox.find('<');
-  const auto gt = mailbox.find('>', lt);
-  if (lt != std::string::npos && gt != std::string::npos)
-    return mailbox.substr(lt + 1, gt - lt - 1);
-  return mailbox;
-}
-
 // Lines starting with "." get another (RFC 5321 4.5.2); the message ends
 // with CRLF.CRLF.
 std::string dotStuffed(const std::string& mime) {
@@ -299,9 +290,10 @@ DeliveryResult SmtpEmailChannel::deliver(const ClaimedEffect& effect) {
         Session::expect(session.command(base64Encode(s.password), true), 235, "AUTH LOGIN");
       }
     }
-    Session::expect(session.command("MAIL FROM:<" + address(m.from) + ">"), 250, "MAIL FROM");
+    Session::expect(session.command("MAIL FROM:<" + std::string(envelopeAddress(m.from)) + ">"),
+                    250, "MAIL FROM");
     for (const auto& to : m.to) {
-      const auto r = session.command("RCPT TO:<" + address(to) + ">");
+      const auto r = session.command("RCPT TO:<" + std::string(envelopeAddress(to)) + ">");
       if (r.code != 250 && r.code != 251) Session::expect(r, 250, "RCPT TO " + to);
     }
     Session::expect(session.command("DATA"), 354, "DATA");

@@ -6,55 +6,18 @@
 
 #include <signal.h>
 
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/standin.hpp"
 
 namespace effectd::testing {
 namespace {
 
 const std::string kSecret = "whsec_blackhole";
 const std::string kObject = R"({"id":"sub_bh","object":"subscription","status":"active"})";
-
-class BlackHoleProxy {
- public:
-  explicit BlackHoleProxy(std::uint16_t target) : dir_(tempDirectory("effectd-proxy-")) {
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"/usr/bin/python3",
-                                 EFFECTD_SOURCE_DIR "/tests/standin/tcp_proxy.py", "--dir", dir_,
-                                 "--target-port", std::to_string(target)},
-        EnvOverrides{}, dir_ + "/proxy.log");
-    for (int i = 0; i < 1000 && port_ == 0; ++i) {
-      if (const auto text = readFile(dir_ + "/port"); !text.empty()) {
-        port_ = static_cast<std::uint16_t>(std::stoi(text));
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-  }
-  ~BlackHoleProxy() {
-    process_->stop(SIGKILL, std::chrono::seconds(5));
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::uint16_t port() const { return port_; }
-  void blackHole(bool on) {
-    if (on) {
-      std::ofstream(dir_ + "/blackhole") << "on";
-    } else {
-      std::filesystem::remove(dir_ + "/blackhole");
-    }
-  }
-
- private:
-  std::string dir_;
-  std::unique_ptr<ChildProcess> process_;
-  std::uint16_t port_ = 0;
-};
 
 // The same database URL with another port.
 std::string throughPort(const std::string& url, std::uint16_t port) {

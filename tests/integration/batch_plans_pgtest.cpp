@@ -29,7 +29,8 @@ TEST(BatchPlansPgTest, DrainerBatchesTouchOutboundEffectByPrimaryKey) {
              SELECT 'bulk:' || g, 'email', '{}' FROM generate_series(1, 20000) g)");
   tx.exec(R"(ANALYZE "OutboundEffect")");
   const auto claimed = queue::claimEffects(
-      tx, {.worker = "w", .limit = 10, .lease = seconds(60), .kinds = {queue::EffectKind::Email}});
+      tx,
+      {.worker = "w", .limit = 10, .lease = seconds(60), .routes = {{queue::EffectKind::Email}}});
   ASSERT_EQ(claimed.size(), 10u);
   std::vector<std::string> ids;
   std::vector<queue::Completion> completions;

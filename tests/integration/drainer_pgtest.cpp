@@ -3,6 +3,7 @@
 // rescued according to the channel's idempotency, old rows are pruned.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -73,11 +74,14 @@ class DrainerPgTest : public ::testing::Test {
                                    const std::vector<EffectKind>& kinds,
                                    const std::vector<EffectKind>& idempotentKinds = {}) {
     pqxx::work tx(db_.conn());
-    auto claimed = claimEffects(tx, {.worker = worker,
-                                     .limit = 10,
-                                     .lease = lease,
-                                     .kinds = kinds,
-                                     .idempotentKinds = idempotentKinds});
+    std::vector<KindRoute> routes;
+    for (auto kind : kinds) {
+      routes.push_back({.kind = kind,
+                        .idempotent = std::find(idempotentKinds.begin(), idempotentKinds.end(),
+                                                kind) != idempotentKinds.end()});
+    }
+    auto claimed =
+        claimEffects(tx, {.worker = worker, .limit = 10, .lease = lease, .routes = routes});
     tx.commit();
     return claimed;
   }
@@ -230,9 +234,7 @@ TEST_F(DrainerPgTest, AnEffectTriedThroughOneProviderIsNeverSentThroughAnother) 
     auto claimed = claimEffects(tx, {.worker = worker,
                                      .limit = 10,
                                      .lease = seconds(60),
-                                     .kinds = {EffectKind::Email},
-                                     .idempotentKinds = {EffectKind::Email},
-                                     .providers = {{EffectKind::Email, provider}}});
+                                     .routes = {{EffectKind::Email, provider, true}}});
     tx.commit();
     return claimed;
   };

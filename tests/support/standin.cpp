@@ -97,6 +97,28 @@ TestCertificates::~TestCertificates() {
   runCommand({"rm", "-rf", dir});
 }
 
+BlackHoleProxy::BlackHoleProxy(std::uint16_t target) : dir_(tempDirectory("effectd-proxy-")) {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/python3", EFFECTD_SOURCE_DIR "/tests/standin/tcp_proxy.py",
+                               "--dir", dir_, "--target-port", std::to_string(target)},
+      EnvOverrides{}, dir_ + "/proxy.log");
+  port_ = portWrittenBy(*process_, dir_);
+}
+
+BlackHoleProxy::~BlackHoleProxy() {
+  process_->stop(SIGKILL, std::chrono::seconds(5));
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void BlackHoleProxy::blackHole(bool on) {
+  if (on) {
+    std::ofstream(dir_ + "/blackhole") << "on";
+  } else {
+    std::filesystem::remove(dir_ + "/blackhole");
+  }
+}
+
 SmtpServer::SmtpServer(const std::string& certDir, std::vector<std::string> flags)
     : dir_(tempDirectory("effectd-smtp-")) {
   std::vector<std::string> argv{"/usr/bin/python3",

@@ -49,6 +49,24 @@ struct TestCertificates {
   std::string dir;
 };
 
+// A TCP proxy (tests/standin/tcp_proxy.py) to a local port that can turn into
+// a black hole: while it is one, it moves no byte and closes nothing, like a
+// route that drops packets without a reset.
+class BlackHoleProxy {
+ public:
+  explicit BlackHoleProxy(std::uint16_t target);
+  ~BlackHoleProxy();
+  BlackHoleProxy(const BlackHoleProxy&) = delete;
+  BlackHoleProxy& operator=(const BlackHoleProxy&) = delete;
+  std::uint16_t port() const { return port_; }
+  void blackHole(bool on);
+
+ private:
+  std::string dir_;
+  std::unique_ptr<ChildProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
 // A real SMTP server (tests/standin/smtp.py, aiosmtpd) requiring STARTTLS
 // and AUTH, or implicit TLS; `flags` are the script's.
 class SmtpServer {
