@@ -3,7 +3,16 @@
 // events stored per second and latency percentiles as one JSON line.
 //
 //   effectd_intake_load --port P --secret whsec_... [--connections 32] [--seconds 10]
-//                       [--organizations N] [--payload-out FILE]
+//                       [--organizations N] [--payload-out FILE] [--type T]
+//                       [--bytes N] [--rate R --sent-out FILE]
+//
+// --bytes pads each event to about N bytes with metadata (Stripe's own
+// subscription and invoice events are 4-6 KB). --rate paces all connections
+// together to R events per second, as steady traffic arrives, and --sent-out
+// then writes "<event id> <unix time in microseconds>" for each event as it
+// was sent: the end-to-end benchmark matches these with what the provider
+// received. With --type invoice.paid each event causes one analytics effect
+// whose invoice id is "in_" + the event id.
 //
 // Event k belongs to organization org_b<k mod N> (its metadata, customer and
 // subscription), so concurrent events spread over organizations as real
@@ -40,19 +49,34 @@ struct Options {
   int seconds = 10;
   int organizations = 1000;
   std::string payloadOut;
+  std::string type = "customer.subscription.updated";
+  std::size_t bytes = 0;
+  double rate = 0;  // events per second over all connections; 0: as fast as answered
+  std::string sentOut;
+};
+
+struct Sent {
+  std::string id;
+  std::int64_t atMicros = 0;
 };
 
 struct WorkerResult {
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::vector<double> latenciesMs;
+  std::vector<Sent> sent;
 };
 
 // The sample event with placeholders, so each request only swaps ids in.
-std::string templateBody() {
-  auto event =
-      nlohmann::json::parse(effectd::daemon::sampleEvent("customer.subscription.updated", "@ORG@"));
+std::string templateBody(const Options& options) {
+  auto event = nlohmann::json::parse(effectd::daemon::sampleEvent(options.type, "@ORG@"));
   event["id"] = "@ID@";
+  if (options.type.starts_with("invoice.")) event["data"]["object"]["id"] = "in_@ID@";
+  const auto size = event.dump().size();
+  if (options.bytes > size + 40) {
+    event["data"]["object"]["metadata"]["bench_padding"] =
+        std::string(options.bytes - size - 40, 'x');
+  }
   return event.dump();
 }
 
@@ -80,8 +104,28 @@ std::string fill(const std::string& body, const std::string& id, const std::stri
   return out;
 }
 
+// Paced sending: the k-th event of all connections is due at start + k/rate.
+struct Pacer {
+  Clock::time_point start;
+  double rate = 0;
+  std::atomic<std::uint64_t> next{0};
+  void wait() {
+    if (rate <= 0) return;
+    const auto k = next.fetch_add(1);
+    std::this_thread::sleep_until(
+        start + std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(static_cast<double>(k) / rate)));
+  }
+};
+
+std::int64_t unixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 WorkerResult work(const Options& options, int index, const std::string& body,
-                  Clock::time_point deadline) {
+                  Clock::time_point deadline, Pacer& pacer) {
   WorkerResult result;
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
@@ -90,6 +134,7 @@ WorkerResult work(const Options& options, int index, const std::string& body,
   beast::flat_buffer buffer;
   std::uint64_t n = 0;
   while (Clock::now() < deadline) {
+    pacer.wait();
     http::request<http::string_body> req{http::verb::post, "/webhooks/stripe", 11};
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
@@ -106,6 +151,7 @@ WorkerResult work(const Options& options, int index, const std::string& body,
     req.set("Stripe-Signature", effectd::handlers::signPayload(options.secret, now, payload));
     req.prepare_payload();
     const auto started = Clock::now();
+    if (!options.sentOut.empty()) result.sent.push_back({id, unixMicros()});
     beast::error_code ec;
     http::write(stream, req, ec);
     http::response<http::string_body> res;
@@ -144,6 +190,14 @@ int main(int argc, char** argv) {
       options.payloadOut = value;
     else if (flag == "--organizations")
       options.organizations = std::stoi(value);
+    else if (flag == "--type")
+      options.type = value;
+    else if (flag == "--bytes")
+      options.bytes = std::stoul(value);
+    else if (flag == "--rate")
+      options.rate = std::stod(value);
+    else if (flag == "--sent-out")
+      options.sentOut = value;
     else {
       std::cerr << "unknown flag " << flag << "\n";
       return 2;
@@ -153,19 +207,20 @@ int main(int argc, char** argv) {
     std::cerr << "--secret is required\n";
     return 2;
   }
-  const auto body = templateBody();
+  const auto body = templateBody(options);
   if (!options.payloadOut.empty()) {
     std::ofstream(options.payloadOut) << fill(body, "evt_template", "org_b0");
   }
 
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::seconds(options.seconds);
+  Pacer pacer{started, options.rate};
   std::vector<WorkerResult> results(static_cast<std::size_t>(options.connections));
   std::vector<std::thread> threads;
   for (int i = 0; i < options.connections; ++i) {
     threads.emplace_back([&, i] {
       try {
-        results[i] = work(options, i, body, deadline);
+        results[i] = work(options, i, body, deadline, pacer);
       } catch (const std::exception& e) {
         std::cerr << "connection " << i << ": " << e.what() << "\n";
       }
@@ -181,6 +236,12 @@ int main(int argc, char** argv) {
     total.latenciesMs.insert(total.latenciesMs.end(), r.latenciesMs.begin(), r.latenciesMs.end());
   }
   std::sort(total.latenciesMs.begin(), total.latenciesMs.end());
+  if (!options.sentOut.empty()) {
+    std::ofstream out(options.sentOut);
+    for (const auto& r : results) {
+      for (const auto& s : r.sent) out << s.id << " " << s.atMicros << "\n";
+    }
+  }
   auto percentile = [&](double p) {
     if (total.latenciesMs.empty()) return 0.0;
     return total.latenciesMs[static_cast<std::size_t>(p * (total.latenciesMs.size() - 1))];

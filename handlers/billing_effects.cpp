@@ -4,8 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/log.hpp"
-#include "handlers/organizations.hpp"
-#include "queue/enqueue.hpp"
+#include "handlers/handler.hpp"
 
 namespace effectd::handlers {
 namespace {
@@ -19,22 +18,20 @@ json timeOrNull(const Timestamp& t) {
 
 void email(HandlerContext& ctx, const std::string& key, const std::string& organizationId,
            const std::string& templateName, json data, const std::string& fallbackEmail) {
-  // Most events of a subscription repeat an email already enqueued: skip the
-  // recipients query for those.
-  if (queue::exists(ctx.tx, key)) return;
-  const auto recipients = emailRecipients(ctx.tx, organizationId, fallbackEmail);
+  auto recipients = ctx.state.recipients(organizationId, fallbackEmail);
   if (recipients.emails.empty()) {
     log::warn("email not enqueued: no recipient",
               {{"key", key}, {"organization_id", organizationId}, {"event_id", ctx.event.id}});
     return;
   }
-  data["organizationName"] = recipients.organizationName;
-  const json payload{{"to", recipients.emails}, {"template", templateName}, {"data", data}};
-  queue::enqueue(ctx.tx, {.key = key,
-                          .kind = EffectKind::Email,
-                          .payload = payload.dump(),
-                          .organizationId = organizationId,
-                          .sourceEventId = ctx.event.id});
+  data["organizationName"] = std::move(recipients.organizationName);
+  const json payload{
+      {"to", std::move(recipients.emails)}, {"template", templateName}, {"data", std::move(data)}};
+  ctx.effects.push_back({.key = key,
+                         .kind = EffectKind::Email,
+                         .payload = payload.dump(),
+                         .organizationId = organizationId,
+                         .sourceEventId = ctx.event.id});
 }
 
 void analytics(HandlerContext& ctx, const std::string& key, const std::string& organizationId,
@@ -45,11 +42,11 @@ void analytics(HandlerContext& ctx, const std::string& key, const std::string& o
                      {"distinctId", organizationId},
                      {"properties", std::move(properties)},
                      {"timestamp", isoTime(ctx.event.created)}};
-  queue::enqueue(ctx.tx, {.key = key,
-                          .kind = EffectKind::Analytics,
-                          .payload = payload.dump(),
-                          .organizationId = organizationId,
-                          .sourceEventId = ctx.event.id});
+  ctx.effects.push_back({.key = key,
+                         .kind = EffectKind::Analytics,
+                         .payload = payload.dump(),
+                         .organizationId = organizationId,
+                         .sourceEventId = ctx.event.id});
 }
 
 json planOf(const SubscriptionObject& s) {

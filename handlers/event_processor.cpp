@@ -3,29 +3,197 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include <set>
+#include <variant>
+
 #include "daemon/log.hpp"
+#include "handlers/billing_rows.hpp"
 #include "handlers/handler.hpp"
+#include "queue/enqueue.hpp"
 #include "sql/error_text.hpp"
 #include "sql/prepared_statement.hpp"
+#include "sql/savepoint.hpp"
 
 namespace effectd::handlers {
 namespace {
 
-using Handler = HandlerResult (*)(HandlerContext&);
+struct CustomerDeleted {
+  std::string customer;
+};
 
-Handler handlerFor(std::string_view type) {
+// The object an event carries, read once; monostate for a type effectd
+// does not handle.
+using BillingObject = std::variant<std::monostate, SubscriptionObject, CheckoutSessionObject,
+                                   InvoiceObject, CustomerDeleted>;
+
+enum class Handled { No, Subscription, Checkout, Invoice, CustomerDeleted };
+
+Handled handledAs(std::string_view type) {
   if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
       type == "customer.subscription.deleted" || type == "customer.subscription.paused" ||
       type == "customer.subscription.resumed" || type == "customer.subscription.trial_will_end") {
-    return handleSubscriptionEvent;
+    return Handled::Subscription;
   }
-  if (type == "checkout.session.completed") return handleCheckoutSessionCompleted;
+  if (type == "checkout.session.completed") return Handled::Checkout;
   if (type == "invoice.paid" || type == "invoice.payment_succeeded" ||
       type == "invoice.payment_failed") {
-    return handleInvoiceEvent;
+    return Handled::Invoice;
   }
-  if (type == "customer.deleted") return handleCustomerDeleted;
-  return nullptr;
+  if (type == "customer.deleted") return Handled::CustomerDeleted;
+  return Handled::No;
+}
+
+struct ReadEvent {
+  const EventEnvelope* envelope = nullptr;
+  BillingObject object;
+  nlohmann::json previousAttributes;
+  std::string error;  // not readable: the event fails without running
+};
+
+ReadEvent readEvent(const EventInput& input) {
+  ReadEvent out{input.envelope, {}, nullptr, {}};
+  const auto handled = handledAs(input.envelope->type);
+  if (handled == Handled::No) return out;
+  const auto doc = nlohmann::json::parse(input.payload, nullptr, false);
+  static const nlohmann::json null;
+  const auto& data = doc.is_object() && doc.contains("data") ? doc["data"] : null;
+  const auto& object = data.is_object() && data.contains("object") ? data["object"] : null;
+  if (data.is_object() && data.contains("previous_attributes")) {
+    out.previousAttributes = data["previous_attributes"];
+  }
+  try {
+    switch (handled) {
+      case Handled::Subscription:
+        out.object = readSubscription(object);
+        break;
+      case Handled::Checkout:
+        out.object = readCheckoutSession(object);
+        break;
+      case Handled::Invoice:
+        out.object = readInvoice(object);
+        break;
+      case Handled::CustomerDeleted:
+        out.object = CustomerDeleted{
+            idOf(object.is_object() ? object.value("id", nlohmann::json()) : nlohmann::json())};
+        break;
+      case Handled::No:
+        break;
+    }
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+// The organizations and customers whose rows an event may read or change.
+void addTouched(const ReadEvent& event, std::set<std::string>& organizations,
+                std::set<std::string>& customers) {
+  const auto add = [](std::set<std::string>& set, const std::string& value) {
+    if (!value.empty()) set.insert(value);
+  };
+  if (const auto* s = std::get_if<SubscriptionObject>(&event.object)) {
+    add(organizations, s->metadataOrganizationId);
+    add(customers, s->customer);
+  } else if (const auto* c = std::get_if<CheckoutSessionObject>(&event.object)) {
+    add(organizations, c->organizationId);
+    add(customers, c->customer);
+  } else if (const auto* i = std::get_if<InvoiceObject>(&event.object)) {
+    add(organizations, i->metadataOrganizationId);
+    add(customers, i->customer);
+  } else if (const auto* d = std::get_if<CustomerDeleted>(&event.object)) {
+    add(customers, d->customer);
+  }
+}
+
+ProcessOutcome failed(std::string error) {
+  return {EventStatus::Failed, std::move(error)};
+}
+
+std::vector<ProcessOutcome> logFailures(std::span<const ReadEvent> events,
+                                        std::vector<ProcessOutcome> outcomes) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].status != EventStatus::Failed) continue;
+    log::warn("event handler failed", {{"event_id", events[i].envelope->id},
+                                       {"event_type", events[i].envelope->type},
+                                       {"error", outcomes[i].error}});
+  }
+  return outcomes;
+}
+
+// Runs each event's handler against the state, in order.
+std::vector<ProcessOutcome> runHandlers(BillingState& state, std::span<const ReadEvent> events,
+                                        std::vector<queue::NewEffect>& effects) {
+  std::vector<ProcessOutcome> outcomes;
+  outcomes.reserve(events.size());
+  for (const auto& e : events) {
+    if (!e.error.empty()) {
+      outcomes.push_back(failed(e.error));
+      continue;
+    }
+    std::vector<queue::NewEffect> caused;
+    HandlerContext ctx{state, *e.envelope, e.previousAttributes, caused};
+    try {
+      const auto result = std::visit(
+          [&ctx](const auto& object) {
+            using T = std::decay_t<decltype(object)>;
+            if constexpr (std::is_same_v<T, SubscriptionObject>) {
+              return handleSubscriptionEvent(ctx, object);
+            } else if constexpr (std::is_same_v<T, CheckoutSessionObject>) {
+              return handleCheckoutSessionCompleted(ctx, object);
+            } else if constexpr (std::is_same_v<T, InvoiceObject>) {
+              return handleInvoiceEvent(ctx, object);
+            } else if constexpr (std::is_same_v<T, CustomerDeleted>) {
+              return handleCustomerDeleted(ctx, object.customer);
+            } else {
+              return HandlerResult::Ignored;
+            }
+          },
+          e.object);
+      outcomes.push_back(
+          {result == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored, {}});
+      std::move(caused.begin(), caused.end(), std::back_inserter(effects));
+    } catch (const std::exception& ex) {
+      // Handlers check before they change: the state holds nothing of it.
+      outcomes.push_back(failed(ex.what()));
+    }
+  }
+  return outcomes;
+}
+
+// The batch in a fixed number of statements: lock what it touches, decide
+// in memory, write back. A row the batch must create is inserted, then the
+// batch decides again against the row as stored (another writer may have
+// made it first).
+std::vector<ProcessOutcome> applyTogether(pqxx::transaction_base& tx,
+                                          std::span<const ReadEvent> events) {
+  std::set<std::string> organizations;
+  std::set<std::string> customers;
+  for (const auto& e : events) addTouched(e, organizations, customers);
+  BillingState locked;
+  for (auto& row : lockRows(tx, organizations, customers)) {
+    organizations.insert(row.organizationId);
+    locked.addRow(std::move(row));
+  }
+  loadOrganizations(tx, organizations, locked);
+
+  for (int round = 0;; ++round) {
+    BillingState state = locked;
+    std::vector<queue::NewEffect> effects;
+    auto outcomes = runHandlers(state, events, effects);
+    std::set<std::string> created;
+    for (const auto& [org, row] : state.rows()) {
+      if (!row.stored) created.insert(org);
+    }
+    if (created.empty()) {
+      writeRows(tx, state);
+      queue::enqueueAll(tx, effects);
+      wakeWaitingEvents(tx, state.customersToWake());
+      return outcomes;
+    }
+    if (round == 2) throw std::runtime_error("subscription rows kept appearing under the batch");
+    insertRows(tx, state);
+    for (auto& row : lockRows(tx, created, {})) locked.addRow(std::move(row));
+  }
 }
 
 }  // namespace
@@ -43,41 +211,46 @@ std::string_view toString(EventStatus status) {
 }
 
 bool isHandledType(std::string_view type) {
-  return handlerFor(type) != nullptr;
+  return handledAs(type) != Handled::No;
 }
 
-ProcessOutcome runHandler(pqxx::dbtransaction& tx, const EventEnvelope& event,
-                          std::string_view payload) {
-  ProcessOutcome outcome;
-  const auto handler = handlerFor(event.type);
-  if (!handler) {
-    outcome.status = EventStatus::Ignored;
-    return outcome;
+std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
+                                        std::span<const EventInput> inputs) {
+  std::vector<ReadEvent> events;
+  events.reserve(inputs.size());
+  for (const auto& input : inputs) events.push_back(readEvent(input));
+  if (events.empty()) return {};
+  {
+    sql::Savepoint batch(tx, "handlers");
+    try {
+      return logFailures(events, applyTogether(tx, events));
+    } catch (const pqxx::broken_connection&) {
+      throw;  // the whole transaction is lost: the caller answers 503
+    } catch (const pqxx::in_doubt_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      batch.rollback();
+      if (events.size() == 1) return logFailures(events, {failed(sql::errorText(e))});
+      log::warn("the database refused a batch of events; applying them one at a time",
+                {{"events", events.size()}, {"error", sql::errorText(e)}});
+    }
   }
-  const auto doc = nlohmann::json::parse(payload, nullptr, false);
-  static const nlohmann::json null;
-  const auto& data = doc.is_object() && doc.contains("data") ? doc["data"] : null;
-  const auto& object = data.is_object() && data.contains("object") ? data["object"] : null;
-  const auto& previous =
-      data.is_object() && data.contains("previous_attributes") ? data["previous_attributes"] : null;
-  pqxx::subtransaction savepoint(tx, "handler");
-  try {
-    HandlerContext ctx{savepoint, event, object, previous};
-    outcome.status =
-        handler(ctx) == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored;
-    savepoint.commit();
-  } catch (const pqxx::broken_connection&) {
-    throw;  // the whole transaction is lost: the caller answers 503
-  } catch (const pqxx::in_doubt_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    savepoint.abort();
-    outcome.status = EventStatus::Failed;
-    outcome.error = dynamic_cast<const RetryLater*>(&e) ? e.what() : sql::errorText(e);
-    log::warn("event handler failed",
-              {{"event_id", event.id}, {"event_type", event.type}, {"error", outcome.error}});
+  std::vector<ProcessOutcome> outcomes;
+  outcomes.reserve(events.size());
+  for (const auto& event : events) {
+    sql::Savepoint alone(tx, "handler");
+    try {
+      outcomes.push_back(applyTogether(tx, std::span(&event, 1)).front());
+    } catch (const pqxx::broken_connection&) {
+      throw;
+    } catch (const pqxx::in_doubt_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      alone.rollback();
+      outcomes.push_back(failed(sql::errorText(e)));
+    }
   }
-  return outcome;
+  return logFailures(events, std::move(outcomes));
 }
 
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
@@ -111,9 +284,10 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
                     static_cast<double>(policy.max.count()));
 }
 
-ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
+ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy) {
-  auto outcome = runHandler(tx, event, payload);
+  const EventInput input{&event, payload};
+  auto outcome = applyEvents(tx, std::span(&input, 1)).front();
   recordOutcomes(tx, {{event.id, outcome}}, policy);
   return outcome;
 }

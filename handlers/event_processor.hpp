@@ -1,10 +1,11 @@
-// Runs a stored event's handler in a savepoint and records the outcome on its
+// Runs stored events' handlers and records each outcome on its
 // StripeWebhookEvent row: processed, ignored (a type effectd does not handle),
 // or failed with lastError and nextAttemptAt. A failing handler never takes
 // the event, or the other events of its transaction, down with it.
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,9 +13,8 @@
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
-class dbtransaction;
 class transaction_base;
-}  // namespace pqxx
+}
 
 namespace effectd::handlers {
 
@@ -41,17 +41,27 @@ struct EventOutcome {
   ProcessOutcome outcome;
 };
 
-// Runs the event's handler in a savepoint; records nothing. `payload` is the
-// event's JSON as stored.
-ProcessOutcome runHandler(pqxx::dbtransaction& tx, const EventEnvelope& event,
-                          std::string_view payload);
+// A stored event, as the handlers read it.
+struct EventInput {
+  const EventEnvelope* envelope = nullptr;
+  std::string_view payload;  // the event's JSON as stored
+};
+
+// Runs the handlers of these events in the caller's transaction and returns
+// their outcomes, in order; records nothing. A fixed number of statements
+// for the whole batch: one read and lock of every row it touches, one write
+// per table. When the database refuses the batch, each event runs again
+// alone in a savepoint of its own, so a failing event fails alone.
+// Throws when the transaction as a whole is lost.
+std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
+                                        std::span<const EventInput> events);
 
 // Writes the outcomes of several events in one statement. The rows must exist.
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy);
 
-// runHandler, then recordOutcomes of the one event.
-ProcessOutcome processEvent(pqxx::dbtransaction& tx, const EventEnvelope& event,
+// applyEvents, then recordOutcomes, of one event.
+ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy);
 
 }  // namespace effectd::handlers

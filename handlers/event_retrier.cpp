@@ -28,12 +28,19 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   pqxx::work tx(conn, "retry");
   const auto due = selectEvents(
       tx, {.limit = batchSize, .withPayload = true, .dueForRetry = true, .lockSkipLocked = true});
-  for (const auto& event : due) {
-    const auto outcome = processEvent(tx, event.envelope, event.payload, policy);
-    counts.processed += outcome.status == EventStatus::Processed;
-    counts.ignored += outcome.status == EventStatus::Ignored;
-    counts.failed += outcome.status == EventStatus::Failed;
+  std::vector<EventInput> inputs;
+  inputs.reserve(due.size());
+  for (const auto& event : due) inputs.push_back({&event.envelope, event.payload});
+  const auto outcomes = applyEvents(tx, inputs);
+  std::vector<EventOutcome> recorded;
+  recorded.reserve(outcomes.size());
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    recorded.push_back({due[i].envelope.id, outcomes[i]});
+    counts.processed += outcomes[i].status == EventStatus::Processed;
+    counts.ignored += outcomes[i].status == EventStatus::Ignored;
+    counts.failed += outcomes[i].status == EventStatus::Failed;
   }
+  recordOutcomes(tx, recorded, policy);
   tx.commit();
   if (counts.total() > 0) {
     log::info(

@@ -1,24 +1,26 @@
-// What every event handler gets and returns. Handlers run inside the
-// transaction that stores (or retries) the event, in a savepoint of their own.
+// What every event handler gets and returns. Handlers are pure: they decide
+// against the batch's BillingState, already read and locked, and write their
+// changes into it and their effects into `effects`; event_batch reads and
+// writes the database around them. A handler checks everything that can
+// fail before it changes anything, so a failing event leaves no trace.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "handlers/billing_state.hpp"
 #include "handlers/stripe_event.hpp"
-
-namespace pqxx {
-class transaction_base;
-}
+#include "queue/enqueue.hpp"
 
 namespace effectd::handlers {
 
 struct HandlerContext {
-  pqxx::transaction_base& tx;
+  BillingState& state;
   const EventEnvelope& event;
-  const nlohmann::json& object;              // data.object
   const nlohmann::json& previousAttributes;  // data.previous_attributes, or null
+  std::vector<queue::NewEffect>& effects;    // what this event enqueues
 };
 
 // The event cannot be applied yet (its organization is not linked, say);
@@ -30,9 +32,10 @@ class RetryLater : public std::runtime_error {
 
 enum class HandlerResult { Processed, Ignored };
 
-HandlerResult handleSubscriptionEvent(HandlerContext& ctx);
-HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx);
-HandlerResult handleInvoiceEvent(HandlerContext& ctx);
-HandlerResult handleCustomerDeleted(HandlerContext& ctx);
+HandlerResult handleSubscriptionEvent(HandlerContext& ctx, const SubscriptionObject& subscription);
+HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx,
+                                             const CheckoutSessionObject& session);
+HandlerResult handleInvoiceEvent(HandlerContext& ctx, const InvoiceObject& invoice);
+HandlerResult handleCustomerDeleted(HandlerContext& ctx, const std::string& customer);
 
 }  // namespace effectd::handlers

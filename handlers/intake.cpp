@@ -60,9 +60,15 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     if (first.emplace(events[i].envelope.id, i).second) unique.push_back(i);
   }
 
+  // Inserted in id order: two batches holding the same event wait for each
+  // other in one order, never in a cycle.
+  auto byId = unique;
+  std::sort(byId.begin(), byId.end(), [&events](std::size_t a, std::size_t b) {
+    return events[a].envelope.id < events[b].envelope.id;
+  });
   std::vector<std::string> params;
   params.reserve(unique.size() * kColumns);
-  for (auto i : unique) {
+  for (auto i : byId) {
     const auto& e = events[i].envelope;
     params.push_back(e.id);
     params.push_back(e.type);
@@ -81,19 +87,18 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   for (const auto& row : inserted) stored.emplace(row[0].as<std::string>(), true);
 
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
-  std::vector<EventOutcome> handled;
-  handled.reserve(stored.size());
-  // Handlers lock rows: in customer order, so two concurrent batches never
-  // wait for each other in a cycle. The result does not depend on the order
-  // (the ordering guard and the effect keys make it order-independent).
-  std::stable_sort(unique.begin(), unique.end(), [&events](std::size_t a, std::size_t b) {
-    return events[a].envelope.customer < events[b].envelope.customer;
-  });
+  std::vector<EventInput> toApply;
+  toApply.reserve(stored.size());
   for (auto i : unique) {
     if (!stored.count(events[i].envelope.id)) continue;
-    handled.push_back(
-        {events[i].envelope.id, runHandler(tx, events[i].envelope, events[i].payload)});
+    toApply.push_back({&events[i].envelope, events[i].payload});
     outcomes[i] = StoreOutcome::Stored;
+  }
+  const auto applied = applyEvents(tx, toApply);
+  std::vector<EventOutcome> handled;
+  handled.reserve(applied.size());
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    handled.push_back({toApply[i].envelope->id, applied[i]});
   }
   recordOutcomes(tx, handled, retry);  // one statement for the whole batch
   tx.commit();

@@ -1,16 +1,13 @@
 // invoice.paid | invoice.payment_succeeded | invoice.payment_failed: the
 // subscription's own events carry its state; invoices cause effects only.
-#include <nlohmann/json.hpp>
-
 #include "handlers/billing_effects.hpp"
 #include "handlers/handler.hpp"
 #include "handlers/organizations.hpp"
 
 namespace effectd::handlers {
 
-HandlerResult handleInvoiceEvent(HandlerContext& ctx) {
-  const auto invoice = readInvoice(ctx.object);
-  const auto org = resolveOrganization(ctx.tx, invoice.metadataOrganizationId, invoice.customer);
+HandlerResult handleInvoiceEvent(HandlerContext& ctx, const InvoiceObject& invoice) {
+  const auto org = resolveOrganization(ctx.state, invoice.metadataOrganizationId, invoice.customer);
   enqueueInvoiceEffects(ctx, invoice, org);
   return HandlerResult::Processed;
 }

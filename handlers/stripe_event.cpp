@@ -4,32 +4,6 @@
 
 namespace effectd::handlers {
 
-namespace {
-
-// data.object.customer as an id or an expanded object, or the customer itself.
-std::string customerOf(const nlohmann::json& doc) {
-  const auto data = doc.find("data");
-  if (data == doc.end() || !data->is_object()) return {};
-  const auto object = data->find("object");
-  if (object == data->end() || !object->is_object()) return {};
-  const auto id = [](const nlohmann::json& v) -> std::string {
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_object() && v.contains("id") && v["id"].is_string()) return v["id"].get<std::string>();
-    return {};
-  };
-  if (const auto customer = object->find("customer"); customer != object->end()) {
-    return id(*customer);
-  }
-  // Not value(): it throws when "object" is there but not a string.
-  if (const auto kind = object->find("object");
-      kind != object->end() && kind->is_string() && *kind == "customer") {
-    return id(*object);
-  }
-  return {};
-}
-
-}  // namespace
-
 ParsedEnvelope parseEnvelope(std::string_view body) {
   using nlohmann::json;
   ParsedEnvelope out;
@@ -61,7 +35,6 @@ ParsedEnvelope parseEnvelope(std::string_view body) {
   out.event.livemode = livemode != doc.end() && livemode->get<bool>();
   if (const auto* v = text("api_version")) out.event.apiVersion = *v;
   if (const auto* a = text("account")) out.event.account = *a;
-  out.event.customer = customerOf(doc);
   return out;
 }
 

@@ -15,11 +15,6 @@ struct EventEnvelope {
   std::string apiVersion;  // empty when null
   std::string account;     // Connect account, empty when absent
   std::int64_t created = 0;
-  // The Stripe customer the event concerns (data.object.customer, or the
-  // customer itself); empty when none. Intake runs a batch's handlers in this
-  // order, so concurrent batches lock Subscription rows in one global order
-  // and never deadlock (a deadlock costs PostgreSQL's deadlock_timeout, 1 s).
-  std::string customer;
 };
 
 struct ParsedEnvelope {

@@ -1,6 +1,9 @@
 #include "queue/enqueue.hpp"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <vector>
 
 #include "sql/ids.hpp"
 #include "sql/prepared_statement.hpp"
@@ -26,25 +29,48 @@ std::optional<EffectKind> parseEffectKind(std::string_view text) {
   return std::nullopt;
 }
 
-bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect) {
+int enqueueAll(pqxx::transaction_base& tx, std::span<const NewEffect> effects) {
+  if (effects.empty()) return 0;
+  std::vector<const NewEffect*> order;
+  order.reserve(effects.size());
+  for (const auto& e : effects) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const NewEffect* a, const NewEffect* b) { return a->key < b->key; });
+  // The payloads are JSON already: spliced in as they are, not parsed again.
+  std::string rows = "[";
+  const NewEffect* previous = nullptr;
+  for (const auto* e : order) {
+    if (previous && previous->key == e->key) continue;  // the first one wins
+    previous = e;
+    if (rows.size() > 1) rows += ',';
+    rows += nlohmann::json{{"id", sql::newUuidV7()},    {"key", e->key},
+                           {"kind", toString(e->kind)}, {"org", e->organizationId},
+                           {"event", e->sourceEventId}, {"maxAttempts", e->maxAttempts},
+                           {"runAt", e->runAt}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    rows.pop_back();  // the closing brace: the payload joins the object
+    rows += R"(,"payload":)" + e->payload + "}";
+  }
+  rows += "]";
   const auto result = sql::execPrepared(
-      tx, "effect_enqueue",
+      tx, "effects_enqueue",
       R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "organizationId",
              "sourceEventId", "status", "maxAttempts", "runAt", "createdAt", "updatedAt")
-         VALUES ($1, $2, $3, $4::jsonb, NULLIF($5, ''), NULLIF($6, ''), 'pending',
-             COALESCE(NULLIF($7, 0), 12),
-             COALESCE(NULLIF($8, '')::timestamptz AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'),
-             now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
+         SELECT v."id", v."key", v."kind", v."payload", NULLIF(v."org", ''),
+             NULLIF(v."event", ''), 'pending', COALESCE(NULLIF(v."maxAttempts", 0), 12),
+             COALESCE(NULLIF(v."runAt", '')::timestamptz AT TIME ZONE 'UTC',
+                      now() AT TIME ZONE 'UTC'),
+             now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb)
+              AS v("id" text, "key" text, "kind" text, "org" text, "event" text,
+                   "maxAttempts" integer, "runAt" text, "payload" jsonb)
          ON CONFLICT ("key") DO NOTHING)",
-      sql::newUuidV7(), effect.key, std::string(toString(effect.kind)), effect.payload,
-      effect.organizationId, effect.sourceEventId, effect.maxAttempts, effect.runAt);
-  return result.affected_rows() == 1;
+      rows);
+  return static_cast<int>(result.affected_rows());
 }
 
-bool exists(pqxx::transaction_base& tx, const std::string& key) {
-  return !sql::execPrepared(tx, "effect_exists",
-                            R"(SELECT 1 FROM "OutboundEffect" WHERE "key" = $1)", key)
-              .empty();
+bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect) {
+  return enqueueAll(tx, std::span(&effect, 1)) == 1;
 }
 
 }  // namespace effectd::queue

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -28,11 +29,12 @@ struct NewEffect {
   int maxAttempts = 0;         // 0: the table's default
 };
 
+// Enqueues them in one statement, in key order (so that two writers of the
+// same keys never wait for each other in a cycle); of the same key twice,
+// the first wins. Returns how many this call created.
+int enqueueAll(pqxx::transaction_base& tx, std::span<const NewEffect> effects);
+
 // True when this call created the effect, false when the key existed.
 bool enqueue(pqxx::transaction_base& tx, const NewEffect& effect);
-
-// Whether an effect with this key exists: lets a producer skip building a
-// payload that would be thrown away (enqueue stays the one that decides).
-bool exists(pqxx::transaction_base& tx, const std::string& key);
 
 }  // namespace effectd::queue

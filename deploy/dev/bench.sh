@@ -10,7 +10,10 @@
 #   3. draining BENCH_EFFECTS (50,000) webhook effects to a local keep-alive
 #      sink that counts distinct webhook-ids, and as many through the `log`
 #      channel (no I/O: the queue's own figure);
-#   4. effectd's peak RSS and CPU seconds per 1,000 events.
+#   4. end to end at a steady BENCH_E2E_RATE (500) events/s: invoice.paid
+#      posted -> its analytics effect arrives at a PostHog stand-in (the sink);
+#   5. effectd's peak RSS and CPU seconds per 1,000 events.
+# Events are padded to BENCH_BYTES (3,500) bytes: Stripe's are 4-6 KB.
 # Prints one table and writes bench/results/latest.json.
 set -euo pipefail
 build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
@@ -19,6 +22,8 @@ root=$(cd "$here/../.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 seconds=${BENCH_SECONDS:-10}
 effects=${BENCH_EFFECTS:-50000}
+e2e_rate=${BENCH_E2E_RATE:-500}
+bytes=${BENCH_BYTES:-3500}
 cluster=$build/pg-bench
 work=$build/bench-results
 mkdir -p "$work" "$root/bench/results"
@@ -78,6 +83,7 @@ for c in 1 16 64; do
   psql "$url" -qc 'TRUNCATE "StripeWebhookEvent"'
   "$build/bench/effectd_intake_load" --port "$port" --secret "$secret" --connections "$c" \
     --seconds "$seconds" --organizations "$organizations" --payload-out "$work/payload.json" \
+    --bytes "$bytes" \
     >"$work/intake-c$c.json"
   # Every 200 is a committed row whose handler ran.
   stored=$(python3 -c "import json; print(json.load(open('$work/intake-c$c.json'))['stored'])")
@@ -99,7 +105,8 @@ for c in 1 16 64; do
 done
 
 # --- 3. Draining ---------------------------------------------------------------
-"$build/bench/effectd_http_sink" "$work/sink.counts" >"$work/sink.port" &
+rm -f "$work/sink.arrivals"
+"$build/bench/effectd_http_sink" "$work/sink.counts" "$work/sink.arrivals" >"$work/sink.port" &
 sink=$!
 for _ in $(seq 50); do [[ -s $work/sink.port ]] && break; sleep 0.1; done
 sink_port=$(cat "$work/sink.port")
@@ -141,13 +148,33 @@ drain webhook webhook
 sleep 0.3  # the sink writes its counts every 100 ms
 read -r sink_requests sink_distinct <"$work/sink.counts"
 
+# --- 4. End to end: webhook posted -> the provider has the effect --------------
+port=$(free_port)
+env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
+  EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
+  ANALYTICS_PROVIDER=posthog POSTHOG_HOST="http://127.0.0.1:$sink_port" POSTHOG_API_KEY=phc_bench \
+  "$build/effectd" serve >"$work/effectd-e2e.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+"$build/bench/effectd_intake_load" --port "$port" --secret "$secret" --connections 16 \
+  --seconds "$seconds" --organizations "$organizations" --type invoice.paid --bytes "$bytes" \
+  --rate "$e2e_rate" --sent-out "$work/e2e.sent" >"$work/e2e-intake.json"
+e2e_sent=$(wc -l <"$work/e2e.sent")
+for _ in $(seq 300); do
+  (( $(wc -l <"$work/sink.arrivals") >= e2e_sent )) && break
+  sleep 0.1
+done
+read -r e2e_rss e2e_cpu < <(resources "$pid")
+kill -TERM "$pid"; wait "$pid"
+
 # --- The table and bench/results/latest.json -----------------------------------
 python3 - "$work" "$root/bench/results/latest.json" "$seconds" "$effects" \
-  "$intake_rss" "$intake_cpu" "$sink_requests" "$sink_distinct" <<'PY'
+  "$intake_rss" "$intake_cpu" "$sink_requests" "$sink_distinct" "$e2e_rate" "$e2e_rss" <<'PY'
 import json, re, sys
 work, out, seconds, effects = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 intake_rss, intake_cpu = float(sys.argv[5]), float(sys.argv[6])
 requests, distinct = int(sys.argv[7]), int(sys.argv[8])
+e2e_rate, e2e_rss = float(sys.argv[9]), float(sys.argv[10])
 
 def pgbench_tps(c):
     text = open(f"{work}/pgbench-c{c}.txt").read()
@@ -179,15 +206,28 @@ rows.append((f"drain, webhooks to a local sink", f"{drain['webhook']['per_s']:.0
              f"{drain['webhook']['per_s'] / drain['log']['per_s']:.2f} x the log channel",
              f"{requests} requests, {distinct} distinct webhook-ids"))
 result["duplicates"] = requests - distinct
-result["e2e.p50_ms"] = None  # not measured yet: webhook posted -> the provider has the effect
-result["e2e.p99_ms"] = None
-result["rss_peak_mib"] = max(intake_rss, drain["log"]["rss_mib"], drain["webhook"]["rss_mib"])
+sent = dict(line.split() for line in open(f"{work}/e2e.sent"))
+arrived = {}
+for line in open(f"{work}/sink.arrivals"):
+    invoice, at = line.split()
+    arrived.setdefault(invoice[len("in_"):], int(at))  # the first arrival
+e2e = sorted((arrived[i] - int(t)) / 1000 for i, t in sent.items() if i in arrived)
+missing = len(sent) - len(e2e)
+pct = lambda p: e2e[int(p * (len(e2e) - 1))] if e2e else None
+result["e2e.rate_per_s"] = e2e_rate
+result["e2e.events"] = len(sent)
+result["e2e.missing"] = missing
+result["e2e.p50_ms"] = pct(0.5)
+result["e2e.p99_ms"] = pct(0.99)
+result["rss_peak_mib"] = max(intake_rss, drain["log"]["rss_mib"], drain["webhook"]["rss_mib"], e2e_rss)
 result["cpu_s_per_1000_events"] = intake_cpu / intake_events * 1000 if intake_events else None
 rows.append(("effectd's peak RSS", f"{result['rss_peak_mib']:.1f} MiB",
-             f"intake {intake_rss:.1f}, drain {drain['log']['rss_mib']:.1f}/{drain['webhook']['rss_mib']:.1f}", ""))
+             f"intake {intake_rss:.1f}, drain {drain['log']['rss_mib']:.1f}/{drain['webhook']['rss_mib']:.1f}, e2e {e2e_rss:.1f}", ""))
 rows.append(("intake CPU", f"{result['cpu_s_per_1000_events']:.2f} s per 1,000 events", "", ""))
 rows.append(("duplicates at the sink", str(result["duplicates"]), "", ""))
-rows.append(("webhook -> provider latency", "not measured yet", "", ""))
+rows.append((f"webhook -> provider, {e2e_rate:.0f} events/s",
+             f"p50 {result['e2e.p50_ms']:.1f} ms, p99 {result['e2e.p99_ms']:.1f} ms" if e2e else "nothing arrived",
+             f"{len(sent)} events, {missing} never arrived", ""))
 width = [max(len(r[i]) for r in rows) for i in range(4)]
 print()
 for r in rows:

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "handlers/event_processor.hpp"
 #include "handlers/event_retrier.hpp"
@@ -212,6 +213,71 @@ TEST_P(HandlersPgTest, OneFailingHandlerInABatchLeavesTheOthersApplied) {
   // Each stored once, attempted once.
   EXPECT_EQ(db_.scalar(R"(SELECT count(*) || ' ' || sum("attempts") FROM "StripeWebhookEvent")"),
             "3 3");
+}
+
+TEST_P(HandlersPgTest, ABatchTheDatabaseRefusesIsAppliedOneEventAtATime) {
+  linkCustomer();  // org_1 holds cus_1
+  seedOrganization(db_.conn(), "org_2", "owner@org2.example");
+  auto good = spec("active");
+  good.organizationId = "org_1";
+  // org_2 has no row yet; the row this event creates would take cus_1, which
+  // the unique index refuses: the whole batch's write fails.
+  auto clash = spec("active", "sub_clash");
+  clash.organizationId = "org_2";
+  std::vector<IncomingEvent> events;
+  for (const auto& body : {sub("evt_good", "customer.subscription.created", T + 1, good),
+                           sub("evt_clash", "customer.subscription.created", T + 1, clash)}) {
+    events.push_back({parseEnvelope(body).event, body});
+  }
+  EXPECT_EQ(IntakeWriter::storeBatch(db_.conn(), events, policy_),
+            std::vector<StoreOutcome>(2, StoreOutcome::Stored));
+  EXPECT_EQ(eventStatus("evt_good"), "processed");
+  EXPECT_EQ(eventStatus("evt_clash"), "failed");
+  EXPECT_NE(db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent" WHERE "id" = 'evt_clash')")
+                .find("Subscription_stripeCustomerId_key"),
+            std::string::npos);
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_1");
+  EXPECT_TRUE(subscriptionRow(db_.conn(), "org_2").empty());
+  EXPECT_EQ(effectKeys(db_.conn()),
+            (std::set<std::string>{"email:subscription_started:sub_1",
+                                   "analytics:subscription_started:sub_1"}));
+}
+
+TEST_P(HandlersPgTest, ARowAnotherWriterCreatesMeanwhileIsDecidedAgainst) {
+  seedOrganization(db_.conn(), "org_2", "owner@org2.example");
+  // Another writer creates org_2's row, already holding a later, final
+  // state, and has not committed when the batch reads.
+  pqxx::connection other(db_.url());
+  pqxx::work theirs(other);
+  theirs.exec(R"(INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId",
+      "stripeSubscriptionId", "status", "stripeEventAt", "stripeEventId", "updatedAt")
+      VALUES ('s2', 'org_2', 'cus_2', 'sub_2', 'canceled', to_timestamp()" +
+              std::to_string(T + 10) + R"() AT TIME ZONE 'UTC', 'evt_later', now()))");
+  auto stale = spec("active", "sub_2");
+  stale.customer = "cus_2";
+  stale.organizationId = "org_2";
+  const auto body = sub("evt_stale", "customer.subscription.updated", T + 1, stale);
+  std::vector<IncomingEvent> events{{parseEnvelope(body).event, body}};
+  std::vector<StoreOutcome> outcomes;
+  std::thread batch([&] { outcomes = IntakeWriter::storeBatch(db_.conn(), events, policy_); });
+  // The batch waits on the other writer's row before that one commits.
+  pqxx::connection observer(db_.url());
+  for (int i = 0; i < 500; ++i) {
+    pqxx::nontransaction q(observer);
+    if (q.exec(R"(SELECT 1 FROM pg_stat_activity WHERE "datname" = current_database()
+                  AND "wait_event_type" = 'Lock')")
+            .size() > 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  theirs.commit();
+  batch.join();
+  EXPECT_EQ(outcomes, std::vector<StoreOutcome>{StoreOutcome::Stored});
+  EXPECT_EQ(eventStatus("evt_stale"), "processed");
+  const auto row2 = subscriptionRow(db_.conn(), "org_2");
+  EXPECT_EQ(row2.at("status"), "canceled");
+  EXPECT_EQ(row2.at("stripeEventId"), "evt_later");
 }
 
 TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArrives) {

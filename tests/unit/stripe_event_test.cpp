@@ -26,23 +26,6 @@ TEST(StripeEventTest, NullApiVersionAndNoAccountAreEmpty) {
   EXPECT_FALSE(parsed.event.livemode);
 }
 
-TEST(StripeEventTest, NamesTheCustomerTheEventConcerns) {
-  const auto event = [](const std::string& object) {
-    return parseEnvelope(R"({"id":"evt_1","type":"x","created":1,"data":{"object":)" + object +
-                         "}}")
-        .event.customer;
-  };
-  EXPECT_EQ(event(R"({"object":"subscription","customer":"cus_1"})"), "cus_1");
-  EXPECT_EQ(event(R"({"object":"invoice","customer":{"id":"cus_2","object":"customer"}})"),
-            "cus_2");
-  EXPECT_EQ(event(R"({"object":"customer","id":"cus_3"})"), "cus_3");
-  EXPECT_EQ(event(R"({"object":"product","id":"prod_1"})"), "");
-  EXPECT_EQ(event(R"({"object":"subscription","customer":null})"), "");
-  EXPECT_EQ(event(R"({"object":5,"id":"x"})"), "");
-  EXPECT_EQ(event(R"("not an object")"), "");
-  EXPECT_EQ(parseEnvelope(R"({"id":"evt_1","type":"x","created":1})").event.customer, "");
-}
-
 TEST(StripeEventTest, RejectsWhatIsNotAnEvent) {
   EXPECT_EQ(parseEnvelope("not json").error, "body is not valid JSON");
   EXPECT_EQ(parseEnvelope("[1,2]").error, "body is not a JSON object");

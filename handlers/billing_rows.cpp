@@ -1,0 +1,198 @@
+#include "handlers/billing_rows.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "sql/ids.hpp"
+#include "sql/prepared_statement.hpp"
+
+namespace effectd::handlers {
+namespace {
+
+using nlohmann::json;
+
+json array(const std::set<std::string>& values) {
+  return json(std::vector<std::string>(values.begin(), values.end()));
+}
+
+json orNull(const Timestamp& t) {
+  return t ? json(*t) : json();
+}
+
+std::string dump(const json& rows) {
+  return rows.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::vector<SubscriptionRow> lockRows(pqxx::transaction_base& tx,
+                                      const std::set<std::string>& organizations,
+                                      const std::set<std::string>& customers) {
+  std::vector<SubscriptionRow> out;
+  if (organizations.empty() && customers.empty()) return out;
+  const auto rows = sql::execPrepared(tx, "billing_lock_rows",
+                                      R"(SELECT "organizationId", "stripeCustomerId",
+                COALESCE("stripeSubscriptionId", ''), "status",
+                extract(epoch FROM "stripeEventAt")::bigint, COALESCE("stripeEventId", ''),
+                "livemode"
+         FROM "Subscription"
+         WHERE "organizationId" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+            OR "stripeCustomerId" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
+         ORDER BY "organizationId" FOR UPDATE)",
+                                      dump(array(organizations)), dump(array(customers)));
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    SubscriptionRow row;
+    row.organizationId = r[0].as<std::string>();
+    row.customer = r[1].as<std::string>();
+    row.mirrored = {r[2].as<std::string>(), r[3].as<std::string>(), std::nullopt,
+                    r[5].as<std::string>()};
+    if (!r[4].is_null()) row.mirrored.eventAt = r[4].as<std::int64_t>();
+    row.livemode = r[6].as<bool>();
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::set<std::string> insertRows(pqxx::transaction_base& tx, const BillingState& state) {
+  json rows = json::array();
+  for (const auto& [org, row] : state.rows()) {
+    if (row.stored) continue;
+    rows.push_back({{"id", sql::newUuidV7()},
+                    {"org", org},
+                    {"customer", row.customer},
+                    {"livemode", row.livemode}});
+  }
+  std::set<std::string> inserted;
+  if (rows.empty()) return inserted;
+  const auto result = sql::execPrepared(tx, "billing_insert_rows",
+                                        R"(INSERT INTO "Subscription" ("id", "organizationId",
+             "stripeCustomerId", "livemode", "createdAt", "updatedAt")
+         SELECT v."id", v."org", v."customer", v."livemode",
+                now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "org" text, "customer" text,
+                                                  "livemode" boolean)
+         ORDER BY v."org"
+         ON CONFLICT ("organizationId") DO NOTHING
+         RETURNING "organizationId")",
+                                        dump(rows));
+  for (const auto& r : result) inserted.insert(r[0].as<std::string>());
+  return inserted;
+}
+
+void loadOrganizations(pqxx::transaction_base& tx, const std::set<std::string>& organizations,
+                       BillingState& state) {
+  if (organizations.empty()) return;
+  // Members with role owner, else admin. Better Auth may store several roles
+  // comma-separated ("owner,admin").
+  const auto rows = sql::execPrepared(tx, "billing_organizations",
+                                      R"(SELECT o."id", o."name", u."email",
+                CASE WHEN 'owner' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 0
+                     WHEN 'admin' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 1
+                END AS rank
+         FROM "Organization" o
+         LEFT JOIN "Member" m ON m."organizationId" = o."id"
+         LEFT JOIN "User" u ON u."id" = m."userId"
+         WHERE o."id" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+         ORDER BY o."id", rank NULLS LAST, u."email")",
+                                      dump(array(organizations)));
+  std::string current;
+  Recipients recipients;
+  int bestRank = -1;
+  const auto flush = [&] {
+    if (!current.empty()) state.addOrganization(current, std::move(recipients));
+    recipients = {};
+  };
+  for (const auto& r : rows) {
+    const auto id = r[0].as<std::string>();
+    const int rank = r[3].is_null() ? -1 : r[3].as<int>();
+    if (id != current) {
+      flush();
+      current = id;
+      recipients.organizationName = r[1].as<std::string>();
+      bestRank = rank;  // the rows of an organization come best first
+    }
+    if (rank >= 0 && rank == bestRank && !r[2].is_null()) {
+      recipients.emails.push_back(r[2].as<std::string>());
+    }
+  }
+  flush();
+}
+
+void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
+  json links = json::array();
+  json applied = json::array();
+  for (const auto& [org, row] : state.rows()) {
+    if (row.relinked) links.push_back({{"org", org}, {"customer", row.customer}});
+    if (!row.applied) continue;
+    const auto& s = row.applied->subscription;
+    applied.push_back({{"org", org},
+                       {"customer", s.customer},
+                       {"subscription", s.id},
+                       {"price", s.priceId},
+                       {"product", s.productId},
+                       {"status", s.status},
+                       {"quantity", s.quantity ? json(*s.quantity) : json()},
+                       {"periodStart", orNull(s.currentPeriodStart)},
+                       {"periodEnd", orNull(s.currentPeriodEnd)},
+                       {"cancelAt", orNull(s.cancelAt)},
+                       {"cancelAtPeriodEnd", s.cancelAtPeriodEnd},
+                       {"canceledAt", orNull(s.canceledAt)},
+                       {"endedAt", orNull(s.endedAt)},
+                       {"trialStart", orNull(s.trialStart)},
+                       {"trialEnd", orNull(s.trialEnd)},
+                       {"livemode", s.livemode},
+                       {"eventAt", row.applied->eventAt},
+                       {"eventId", row.applied->eventId}});
+  }
+  // Both probe the primary key, spelled out so the planner does not hash
+  // the whole table against the batch.
+  if (!links.empty()) {
+    sql::execPrepared(tx, "billing_write_links",
+                      R"(UPDATE "Subscription" s
+         SET "stripeCustomerId" = v."customer", "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text)
+         WHERE s."organizationId" = v."org"
+           AND s."organizationId" = ANY(ARRAY(SELECT r->>'org' FROM jsonb_array_elements($1::jsonb) r)))",
+                      dump(links));
+  }
+  if (applied.empty()) return;
+  sql::execPrepared(tx, "billing_write_subscriptions",
+                    R"(UPDATE "Subscription" s SET
+           "stripeCustomerId" = v."customer", "stripeSubscriptionId" = v."subscription",
+           "stripePriceId" = NULLIF(v."price", ''), "stripeProductId" = NULLIF(v."product", ''),
+           "status" = v."status", "quantity" = v."quantity",
+           "currentPeriodStart" = to_timestamp(v."periodStart") AT TIME ZONE 'UTC',
+           "currentPeriodEnd" = to_timestamp(v."periodEnd") AT TIME ZONE 'UTC',
+           "cancelAt" = to_timestamp(v."cancelAt") AT TIME ZONE 'UTC',
+           "cancelAtPeriodEnd" = v."cancelAtPeriodEnd",
+           "canceledAt" = to_timestamp(v."canceledAt") AT TIME ZONE 'UTC',
+           "endedAt" = to_timestamp(v."endedAt") AT TIME ZONE 'UTC',
+           "trialStart" = to_timestamp(v."trialStart") AT TIME ZONE 'UTC',
+           "trialEnd" = to_timestamp(v."trialEnd") AT TIME ZONE 'UTC',
+           "livemode" = v."livemode",
+           "stripeEventAt" = to_timestamp(v."eventAt") AT TIME ZONE 'UTC',
+           "stripeEventId" = v."eventId",
+           "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text,
+              "subscription" text, "price" text, "product" text, "status" text,
+              "quantity" integer, "periodStart" bigint, "periodEnd" bigint, "cancelAt" bigint,
+              "cancelAtPeriodEnd" boolean, "canceledAt" bigint, "endedAt" bigint,
+              "trialStart" bigint, "trialEnd" bigint, "livemode" boolean, "eventAt" bigint,
+              "eventId" text)
+         WHERE s."organizationId" = v."org"
+           AND s."organizationId" = ANY(ARRAY(SELECT r->>'org' FROM jsonb_array_elements($1::jsonb) r)))",
+                    dump(applied));
+}
+
+void wakeWaitingEvents(pqxx::transaction_base& tx, const std::vector<std::string>& customers) {
+  if (customers.empty()) return;
+  sql::execPrepared(tx, "billing_wake_waiting",
+                    R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC'
+         WHERE "status" = 'failed' AND "nextAttemptAt" IS NOT NULL
+           AND "payload" #>> '{data,object,customer}'
+               = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))",
+                    dump(json(customers)));
+}
+
+}  // namespace effectd::handlers
