@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <pqxx/pqxx>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "daemon/log.hpp"
 #include "sql/connection.hpp"
@@ -12,22 +12,75 @@
 namespace effectd::handlers {
 namespace {
 
-constexpr std::size_t kColumns = 7;
+constexpr std::size_t kColumns = 9;
 
-// INSERT of n events, prepared once per batch size and connection.
+// INSERT of n events with their handlers' outcomes, prepared once per batch
+// size and connection: each row is written once, already processed, ignored
+// or failed (then due again after the first backoff, with ±25% jitter).
+// After the rows' parameters: the retry policy's max attempts, base and cap.
 std::string insertSql(std::size_t n) {
   std::string sql =
       R"(INSERT INTO "StripeWebhookEvent" ("id", "type", "livemode", "apiVersion", "account",)"
-      R"( "stripeCreatedAt", "payload", "status", "receivedAt") VALUES )";
+      R"( "stripeCreatedAt", "payload", "status", "lastError", "attempts", "processedAt",)"
+      R"( "nextAttemptAt", "receivedAt") VALUES )";
+  const auto param = [](std::size_t i) { return "$" + std::to_string(i); };
+  const auto maxAttempts = param(n * kColumns + 1);
+  const auto base = param(n * kColumns + 2);
+  const auto cap = param(n * kColumns + 3);
   for (std::size_t row = 0; row < n; ++row) {
-    const auto p = [&](std::size_t col) { return "$" + std::to_string(row * kColumns + col); };
+    const auto p = [&](std::size_t col) { return param(row * kColumns + col); };
     sql += row ? ",(" : "(";
     sql += p(1) + "," + p(2) + "," + p(3) + "::boolean,NULLIF(" + p(4) + ",''),NULLIF(" + p(5) +
-           ",''),to_timestamp(" + p(6) + "::bigint) AT TIME ZONE 'UTC'," + p(7) +
-           "::jsonb,'received',now() AT TIME ZONE 'UTC')";
+           ",''),to_timestamp(" + p(6) + "::bigint) AT TIME ZONE 'UTC'," + p(7) + "::jsonb," +
+           p(8) + ",NULLIF(" + p(9) + ",''),1,CASE WHEN " + p(8) +
+           " = 'failed' THEN NULL ELSE now() AT TIME ZONE 'UTC' END,CASE WHEN " + p(8) +
+           " = 'failed' AND 1 < " + maxAttempts +
+           "::integer THEN now() AT TIME ZONE 'UTC' + make_interval(secs => LEAST(" + cap +
+           "::float8, " + base +
+           "::float8) * (0.75 + random() * 0.5)) END,now() AT TIME ZONE 'UTC')";
   }
   sql += R"( ON CONFLICT ("id") DO NOTHING RETURNING "id")";
   return sql;
+}
+
+// Inserts the events at `indices` with their outcomes; returns the ids
+// inserted (those another writer had stored are not).
+std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
+                                             std::span<const IncomingEvent> events,
+                                             std::span<const std::size_t> indices,
+                                             std::span<const ProcessOutcome> outcomes,
+                                             const RetryPolicy& retry) {
+  // In id order: two batches holding the same event wait for each other in
+  // one order, never in a cycle.
+  std::vector<std::size_t> order(indices.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return events[indices[a]].envelope.id < events[indices[b]].envelope.id;
+  });
+  std::vector<std::string> params;
+  params.reserve(indices.size() * kColumns + 3);
+  for (auto k : order) {
+    const auto& e = events[indices[k]].envelope;
+    params.push_back(e.id);
+    params.push_back(e.type);
+    params.push_back(e.livemode ? "true" : "false");
+    params.push_back(e.apiVersion);
+    params.push_back(e.account);
+    params.push_back(std::to_string(e.created));
+    params.push_back(events[indices[k]].payload);
+    params.push_back(std::string(toString(outcomes[k].status)));
+    params.push_back(outcomes[k].error);
+  }
+  params.push_back(std::to_string(retry.maxAttempts));
+  params.push_back(std::to_string(retry.base.count()));
+  params.push_back(std::to_string(retry.max.count()));
+  const auto name = "intake_insert_" + std::to_string(indices.size());
+  tx.conn().prepare(name, insertSql(indices.size()));
+  std::unordered_set<std::string> inserted;
+  for (const auto& row : tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params))) {
+    inserted.insert(row[0].as<std::string>());
+  }
+  return inserted;
 }
 
 }  // namespace
@@ -52,56 +105,32 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
                                                    std::span<const IncomingEvent> events,
                                                    const RetryPolicy& retry) {
   // The same event can arrive twice in one batch (Stripe retries, concurrent
-  // deliveries); only its first occurrence is inserted.
-  std::unordered_map<std::string_view, std::size_t> first;
-  std::vector<std::size_t> unique;
-  first.reserve(events.size());
+  // deliveries); only its first occurrence is stored.
+  std::unordered_set<std::string_view> seen;
+  std::vector<std::size_t> candidates;
   for (std::size_t i = 0; i < events.size(); ++i) {
-    if (first.emplace(events[i].envelope.id, i).second) unique.push_back(i);
+    if (seen.insert(events[i].envelope.id).second) candidates.push_back(i);
   }
-
-  // Inserted in id order: two batches holding the same event wait for each
-  // other in one order, never in a cycle.
-  auto byId = unique;
-  std::sort(byId.begin(), byId.end(), [&events](std::size_t a, std::size_t b) {
-    return events[a].envelope.id < events[b].envelope.id;
-  });
-  std::vector<std::string> params;
-  params.reserve(unique.size() * kColumns);
-  for (auto i : byId) {
-    const auto& e = events[i].envelope;
-    params.push_back(e.id);
-    params.push_back(e.type);
-    params.push_back(e.livemode ? "true" : "false");
-    params.push_back(e.apiVersion);
-    params.push_back(e.account);
-    params.push_back(std::to_string(e.created));
-    params.push_back(events[i].payload);
-  }
-
-  const auto name = "intake_insert_" + std::to_string(unique.size());
-  conn.prepare(name, insertSql(unique.size()));
-  pqxx::work tx(conn, "intake");
-  const auto inserted = tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
-  std::unordered_map<std::string, bool> stored;
-  for (const auto& row : inserted) stored.emplace(row[0].as<std::string>(), true);
-
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
-  std::vector<EventInput> toApply;
-  toApply.reserve(stored.size());
-  for (auto i : unique) {
-    if (!stored.count(events[i].envelope.id)) continue;
-    toApply.push_back({&events[i].envelope, events[i].payload});
-    outcomes[i] = StoreOutcome::Stored;
+  // Handlers first, then each event row written once with its outcome. An
+  // event another writer stored first is a duplicate: the transaction starts
+  // over without it, so that nothing its handler did here remains.
+  while (!candidates.empty()) {
+    std::vector<EventInput> inputs;
+    inputs.reserve(candidates.size());
+    for (auto i : candidates) inputs.push_back({&events[i].envelope, events[i].payload});
+    pqxx::work tx(conn, "intake");
+    const auto handled = applyEvents(tx, inputs);
+    const auto inserted = insertEvents(tx, events, candidates, handled, retry);
+    if (inserted.size() == candidates.size()) {
+      tx.commit();
+      for (auto i : candidates) outcomes[i] = StoreOutcome::Stored;
+      break;
+    }
+    tx.abort();
+    std::erase_if(candidates,
+                  [&](std::size_t i) { return !inserted.count(events[i].envelope.id); });
   }
-  const auto applied = applyEvents(tx, toApply);
-  std::vector<EventOutcome> handled;
-  handled.reserve(applied.size());
-  for (std::size_t i = 0; i < applied.size(); ++i) {
-    handled.push_back({toApply[i].envelope->id, applied[i]});
-  }
-  recordOutcomes(tx, handled, retry);  // one statement for the whole batch
-  tx.commit();
   return outcomes;
 }
 

@@ -1,7 +1,8 @@
 // Durable intake of Stripe events with group commit: requests queue here,
 // and each writer thread stores everything queued in one transaction, so
-// throughput is not capped at one fsync per event. Each new event's handler
-// runs in that same transaction, in a savepoint of its own.
+// throughput is not capped at one fsync per event. The new events' handlers
+// run in that same transaction, set-wise (handlers/event_processor.hpp), and
+// each event row is written once, with its outcome.
 #pragma once
 
 #include <condition_variable>
@@ -68,7 +69,8 @@ class IntakeWriter {
   void stop();
 
   // One transaction for a batch, on the caller's connection: the unit the
-  // writer threads repeat. Stores the new events and runs their handlers.
+  // writer threads repeat. Runs the new events' handlers and stores the
+  // events with their outcomes.
   // Throws pqxx's exceptions when the transaction as a whole fails.
   static std::vector<StoreOutcome> storeBatch(pqxx::connection_base& conn,
                                               std::span<const IncomingEvent> events,
