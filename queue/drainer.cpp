@@ -117,9 +117,11 @@ std::string Drainer::defaultWorkerName() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
 }
 
-// The drainer's moving parts. One thread owns the database connection
-// (claims, completions, lease renewals, rescue, pruning); delivery threads
-// only talk to providers; a listener thread waits for NOTIFY.
+// The drainer's moving parts, each with a connection of its own so that
+// claims never wait for completions: the claimer leases due effects while
+// delivery slots are free; delivery threads only talk to providers; the
+// completer writes outcomes in batches, gives back what was never started,
+// renews leases, rescues and prunes; a listener thread waits for NOTIFY.
 struct Drainer::State {
   State(Options o, std::shared_ptr<const Channels> c)
       : options(std::move(o)), channels(std::move(c)) {}
@@ -127,34 +129,45 @@ struct Drainer::State {
   Options options;
   std::shared_ptr<const Channels> channels;
   std::mutex mutex;
-  std::condition_variable wakeDrainer;
+  std::condition_variable wakeClaimer;
+  std::condition_variable wakeCompleter;
   std::condition_variable wakeDelivery;
   std::deque<ClaimedEffect> toDeliver;
   std::vector<Completion> delivered;
-  int inFlight = 0;  // claimed and not yet completed
-  // The ids of those: their leases are renewed, and only theirs. Touched by
-  // the drain loop alone.
+  int delivering = 0;  // taken by a delivery thread, not finished
+  // Leased here and not yet completed or given back: their leases are
+  // renewed, and only theirs.
   std::unordered_set<std::string> held;
   bool stopping = false;
-  bool notified = false;
-  bool drainFinished = false;
-  std::condition_variable drainerDone;
+  bool notified = true;  // NOTIFY, or the last claim was full: more may be due
+  bool claimerDone = false;
+  bool completerDone = false;
+  std::condition_variable completerFinished;
   std::vector<std::thread> threads;
+
+  // Never more claimed than delivery slots free: after a crash every claimed
+  // effect of a provider that does not deduplicate becomes `unknown`.
+  int freeSlots() const {
+    return options.concurrency - delivering - static_cast<int>(toDeliver.size());
+  }
 
   void deliveryLoop() {
     std::unique_lock lock(mutex);
     for (;;) {
       wakeDelivery.wait(lock, [this] { return stopping || !toDeliver.empty(); });
-      // Stopping: start nothing new; the drain loop gives unstarted effects back.
+      // Stopping: start nothing new; the completer gives unstarted effects back.
       if (stopping) return;
       auto effect = std::move(toDeliver.front());
       toDeliver.pop_front();
+      ++delivering;
       lock.unlock();
       auto result = deliverOne(*channels, effect);
       logOutcome(effect, result);
       lock.lock();
+      --delivering;
       delivered.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
-      wakeDrainer.notify_one();
+      wakeCompleter.notify_one();
+      wakeClaimer.notify_one();
     }
   }
 
@@ -165,7 +178,7 @@ struct Drainer::State {
       void operator()(const std::string&, int) override {
         std::lock_guard lock(state.mutex);
         state.notified = true;
-        state.wakeDrainer.notify_one();
+        state.wakeClaimer.notify_one();
       }
       State& state;
     };
@@ -203,8 +216,73 @@ struct Drainer::State {
     dropListener();
   }
 
+  // Leases due effects while delivery slots are free: on NOTIFY, after a
+  // full claim, and every poll interval.
+  void claimLoop() {
+    sql::Connection connection(
+        {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
+    const auto routes = channels->routes();
+    bool lastFailed = false;
+    bool reconcile = false;  // a claim's commit was in doubt: rows may be leased here unheld
+    std::unique_lock lock(mutex);
+    for (;;) {
+      if (lastFailed) {
+        // The database is away: do not spin.
+        wakeClaimer.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; });
+      } else {
+        wakeClaimer.wait_for(lock, options.pollInterval,
+                             [this] { return stopping || (notified && freeSlots() > 0); });
+      }
+      if (stopping) break;
+      const int limit = std::min(freeSlots(), options.batchSize);
+      if (limit <= 0) continue;
+      notified = false;
+      const std::vector<std::string> heldNow =
+          reconcile ? std::vector<std::string>(held.begin(), held.end())
+                    : std::vector<std::string>();
+      lock.unlock();
+
+      std::vector<ClaimedEffect> claimed;
+      auto* conn = connection.get();
+      lastFailed = conn == nullptr;
+      if (conn) {
+        try {
+          const auto deadline = connection.deadline();
+          pqxx::work tx(*conn, "claim");
+          if (reconcile) {
+            // Never handed to a delivery, so never sent: given back rather
+            // than left to expire into `unknown`.
+            if (const auto orphans = releaseUnheld(tx, options.worker, heldNow); orphans > 0) {
+              log::info("released effects claimed by a pass whose commit was in doubt",
+                        {{"effects", orphans}});
+            }
+          }
+          claimed = claimEffects(
+              tx,
+              {.worker = options.worker, .limit = limit, .lease = options.lease, .routes = routes});
+          tx.commit();
+          reconcile = false;
+        } catch (const std::exception& e) {
+          connection.dropIfBroken();
+          lastFailed = true;
+          reconcile = true;
+          log::warn("claiming effects failed", {{"error", sql::errorText(e)}});
+        }
+      }
+      lock.lock();
+      if (static_cast<int>(claimed.size()) == limit) notified = true;  // more may be due
+      for (auto& e : claimed) {
+        held.insert(e.id);
+        toDeliver.push_back(std::move(e));
+      }
+      if (!claimed.empty()) wakeDelivery.notify_all();
+    }
+    claimerDone = true;
+    wakeCompleter.notify_all();
+  }
+
   // Past the shutdown grace, deliveries still running are cut short (once);
-  // two seconds later the loop gives up on them. True when it is time to go.
+  // two seconds later the completer gives up on them. True when it is time to go.
   bool shutdownDeadlinePassed(std::chrono::steady_clock::time_point& deadline, int running) {
     const auto now = std::chrono::steady_clock::now();
     if (now <= deadline) return false;
@@ -221,110 +299,82 @@ struct Drainer::State {
     return false;
   }
 
-  void drainLoop() {
+  // Writes outcomes as deliveries finish, gives back what was claimed and
+  // never started when stopping, and keeps the table's housekeeping.
+  void completeLoop() {
     sql::Connection connection(
         {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
     const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
     auto nextRenew = std::chrono::steady_clock::now() + renewEvery;
     auto nextRescue = std::chrono::steady_clock::now();
-    // Retention's first pass comes with the first claims: a daemon restarted
-    // often (a crash loop, frequent deploys) still keeps its tables small.
+    // Retention's first pass comes at start: a daemon restarted often (a
+    // crash loop, frequent deploys) still keeps its tables small.
     auto nextPrune = std::chrono::steady_clock::now();
-    const auto routes = channels->routes();
     std::vector<Completion> toComplete;
     std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
-    bool lastPassFailed = false;
-    bool reconcile = false;  // a pass failed: rows may be leased here that are not held
+    bool lastFailed = false;
     std::chrono::steady_clock::time_point stopDeadline{};
 
     for (;;) {
-      int capacity = 0;
       int running = 0;
+      bool claimerFinished = false;
       {
         std::unique_lock lock(mutex);
-        if (lastPassFailed) {
-          // The database is away or refused the pass: outcomes wait in memory
-          // (leases cover a short outage) and the loop does not spin.
-          wakeDrainer.wait_for(lock, std::chrono::milliseconds(500));
-        } else if (delivered.empty() && !notified && !(stopping && !stoppingSeen)) {
-          // Stopping, look often for the last outcomes and the deadline.
-          wakeDrainer.wait_for(lock,
-                               stopping ? std::chrono::milliseconds(50) : options.pollInterval);
-        }
-        notified = false;
+        const auto wait = lastFailed ? std::chrono::milliseconds(500)
+                          : stopping ? std::chrono::milliseconds(50)
+                                     : std::chrono::milliseconds(1000);
+        wakeCompleter.wait_for(lock, wait, [&] {
+          return (!lastFailed && !delivered.empty()) || (stopping && !stoppingSeen);
+        });
         for (auto& c : delivered) toComplete.push_back(std::move(c));
-        inFlight -= static_cast<int>(delivered.size());
         delivered.clear();
         if (stopping && !stoppingSeen) {
           stoppingSeen = true;
           stopDeadline = std::chrono::steady_clock::now() + options.shutdownGrace;
         }
         if (stopping) {
-          // Stopping: start nothing new; unstarted effects go back to the queue.
           for (const auto& e : toDeliver) toRelease.push_back(e.id);
-          inFlight -= static_cast<int>(toDeliver.size());
           toDeliver.clear();
         }
-        capacity = stopping ? 0 : options.concurrency - inFlight;
-        running = inFlight;
+        running = delivering;
+        claimerFinished = claimerDone;
       }
-      if (stoppingSeen) {
+      if (stoppingSeen && claimerFinished) {
         if (running == 0 && toComplete.empty() && toRelease.empty()) return;
         if (shutdownDeadlinePassed(stopDeadline, running)) return;
       }
       auto* conn = connection.get();
-      lastPassFailed = conn == nullptr;
+      lastFailed = conn == nullptr;
       if (!conn) continue;
       // Each transaction has its own deadline: a slow prune must not take
-      // the claims' and completions' time.
+      // the completions' time.
       try {
-        // Outcomes of the last deliveries and the next claim share a commit.
-        std::vector<ClaimedEffect> claimed;
-        if (!toComplete.empty() || capacity > 0 || !toRelease.empty() || reconcile) {
+        if (!toComplete.empty() || !toRelease.empty()) {
           const auto deadline = connection.deadline();
-          pqxx::work tx(*conn, "drain");
+          pqxx::work tx(*conn, "complete");
           completeEffects(tx, options.worker, toComplete, options.retry);
           releaseEffects(tx, options.worker, toRelease);
-          if (reconcile) {
-            const auto orphans = releaseUnheld(tx, options.worker, {held.begin(), held.end()});
-            if (orphans > 0) {
-              log::info("released effects claimed by a pass whose commit was in doubt",
-                        {{"effects", orphans}});
-            }
-          }
-          if (capacity > 0) {
-            claimed = claimEffects(tx, {.worker = options.worker,
-                                        .limit = std::min(capacity, options.batchSize),
-                                        .lease = options.lease,
-                                        .routes = routes});
-          }
           tx.commit();
-          reconcile = false;
+          std::lock_guard lock(mutex);
           for (const auto& c : toComplete) held.erase(c.id);
           for (const auto& id : toRelease) held.erase(id);
           toComplete.clear();
           toRelease.clear();
         }
-        if (!claimed.empty()) {
-          for (const auto& e : claimed) held.insert(e.id);
-          std::lock_guard lock(mutex);
-          inFlight += static_cast<int>(claimed.size());
-          for (auto& e : claimed) toDeliver.push_back(std::move(e));
-          // A full batch suggests more is due: look again without waiting.
-          if (static_cast<int>(claimed.size()) == std::min(capacity, options.batchSize)) {
-            notified = true;
-          }
-          wakeDelivery.notify_all();
-        }
         const auto now = std::chrono::steady_clock::now();
         // Renewed while stopping too: a long grace must not let another
         // daemon rescue what is still being delivered here.
         if (now >= nextRenew) {
-          if (!held.empty()) {
+          std::vector<std::string> ids;
+          {
+            std::lock_guard lock(mutex);
+            ids.assign(held.begin(), held.end());
+          }
+          if (!ids.empty()) {
             const auto deadline = connection.deadline();
             pqxx::work tx(*conn, "renew");
-            renewLeases(tx, options.worker, {held.begin(), held.end()}, options.lease);
+            renewLeases(tx, options.worker, ids, options.lease);
             tx.commit();
           }
           nextRenew = now + renewEvery;
@@ -356,15 +406,11 @@ struct Drainer::State {
           }
         }
       } catch (const std::exception& e) {
-        // Completions and releases not written stay in hand for the next pass.
-        // A claim whose commit was in doubt may have leased rows this daemon
-        // never learnt of: the next pass gives back every row leased to it
-        // that it does not hold (never handed to a delivery, so never sent),
-        // rather than letting them expire into `unknown`.
+        // Completions and releases not written stay in hand for the next pass
+        // (writing them twice changes nothing: they match running rows only).
         connection.dropIfBroken();
-        lastPassFailed = true;
-        reconcile = true;
-        log::warn("drainer pass failed", {{"error", sql::errorText(e)}});
+        lastFailed = true;
+        log::warn("completing effects failed", {{"error", sql::errorText(e)}});
       }
     }
   }
@@ -376,11 +422,12 @@ Drainer::Drainer(Options options, std::shared_ptr<const Channels> channels)
   for (int i = 0; i < s.options.concurrency; ++i)
     s.threads.emplace_back([&s] { s.deliveryLoop(); });
   if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
+  s.threads.emplace_back([&s] { s.claimLoop(); });
   s.threads.emplace_back([&s] {
-    s.drainLoop();
+    s.completeLoop();
     std::lock_guard lock(s.mutex);
-    s.drainFinished = true;
-    s.drainerDone.notify_all();
+    s.completerDone = true;
+    s.completerFinished.notify_all();
   });
 }
 
@@ -393,7 +440,8 @@ void Drainer::beginStop() {
     std::lock_guard lock(state_->mutex);
     state_->stopping = true;
   }
-  state_->wakeDrainer.notify_all();
+  state_->wakeClaimer.notify_all();
+  state_->wakeCompleter.notify_all();
   state_->wakeDelivery.notify_all();
 }
 
@@ -404,11 +452,12 @@ void Drainer::stop() {
   }
   beginStop();
   {
-    // The drain loop cuts deliveries short after the grace, unless it is
+    // The completer cuts deliveries short after the grace, unless it is
     // itself stuck in a database call; then the cut comes from here.
     std::unique_lock lock(state_->mutex);
-    if (!state_->drainerDone.wait_for(lock, state_->options.shutdownGrace + std::chrono::seconds(3),
-                                      [this] { return state_->drainFinished; })) {
+    if (!state_->completerFinished.wait_for(lock,
+                                            state_->options.shutdownGrace + std::chrono::seconds(3),
+                                            [this] { return state_->completerDone; })) {
       log::warn("drainer stuck in the database at shutdown; cutting deliveries short");
       lock.unlock();
       state_->channels->abort->abort();
