@@ -214,11 +214,23 @@ bool isHandledType(std::string_view type) {
   return handledAs(type) != Handled::No;
 }
 
-std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
-                                        std::span<const EventInput> inputs) {
+std::vector<ReadEvent> readEvents(std::span<const EventInput> inputs) {
   std::vector<ReadEvent> events;
   events.reserve(inputs.size());
   for (const auto& input : inputs) events.push_back(readEvent(input));
+  return events;
+}
+
+std::vector<ProcessOutcome> applyEventsOrThrow(pqxx::transaction_base& tx,
+                                               std::span<const EventInput> inputs) {
+  const auto events = readEvents(inputs);
+  if (events.empty()) return {};
+  return logFailures(events, applyTogether(tx, events));
+}
+
+std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
+                                        std::span<const EventInput> inputs) {
+  const auto events = readEvents(inputs);
   if (events.empty()) return {};
   {
     sql::Savepoint batch(tx, "handlers");

@@ -56,6 +56,13 @@ struct EventInput {
 std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
                                         std::span<const EventInput> events);
 
+// applyEvents without the savepoint: throws when the database refuses the
+// batch, and the caller's transaction is then lost. For a caller that would
+// rather start its transaction over (intake) than pay for a savepoint on
+// every batch.
+std::vector<ProcessOutcome> applyEventsOrThrow(pqxx::transaction_base& tx,
+                                               std::span<const EventInput> events);
+
 // Writes the outcomes of several events in one statement. The rows must exist.
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy);

@@ -114,13 +114,30 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
   // Handlers first, then each event row written once with its outcome. An
   // event another writer stored first is a duplicate: the transaction starts
-  // over without it, so that nothing its handler did here remains.
+  // over without it, so that nothing its handler did here remains. A batch
+  // the database refuses starts over too, with each event's handler in a
+  // savepoint of its own, so that one bad event fails alone; the common path
+  // pays for no savepoint.
+  bool isolate = false;
   while (!candidates.empty()) {
     std::vector<EventInput> inputs;
     inputs.reserve(candidates.size());
     for (auto i : candidates) inputs.push_back({&events[i].envelope, events[i].payload});
     pqxx::work tx(conn, "intake");
-    const auto handled = applyEvents(tx, inputs);
+    std::vector<ProcessOutcome> handled;
+    if (isolate) {
+      handled = applyEvents(tx, inputs);
+    } else {
+      try {
+        handled = applyEventsOrThrow(tx, inputs);
+      } catch (const pqxx::sql_error& e) {
+        log::warn("the database refused a batch of events; handling each alone",
+                  {{"events", inputs.size()}, {"error", sql::errorText(e)}});
+        tx.abort();
+        isolate = true;
+        continue;
+      }
+    }
     const auto inserted = insertEvents(tx, events, candidates, handled, retry);
     if (inserted.size() == candidates.size()) {
       tx.commit();
