@@ -145,10 +145,22 @@ struct Drainer::State {
   std::condition_variable completerFinished;
   std::vector<std::thread> threads;
 
-  // Never more claimed than delivery slots free: after a crash every claimed
-  // effect of a provider that does not deduplicate becomes `unknown`.
-  int freeSlots() const {
-    return options.concurrency - delivering - static_cast<int>(toDeliver.size());
+  // Effects of a provider that does not deduplicate (SMTP, Postmark) are
+  // never claimed beyond the delivery slots: after a crash each claimed one
+  // becomes `unknown`. They go to the front of the line, so each waits at
+  // most for the next delivery to end. Those of providers that deduplicate
+  // are claimed up to a batch ahead of the slots, so that a claim's round
+  // trip never leaves the slots idle: after a crash they only go back to
+  // pending.
+  int strictInHand = 0;  // claimed, of a provider that does not deduplicate, not finished
+  int strictRoom() const { return options.concurrency - strictInHand; }
+  int aheadRoom() const {
+    return options.concurrency + options.batchSize - delivering -
+           static_cast<int>(toDeliver.size());
+  }
+  bool deduplicates(EffectKind kind) const {
+    const auto* channel = channels->forKind(kind);
+    return channel && channel->idempotent();
   }
 
   void deliveryLoop() {
@@ -165,6 +177,7 @@ struct Drainer::State {
       logOutcome(effect, result);
       lock.lock();
       --delivering;
+      if (!deduplicates(effect.kind)) --strictInHand;
       delivered.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
       wakeCompleter.notify_one();
       wakeClaimer.notify_one();
@@ -216,33 +229,42 @@ struct Drainer::State {
     dropListener();
   }
 
-  // Leases due effects while delivery slots are free: on NOTIFY, after a
-  // full claim, and every poll interval.
+  // Leases due effects while there is room: on NOTIFY, after a full claim,
+  // and every poll interval. One claim per kind of route, in one
+  // transaction: the routes that deduplicate fill the room ahead, the others
+  // only free slots, and theirs go to the front of the line.
   void claimLoop() {
     sql::Connection connection(
         {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
-    const auto routes = channels->routes();
+    std::vector<KindRoute> ahead;
+    std::vector<KindRoute> strict;
+    for (auto& route : channels->routes()) (route.idempotent ? ahead : strict).push_back(route);
     bool lastFailed = false;
     bool reconcile = false;  // a claim's commit was in doubt: rows may be leased here unheld
     std::unique_lock lock(mutex);
+    const auto room = [&] {
+      return std::max(strict.empty() ? 0 : strictRoom(), ahead.empty() ? 0 : aheadRoom());
+    };
     for (;;) {
       if (lastFailed) {
         // The database is away: do not spin.
         wakeClaimer.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; });
       } else {
         wakeClaimer.wait_for(lock, options.pollInterval,
-                             [this] { return stopping || (notified && freeSlots() > 0); });
+                             [&] { return stopping || (notified && room() > 0); });
       }
       if (stopping) break;
-      const int limit = std::min(freeSlots(), options.batchSize);
-      if (limit <= 0) continue;
+      if (room() <= 0) continue;
+      const int strictLimit = std::min(strictRoom(), options.batchSize);
+      const int aheadLimit = std::min(aheadRoom(), options.batchSize);
       notified = false;
       const std::vector<std::string> heldNow =
           reconcile ? std::vector<std::string>(held.begin(), held.end())
                     : std::vector<std::string>();
       lock.unlock();
 
-      std::vector<ClaimedEffect> claimed;
+      std::vector<ClaimedEffect> claimedStrict;
+      std::vector<ClaimedEffect> claimedAhead;
       auto* conn = connection.get();
       lastFailed = conn == nullptr;
       if (conn) {
@@ -257,12 +279,20 @@ struct Drainer::State {
                         {{"effects", orphans}});
             }
           }
-          claimed = claimEffects(
-              tx,
-              {.worker = options.worker, .limit = limit, .lease = options.lease, .routes = routes});
+          const auto claim = [&](const std::vector<KindRoute>& routes, int limit) {
+            if (routes.empty() || limit <= 0) return std::vector<ClaimedEffect>();
+            return claimEffects(tx, {.worker = options.worker,
+                                     .limit = limit,
+                                     .lease = options.lease,
+                                     .routes = routes});
+          };
+          claimedStrict = claim(strict, strictLimit);
+          claimedAhead = claim(ahead, aheadLimit);
           tx.commit();
           reconcile = false;
         } catch (const std::exception& e) {
+          claimedStrict.clear();
+          claimedAhead.clear();
           connection.dropIfBroken();
           lastFailed = true;
           reconcile = true;
@@ -270,12 +300,21 @@ struct Drainer::State {
         }
       }
       lock.lock();
-      if (static_cast<int>(claimed.size()) == limit) notified = true;  // more may be due
-      for (auto& e : claimed) {
+      // A full claim: more may be due.
+      if ((strictLimit > 0 && static_cast<int>(claimedStrict.size()) == strictLimit) ||
+          (aheadLimit > 0 && static_cast<int>(claimedAhead.size()) == aheadLimit)) {
+        notified = true;
+      }
+      strictInHand += static_cast<int>(claimedStrict.size());
+      for (auto e = claimedStrict.rbegin(); e != claimedStrict.rend(); ++e) {
+        held.insert(e->id);
+        toDeliver.push_front(std::move(*e));
+      }
+      for (auto& e : claimedAhead) {
         held.insert(e.id);
         toDeliver.push_back(std::move(e));
       }
-      if (!claimed.empty()) wakeDelivery.notify_all();
+      if (!claimedStrict.empty() || !claimedAhead.empty()) wakeDelivery.notify_all();
     }
     claimerDone = true;
     wakeCompleter.notify_all();

@@ -1,0 +1,140 @@
+// How far ahead of its delivery slots a running drainer claims: a batch ahead
+// for providers that deduplicate, never beyond the free slots for the others
+// (after a crash each of their claimed effects would become `unknown`).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "queue/drainer.hpp"
+#include "queue/enqueue.hpp"
+#include "tests/support/database.hpp"
+
+namespace effectd::queue {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+
+// Holds every delivery until the test opens the gate.
+class GatedChannel : public Channel {
+ public:
+  explicit GatedChannel(bool idempotent) : idempotent_(idempotent) {}
+  DeliveryResult deliver(const ClaimedEffect&) override {
+    std::unique_lock lock(mutex_);
+    ++inDelivery_;
+    opened_.wait(lock, [this] { return open_; });
+    return DeliveryResult::sent();
+  }
+  bool idempotent() const override { return idempotent_; }
+  std::string_view name() const override { return idempotent_ ? "gated-dedup" : "gated"; }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    opened_.notify_all();
+  }
+  int inDelivery() {
+    std::lock_guard lock(mutex_);
+    return inDelivery_;
+  }
+
+ private:
+  bool idempotent_;
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+  int inDelivery_ = 0;
+};
+
+class DrainerClaimAheadPgTest : public ::testing::Test {
+ protected:
+  void enqueue(EffectKind kind, int n) {
+    pqxx::work tx(db_.conn());
+    for (int i = 0; i < n; ++i) {
+      queue::enqueue(tx, {.key = std::string(toString(kind)) + ":" + std::to_string(i),
+                          .kind = kind,
+                          .payload = R"({"to":"a@example.com","subject":"s","text":"t"})"});
+    }
+    tx.commit();
+  }
+  int count(const std::string& status) {
+    return std::stoi(
+        db_.scalar("SELECT count(*) FROM \"OutboundEffect\" WHERE \"status\" = '" + status + "'"));
+  }
+  // Waits until `status` has held `n` rows for a while (the claimer had its
+  // chance to claim more), or gives up after five seconds.
+  int settle(const std::string& status, int n) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (count(status) != n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(20ms);
+    }
+    std::this_thread::sleep_for(300ms);
+    return count(status);
+  }
+  Drainer::Options options() {
+    return {.databaseUrl = db_.url(),
+            .listenUrl = db_.url(),
+            .worker = "w1",
+            .concurrency = 2,
+            .batchSize = 5,
+            .pollInterval = 50ms,
+            .shutdownGrace = 5s};
+  }
+
+  TestDatabase db_;
+};
+
+TEST_F(DrainerClaimAheadPgTest, AProviderThatDeduplicatesIsClaimedOneBatchAhead) {
+  enqueue(EffectKind::Analytics, 20);
+  auto channels = std::make_shared<Channels>();
+  auto gated = std::make_unique<GatedChannel>(true);
+  auto* gate = gated.get();
+  channels->analytics = std::move(gated);
+  Drainer drainer(options(), channels);
+  // Two in delivery, five more leased and waiting for a slot.
+  EXPECT_EQ(settle("running", 7), 7);
+  EXPECT_EQ(gate->inDelivery(), 2);
+  gate->open();
+  EXPECT_EQ(settle("sent", 20), 20);
+}
+
+TEST_F(DrainerClaimAheadPgTest, AProviderThatDoesNotDeduplicateIsNeverClaimedBeyondFreeSlots) {
+  enqueue(EffectKind::Email, 20);
+  auto channels = std::make_shared<Channels>();
+  auto gated = std::make_unique<GatedChannel>(false);
+  auto* gate = gated.get();
+  channels->email = std::move(gated);
+  Drainer drainer(options(), channels);
+  EXPECT_EQ(settle("running", 2), 2);
+  EXPECT_EQ(gate->inDelivery(), 2);
+  gate->open();
+  EXPECT_EQ(settle("sent", 20), 20);
+}
+
+TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots) {
+  enqueue(EffectKind::Email, 10);
+  enqueue(EffectKind::Analytics, 10);
+  auto channels = std::make_shared<Channels>();
+  auto strict = std::make_unique<GatedChannel>(false);
+  auto dedup = std::make_unique<GatedChannel>(true);
+  auto* strictGate = strict.get();
+  auto* dedupGate = dedup.get();
+  channels->email = std::move(strict);
+  channels->analytics = std::move(dedup);
+  Drainer drainer(options(), channels);
+  settle("running", 7);
+  // Every running email is in a delivery: none waits leased in the line.
+  const int runningEmails = std::stoi(db_.scalar(
+      R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'running' AND "kind" = 'email')"));
+  EXPECT_EQ(runningEmails, strictGate->inDelivery());
+  EXPECT_LE(count("running"), 7);
+  strictGate->open();
+  dedupGate->open();
+  EXPECT_EQ(settle("sent", 20), 20);
+}
+
+}  // namespace
+}  // namespace effectd::queue
