@@ -11,6 +11,7 @@
 #include "daemon/events_cli.hpp"
 #include "daemon/log.hpp"
 #include "daemon/serve.hpp"
+#include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 #include "sql/migrator.hpp"
@@ -207,7 +208,7 @@ int runCli(int argc, char** argv) {
   effectsListCmd
       ->add_option("--status", effectFilter.status,
                    "pending, running, sent, dead, cancelled or unknown")
-      ->check(CLI::IsMember({"pending", "running", "sent", "dead", "cancelled", "unknown"}));
+      ->check(CLI::IsMember(queue::effectStatusNames()));
   effectsListCmd->add_option("--kind", effectFilter.kind, "email, analytics or webhook");
   effectsListCmd->add_option("--key-prefix", effectFilter.keyPrefix, "Keys starting with this");
   effectsListCmd->add_option("--limit", effectFilter.limit, "At most this many (default 100)");

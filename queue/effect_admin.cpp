@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "queue/effect_status.hpp"
+
 namespace effectd::queue {
 namespace {
 
@@ -66,18 +68,30 @@ std::vector<EffectRow> findEffect(pqxx::connection_base& conn, const std::string
       idOrKey));
 }
 
+namespace {
+
+// A text[] literal of the statuses.
+std::string statusArray(const std::vector<EffectStatus>& statuses) {
+  std::string out = "{";
+  for (const auto s : statuses) out += (out.size() > 1 ? "," : "") + std::string(toString(s));
+  return out + "}";
+}
+
+}  // namespace
+
 int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
   pqxx::work tx(conn);
   const auto r = tx.exec_params(
-      R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = 0,
+      R"(UPDATE "OutboundEffect" SET "status" = $2, "attempts" = 0,
              "runAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC',
              "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", ''),
              -- The operator's decision: any provider may send it now.
              "lastProvider" = NULL
-         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('dead', 'unknown', 'cancelled')
+         WHERE ("id" = $1 OR "key" = $1) AND "status" = ANY($3::text[])
            -- A compacted row has no payload left to send.
            AND "payloadPrunedAt" IS NULL)",
-      idOrKey);
+      idOrKey, std::string(toString(afterCommand(OperatorCommand::Retry))),
+      statusArray(appliesTo(OperatorCommand::Retry)));
   tx.commit();
   return static_cast<int>(r.affected_rows());
 }
@@ -85,9 +99,10 @@ int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
 int cancelEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
   pqxx::work tx(conn);
   const auto r = tx.exec_params(
-      R"(UPDATE "OutboundEffect" SET "status" = 'cancelled', "updatedAt" = now() AT TIME ZONE 'UTC'
-         WHERE ("id" = $1 OR "key" = $1) AND "status" IN ('pending', 'dead', 'unknown'))",
-      idOrKey);
+      R"(UPDATE "OutboundEffect" SET "status" = $2, "updatedAt" = now() AT TIME ZONE 'UTC'
+         WHERE ("id" = $1 OR "key" = $1) AND "status" = ANY($3::text[]))",
+      idOrKey, std::string(toString(afterCommand(OperatorCommand::Cancel))),
+      statusArray(appliesTo(OperatorCommand::Cancel)));
   tx.commit();
   return static_cast<int>(r.affected_rows());
 }

@@ -9,20 +9,6 @@
 namespace effectd::queue {
 namespace {
 
-std::string_view statusOf(DeliveryResult::Outcome o) {
-  switch (o) {
-    case DeliveryResult::Outcome::Sent:
-      return "sent";
-    case DeliveryResult::Outcome::Retry:
-      return "pending";
-    case DeliveryResult::Outcome::Dead:
-      return "dead";
-    case DeliveryResult::Outcome::Unknown:
-      return "unknown";
-  }
-  return "dead";
-}
-
 // Provider text is anything: bytes cut mid-character, Latin-1, NUL. The batch
 // must still be written, or the drainer would stall on it: NUL (which jsonb
 // refuses) becomes a space here, invalid UTF-8 becomes U+FFFD in dump().
@@ -51,11 +37,11 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
     if (route.idempotent) idempotentKinds.push_back(route.kind);
     if (!route.provider.empty()) providers[std::string(toString(route.kind))] = route.provider;
   }
-  const auto rows =
-      sql::execPrepared(tx, "effects_claim",
-                        // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
-                        // carry a runAt just past now(); "now" is rounded the same way.
-                        R"(WITH due AS (
+  const auto rows = sql::execPrepared(
+      tx, "effects_claim",
+      // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
+      // carry a runAt just past now(); "now" is rounded the same way.
+      R"(WITH due AS (
            SELECT "id", "lastProvider" IS NOT NULL
                         AND "lastProvider" IS DISTINCT FROM ($6::jsonb ->> "kind") AS elsewhere
            FROM "OutboundEffect"
@@ -63,7 +49,7 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
              AND "kind" = ANY($4::text[])
            ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e
-         SET "status" = CASE WHEN due.elsewhere THEN 'unknown' ELSE 'running' END,
+         SET "status" = CASE WHEN due.elsewhere THEN $7 ELSE $8 END,
              "lockedBy" = CASE WHEN due.elsewhere THEN NULL ELSE $2 END,
              "attempts" = e."attempts" + CASE WHEN due.elsewhere THEN 0 ELSE 1 END,
              "lockedUntil" = CASE WHEN due.elsewhere THEN NULL
@@ -83,8 +69,9 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''),
                    to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
-                        request.limit, request.worker, static_cast<double>(request.lease.count()),
-                        kindArray(kinds), kindArray(idempotentKinds), providers.dump());
+      request.limit, request.worker, static_cast<double>(request.lease.count()), kindArray(kinds),
+      kindArray(idempotentKinds), providers.dump(), std::string(toString(atClaim(true))),
+      std::string(toString(atClaim(false))));
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -102,21 +89,13 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
   if (completions.empty()) return 0;
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& c : completions) {
-    auto outcome = c.result.outcome;
-    // A temporary failure on the last attempt is final.
-    if (outcome == DeliveryResult::Outcome::Retry && c.attempts >= c.maxAttempts) {
-      outcome = DeliveryResult::Outcome::Dead;
-    }
-    const double exponential = static_cast<double>(std::min<std::int64_t>(
-        policy.base.count() << std::min(c.attempts - 1, 20), policy.max.count()));
-    rows.push_back(
-        {{"id", c.id},
-         {"status", statusOf(outcome)},
-         {"error", withoutNul(c.result.error)},
-         {"message", withoutNul(c.result.providerMessageId)},
-         {"delay",
-          c.result.retryAfter ? static_cast<double>(c.result.retryAfter->count()) : exponential},
-         {"jitter", !c.result.retryAfter.has_value()}});
+    const auto next = afterAttempt(c.result, c.attempts, c.maxAttempts, policy);
+    rows.push_back({{"id", c.id},
+                    {"status", toString(next.status)},
+                    {"error", withoutNul(c.result.error)},
+                    {"message", withoutNul(c.result.providerMessageId)},
+                    {"delay", static_cast<double>(next.delay.count())},
+                    {"jitter", next.jitter}});
   }
   const auto batch = rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   const auto r = sql::execPrepared(tx, "effects_complete",
@@ -124,8 +103,8 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            "status" = v."status",
            "lastError" = NULLIF(v."error", ''),
            "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
-           "sentAt" = CASE WHEN v."status" = 'sent' THEN now() AT TIME ZONE 'UTC' END,
-           "runAt" = CASE WHEN v."status" = 'pending' THEN now() AT TIME ZONE 'UTC'
+           "sentAt" = CASE WHEN v."status" = $3 THEN now() AT TIME ZONE 'UTC' END,
+           "runAt" = CASE WHEN v."status" = $4 THEN now() AT TIME ZONE 'UTC'
                        + make_interval(secs => v."delay"
                                        * CASE WHEN v."jitter" THEN 0.75 + random() * 0.5 ELSE 1 END)
                      ELSE e."runAt" END,
@@ -138,7 +117,8 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r)))",
-                                   worker, batch);
+                                   worker, batch, std::string(toString(EffectStatus::Sent)),
+                                   std::string(toString(EffectStatus::Pending)));
   return static_cast<int>(r.affected_rows());
 }
 
@@ -186,16 +166,15 @@ int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
 
 RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
   pqxx::work tx(conn, "rescue");
-  // Safe to resend only when the provider that held the lease deduplicates
-  // on the key, as recorded at claim time; whatever this daemon delivers
-  // through today does not matter.
+  // Decided from the provider that held the lease, as recorded at claim
+  // time; whatever this daemon delivers through today does not matter.
   const auto rows = sql::execPrepared(tx, "effects_rescue",
                                       R"(WITH expired AS (
            SELECT "id", COALESCE("lockedIdempotent", false) AS safe FROM "OutboundEffect"
            WHERE "status" = 'running' AND "lockedUntil" < now() AT TIME ZONE 'UTC'
            ORDER BY "lockedUntil" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e SET
-           "status" = CASE WHEN expired.safe THEN 'pending' ELSE 'unknown' END,
+           "status" = CASE WHEN expired.safe THEN $2 ELSE $3 END,
            "lastError" = CASE WHEN expired.safe
                          THEN 'lease expired during delivery (' || COALESCE(e."lockedBy", '?') || '); retrying'
                          ELSE 'lease expired during delivery (' || COALESCE(e."lockedBy", '?')
@@ -205,7 +184,8 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM expired WHERE e."id" = expired."id"
          RETURNING expired.safe)",
-                                      limit);
+                                      limit, std::string(toString(afterExpiredLease(true))),
+                                      std::string(toString(afterExpiredLease(false))));
   tx.commit();
   RescueCounts counts;
   for (const auto& r : rows) (r[0].as<bool>() ? counts.requeued : counts.unknown)++;

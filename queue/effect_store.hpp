@@ -4,6 +4,9 @@
 // and renew run in the caller's transaction, so the drainer writes the
 // outcomes of one batch and claims the next with a single commit. Batch
 // statements find their rows through the primary key, never a table scan.
+// The statuses they write are decided in effect_status; those they filter on
+// are spelled in the SQL, as the partial indexes' predicates are, so that
+// the planner can use those indexes.
 #pragma once
 
 #include <chrono>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "queue/effect.hpp"
+#include "queue/effect_status.hpp"
 
 namespace pqxx {
 class connection_base;
@@ -24,11 +28,6 @@ struct Completion {
   DeliveryResult result;
   int attempts = 0;
   int maxAttempts = 1;
-};
-
-struct RetryPolicy {
-  std::chrono::seconds base{10};
-  std::chrono::seconds max{3600};
 };
 
 // A kind of effect this daemon delivers, and how.
@@ -54,8 +53,9 @@ struct ClaimRequest {
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
 
-// Writes outcomes; an effect whose lease was taken over meanwhile (lockedBy
-// differs) is left alone. Returns how many rows were written.
+// Writes outcomes, each as afterAttempt decides; an effect whose lease was
+// taken over meanwhile (lockedBy differs) is left alone. Returns how many
+// rows were written.
 int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy);
 
@@ -80,9 +80,9 @@ struct RescueCounts {
   int requeued = 0;  // idempotent channels: back to pending
   int unknown = 0;   // the others: may have been sent
 };
-// Effects whose lease expired (their daemon died or hung): back to pending
-// when the lease holder's provider deduplicates on the key (recorded at
-// claim), `unknown` otherwise.
+// Effects whose lease expired (their daemon died or hung), as
+// afterExpiredLease decides from the lease holder's provider (recorded at
+// claim).
 RescueCounts rescueExpired(pqxx::connection_base& conn, int limit);
 
 struct PruneCounts {

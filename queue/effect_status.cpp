@@ -1,0 +1,89 @@
+#include "queue/effect_status.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace effectd::queue {
+namespace {
+
+constexpr std::pair<EffectStatus, std::string_view> kNames[] = {
+    {EffectStatus::Pending, "pending"},     {EffectStatus::Running, "running"},
+    {EffectStatus::Sent, "sent"},           {EffectStatus::Dead, "dead"},
+    {EffectStatus::Cancelled, "cancelled"}, {EffectStatus::Unknown, "unknown"},
+};
+
+}  // namespace
+
+std::string_view toString(EffectStatus status) {
+  for (const auto& [s, name] : kNames) {
+    if (s == status) return name;
+  }
+  throw std::logic_error("effect status " + std::to_string(static_cast<int>(status)));
+}
+
+std::optional<EffectStatus> parseEffectStatus(std::string_view text) {
+  for (const auto& [s, name] : kNames) {
+    if (name == text) return s;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> effectStatusNames() {
+  std::vector<std::string> out;
+  for (const auto& [s, name] : kNames) out.emplace_back(name);
+  return out;
+}
+
+std::chrono::seconds RetryPolicy::delayAfter(int failedAttempts) const {
+  const int doublings = std::clamp(failedAttempts - 1, 0, 20);
+  return std::min(base * (std::int64_t{1} << doublings), max);
+}
+
+EffectStatus atClaim(bool lastAttemptElsewhere) {
+  return lastAttemptElsewhere ? EffectStatus::Unknown : EffectStatus::Running;
+}
+
+AfterAttempt afterAttempt(const DeliveryResult& result, int attempts, int maxAttempts,
+                          const RetryPolicy& policy) {
+  switch (result.outcome) {
+    case DeliveryResult::Outcome::Sent:
+      return {.status = EffectStatus::Sent};
+    case DeliveryResult::Outcome::Dead:
+      return {.status = EffectStatus::Dead};
+    case DeliveryResult::Outcome::Unknown:
+      return {.status = EffectStatus::Unknown};
+    case DeliveryResult::Outcome::Retry:
+      if (attempts >= maxAttempts) return {.status = EffectStatus::Dead};
+      if (result.retryAfter) return {.status = EffectStatus::Pending, .delay = *result.retryAfter};
+      return {
+          .status = EffectStatus::Pending, .delay = policy.delayAfter(attempts), .jitter = true};
+  }
+  throw std::logic_error("delivery outcome " + std::to_string(static_cast<int>(result.outcome)));
+}
+
+EffectStatus afterExpiredLease(bool holderDeduplicates) {
+  return holderDeduplicates ? EffectStatus::Pending : EffectStatus::Unknown;
+}
+
+std::vector<EffectStatus> appliesTo(OperatorCommand command) {
+  switch (command) {
+    case OperatorCommand::Retry:
+      return {EffectStatus::Dead, EffectStatus::Unknown, EffectStatus::Cancelled};
+    case OperatorCommand::Cancel:
+      return {EffectStatus::Pending, EffectStatus::Dead, EffectStatus::Unknown};
+  }
+  throw std::logic_error("operator command " + std::to_string(static_cast<int>(command)));
+}
+
+EffectStatus afterCommand(OperatorCommand command) {
+  switch (command) {
+    case OperatorCommand::Retry:
+      return EffectStatus::Pending;
+    case OperatorCommand::Cancel:
+      return EffectStatus::Cancelled;
+  }
+  throw std::logic_error("operator command " + std::to_string(static_cast<int>(command)));
+}
+
+}  // namespace effectd::queue
