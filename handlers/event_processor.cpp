@@ -109,15 +109,15 @@ ProcessOutcome failed(std::string error) {
   return {EventStatus::Failed, std::move(error)};
 }
 
-std::vector<ProcessOutcome> logFailures(std::span<const ReadEvent> events,
-                                        std::vector<ProcessOutcome> outcomes) {
+AppliedEvents logFailures(std::span<const ReadEvent> events, AppliedEvents applied) {
+  const auto& outcomes = applied.outcomes;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].status != EventStatus::Failed) continue;
     log::warn("event handler failed", {{"event_id", events[i].envelope->id},
                                        {"event_type", events[i].envelope->type},
                                        {"error", outcomes[i].error}});
   }
-  return outcomes;
+  return applied;
 }
 
 // Runs each event's handler against the state, in order.
@@ -164,8 +164,7 @@ std::vector<ProcessOutcome> runHandlers(BillingState& state, std::span<const Rea
 // in memory, write back. A row the batch must create is inserted, then the
 // batch decides again against the row as stored (another writer may have
 // made it first).
-std::vector<ProcessOutcome> applyTogether(pqxx::transaction_base& tx,
-                                          std::span<const ReadEvent> events) {
+AppliedEvents applyTogether(pqxx::transaction_base& tx, std::span<const ReadEvent> events) {
   std::set<std::string> organizations;
   std::set<std::string> customers;
   for (const auto& e : events) addTouched(e, organizations, customers);
@@ -187,8 +186,7 @@ std::vector<ProcessOutcome> applyTogether(pqxx::transaction_base& tx,
     if (created.empty()) {
       writeRows(tx, state);
       queue::enqueueAll(tx, effects);
-      wakeWaitingEvents(tx, state.customersToWake());
-      return outcomes;
+      return {std::move(outcomes), state.customersToWake()};
     }
     if (round == 2) throw std::runtime_error("subscription rows kept appearing under the batch");
     insertRows(tx, state);
@@ -221,15 +219,13 @@ std::vector<ReadEvent> readEvents(std::span<const EventInput> inputs) {
   return events;
 }
 
-std::vector<ProcessOutcome> applyEventsOrThrow(pqxx::transaction_base& tx,
-                                               std::span<const EventInput> inputs) {
+AppliedEvents applyEventsOrThrow(pqxx::transaction_base& tx, std::span<const EventInput> inputs) {
   const auto events = readEvents(inputs);
   if (events.empty()) return {};
   return logFailures(events, applyTogether(tx, events));
 }
 
-std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
-                                        std::span<const EventInput> inputs) {
+AppliedEvents applyEvents(pqxx::transaction_base& tx, std::span<const EventInput> inputs) {
   const auto events = readEvents(inputs);
   if (events.empty()) return {};
   {
@@ -242,27 +238,43 @@ std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
       throw;
     } catch (const std::exception& e) {
       batch.rollback();
-      if (events.size() == 1) return logFailures(events, {failed(sql::errorText(e))});
+      if (events.size() == 1) return logFailures(events, {{failed(sql::errorText(e))}, {}});
       log::warn("the database refused a batch of events; applying them one at a time",
                 {{"events", events.size()}, {"error", sql::errorText(e)}});
     }
   }
-  std::vector<ProcessOutcome> outcomes;
-  outcomes.reserve(events.size());
+  AppliedEvents applied;
+  applied.outcomes.reserve(events.size());
   for (const auto& event : events) {
     sql::Savepoint alone(tx, "handler");
     try {
-      outcomes.push_back(applyTogether(tx, std::span(&event, 1)).front());
+      auto one = applyTogether(tx, std::span(&event, 1));
+      applied.outcomes.push_back(std::move(one.outcomes.front()));
+      for (auto& c : one.linkedCustomers) applied.linkedCustomers.push_back(std::move(c));
     } catch (const pqxx::broken_connection&) {
       throw;
     } catch (const pqxx::in_doubt_error&) {
       throw;
     } catch (const std::exception& e) {
       alone.rollback();
-      outcomes.push_back(failed(sql::errorText(e)));
+      applied.outcomes.push_back(failed(sql::errorText(e)));
     }
   }
-  return logFailures(events, std::move(outcomes));
+  return logFailures(events, std::move(applied));
+}
+
+void wakeLinkedCustomers(pqxx::connection_base& conn, const std::vector<std::string>& customers) {
+  if (customers.empty()) return;
+  try {
+    pqxx::work tx(conn, "wake");
+    wakeWaitingEvents(tx, customers);
+    tx.commit();
+  } catch (const std::exception& e) {
+    // Never the batch's failure: it is committed. A lost connection is
+    // noticed and replaced before the next batch.
+    log::warn("waking events that waited for a customer's link failed; they wait for their backoff",
+              {{"customers", customers.size()}, {"error", sql::errorText(e)}});
+  }
 }
 
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
@@ -299,9 +311,10 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
 ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy) {
   const EventInput input{&event, payload};
-  auto outcome = applyEvents(tx, std::span(&input, 1)).front();
-  recordOutcomes(tx, {{event.id, outcome}}, policy);
-  return outcome;
+  auto applied = applyEvents(tx, std::span(&input, 1));
+  recordOutcomes(tx, {{event.id, applied.outcomes.front()}}, policy);
+  wakeWaitingEvents(tx, applied.linkedCustomers);
+  return applied.outcomes.front();
 }
 
 }  // namespace effectd::handlers

@@ -13,8 +13,9 @@
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
+class connection_base;
 class transaction_base;
-}
+}  // namespace pqxx
 
 namespace effectd::handlers {
 
@@ -47,27 +48,41 @@ struct EventInput {
   std::string_view payload;  // the event's JSON as stored
 };
 
-// Runs the handlers of these events in the caller's transaction and returns
-// their outcomes, in order; records nothing. A fixed number of statements
-// for the whole batch: one read and lock of every row it touches, one write
-// per table. When the database refuses the batch, each event runs again
-// alone in a savepoint of its own, so a failing event fails alone.
-// Throws when the transaction as a whole is lost.
-std::vector<ProcessOutcome> applyEvents(pqxx::transaction_base& tx,
-                                        std::span<const EventInput> events);
+// What a batch's handlers decided.
+struct AppliedEvents {
+  std::vector<ProcessOutcome> outcomes;  // one per event, in order
+  // Customers these events linked to an organization: their events that
+  // failed waiting for the link may go now. The caller wakes them
+  // (wakeLinkedCustomers) after its commit, in a transaction of its own: the
+  // retrier locks a due event before its Subscription rows, a batch its rows
+  // before the events it wakes, and doing both in one transaction deadlocked.
+  std::vector<std::string> linkedCustomers;
+};
+
+// Runs the handlers of these events in the caller's transaction; records
+// nothing. A fixed number of statements for the whole batch: one read and
+// lock of every row it touches, one write per table. When the database
+// refuses the batch, each event runs again alone in a savepoint of its own,
+// so a failing event fails alone. Throws when the transaction as a whole is
+// lost.
+AppliedEvents applyEvents(pqxx::transaction_base& tx, std::span<const EventInput> events);
 
 // applyEvents without the savepoint: throws when the database refuses the
 // batch, and the caller's transaction is then lost. For a caller that would
 // rather start its transaction over (intake) than pay for a savepoint on
 // every batch.
-std::vector<ProcessOutcome> applyEventsOrThrow(pqxx::transaction_base& tx,
-                                               std::span<const EventInput> events);
+AppliedEvents applyEventsOrThrow(pqxx::transaction_base& tx, std::span<const EventInput> events);
+
+// Makes the failed events of these customers due now, in a transaction of
+// its own. A hint: when it fails (logged), they wait for their backoff.
+void wakeLinkedCustomers(pqxx::connection_base& conn, const std::vector<std::string>& customers);
 
 // Writes the outcomes of several events in one statement. The rows must exist.
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy);
 
-// applyEvents, then recordOutcomes, of one event.
+// applyEvents, then recordOutcomes and the wake-up, of one event, all in the
+// caller's transaction (the operator's replay).
 ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
                             std::string_view payload, const RetryPolicy& policy);
 

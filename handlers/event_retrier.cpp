@@ -31,7 +31,8 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   std::vector<EventInput> inputs;
   inputs.reserve(due.size());
   for (const auto& event : due) inputs.push_back({&event.envelope, event.payload});
-  const auto outcomes = applyEvents(tx, inputs);
+  const auto applied = applyEvents(tx, inputs);
+  const auto& outcomes = applied.outcomes;
   std::vector<EventOutcome> recorded;
   recorded.reserve(outcomes.size());
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
@@ -42,6 +43,7 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   }
   recordOutcomes(tx, recorded, policy);
   tx.commit();
+  wakeLinkedCustomers(conn, applied.linkedCustomers);
   if (counts.total() > 0) {
     log::info(
         "retried events",

@@ -124,7 +124,7 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     inputs.reserve(candidates.size());
     for (auto i : candidates) inputs.push_back({&events[i].envelope, events[i].payload});
     pqxx::work tx(conn, "intake");
-    std::vector<ProcessOutcome> handled;
+    AppliedEvents handled;
     if (isolate) {
       handled = applyEvents(tx, inputs);
     } else {
@@ -138,10 +138,11 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
         continue;
       }
     }
-    const auto inserted = insertEvents(tx, events, candidates, handled, retry);
+    const auto inserted = insertEvents(tx, events, candidates, handled.outcomes, retry);
     if (inserted.size() == candidates.size()) {
       tx.commit();
       for (auto i : candidates) outcomes[i] = StoreOutcome::Stored;
+      wakeLinkedCustomers(conn, handled.linkedCustomers);
       break;
     }
     tx.abort();

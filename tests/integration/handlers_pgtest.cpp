@@ -2,6 +2,9 @@
 // intake writer runs (store + handle in one transaction), in both API shapes.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <thread>
@@ -301,6 +304,39 @@ TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArr
             "2");
   EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_1");
   EXPECT_TRUE(effectKeys(db_.conn()).count("email:subscription_started:sub_1"));
+}
+
+// The retrier locks a due event, then its Subscription rows; a linking batch
+// locks rows, then wakes the events it unblocks. The wake-up runs after the
+// batch's commit, so the batch never holds a row while it waits for an event.
+TEST_P(HandlersPgTest, ALinkingBatchHoldsNoRowWhileItWakesAnEventTheRetrierHolds) {
+  policy_.base = std::chrono::hours(1);  // due again only when woken
+  ASSERT_EQ(deliver(sub("evt_early", "customer.subscription.created", T + 1, spec("active"))),
+            StoreOutcome::Stored);
+  pqxx::nontransaction(db_.conn())
+      .exec(R"(INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId", "status",
+                                           "livemode", "updatedAt")
+               VALUES ('row_1', 'org_1', 'cus_0', 'canceled', false, now()))");
+  pqxx::connection retrier(db_.url());
+  pqxx::work held(retrier);
+  held.exec(R"(SELECT 1 FROM "StripeWebhookEvent" WHERE "id" = 'evt_early' FOR UPDATE)");
+
+  auto linking = std::async(std::launch::async, [this] {
+    pqxx::connection conn(db_.url());
+    const auto body =
+        checkoutCompletedEvent(GetParam(), "evt_checkout", T, {.clientReferenceId = "org_1"});
+    std::vector<IncomingEvent> events{{parseEnvelope(body).event, body}};
+    return IntakeWriter::storeBatch(conn, events, policy_).front();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The retrier's next step: the organization's row, free by now.
+  EXPECT_NO_THROW(held.exec(
+      R"(SELECT 1 FROM "Subscription" WHERE "organizationId" = 'org_1' FOR UPDATE NOWAIT)"));
+  held.abort();
+  EXPECT_EQ(linking.get(), StoreOutcome::Stored);
+  EXPECT_EQ(db_.scalar(R"(SELECT "nextAttemptAt" <= now() AT TIME ZONE 'UTC'
+                          FROM "StripeWebhookEvent" WHERE "id" = 'evt_early')"),
+            "t");
 }
 
 TEST_P(HandlersPgTest, EventsStoredButNeverHandledAreHandledByTheRetryLoop) {
