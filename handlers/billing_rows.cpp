@@ -25,20 +25,40 @@ std::string dump(const json& rows) {
 
 }  // namespace
 
+// The reads below probe a unique index once per wanted row, through a
+// LATERAL subquery with LIMIT that the planner cannot turn into a join.
+// PostgreSQL guesses 100 elements for a JSON array, so the plain
+// `= ANY(...)` form scanned and hashed whole tables of a few thousand rows:
+// four times slower for a batch of four organizations (pgbench, same run).
 std::vector<SubscriptionRow> lockRows(pqxx::transaction_base& tx,
                                       const std::set<std::string>& organizations,
                                       const std::set<std::string>& customers) {
   std::vector<SubscriptionRow> out;
   if (organizations.empty() && customers.empty()) return out;
+  // Found first, in organization order, then locked one by one in that
+  // order (a subquery with FOR UPDATE is never merged into a join); the lock
+  // checks again that the row, as it is once locked, is still one of them.
   const auto rows = sql::execPrepared(tx, "billing_lock_rows",
-                                      R"(SELECT "organizationId", "stripeCustomerId",
-                COALESCE("stripeSubscriptionId", ''), "status",
-                extract(epoch FROM "stripeEventAt")::bigint, COALESCE("stripeEventId", ''),
-                "livemode"
-         FROM "Subscription"
-         WHERE "organizationId" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-            OR "stripeCustomerId" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
-         ORDER BY "organizationId" FOR UPDATE)",
+                                      R"(SELECT s.* FROM (
+           SELECT f."id", f."organizationId"
+           FROM jsonb_array_elements_text($1::jsonb) AS wanted(v)
+           CROSS JOIN LATERAL (SELECT "id", "organizationId" FROM "Subscription"
+                               WHERE "organizationId" = wanted.v LIMIT 1) f
+           UNION
+           SELECT f."id", f."organizationId"
+           FROM jsonb_array_elements_text($2::jsonb) AS wanted(v)
+           CROSS JOIN LATERAL (SELECT "id", "organizationId" FROM "Subscription"
+                               WHERE "stripeCustomerId" = wanted.v LIMIT 1) f
+           ORDER BY 2) found
+         CROSS JOIN LATERAL (
+           SELECT "organizationId", "stripeCustomerId", COALESCE("stripeSubscriptionId", ''),
+                  "status", extract(epoch FROM "stripeEventAt")::bigint,
+                  COALESCE("stripeEventId", ''), "livemode"
+           FROM "Subscription"
+           WHERE "id" = found."id"
+             AND ("organizationId" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+                  OR "stripeCustomerId" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))
+           FOR UPDATE) s)",
                                       dump(array(organizations)), dump(array(customers)));
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -86,15 +106,18 @@ void loadOrganizations(pqxx::transaction_base& tx, const std::set<std::string>& 
   // Members with role owner, else admin. Better Auth may store several roles
   // comma-separated ("owner,admin").
   const auto rows = sql::execPrepared(tx, "billing_organizations",
-                                      R"(SELECT o."id", o."name", u."email",
-                CASE WHEN 'owner' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 0
-                     WHEN 'admin' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 1
-                END AS rank
-         FROM "Organization" o
-         LEFT JOIN "Member" m ON m."organizationId" = o."id"
-         LEFT JOIN "User" u ON u."id" = m."userId"
-         WHERE o."id" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-         ORDER BY o."id", rank NULLS LAST, u."email")",
+                                      R"(SELECT o."id", o."name", r."email", r.rank
+         FROM jsonb_array_elements_text($1::jsonb) AS wanted(v)
+         CROSS JOIN LATERAL (SELECT "id", "name" FROM "Organization"
+                             WHERE "id" = wanted.v LIMIT 1) o
+         LEFT JOIN LATERAL (
+           SELECT u."email",
+                  CASE WHEN 'owner' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 0
+                       WHEN 'admin' = ANY(string_to_array(replace(m."role", ' ', ''), ',')) THEN 1
+                  END AS rank
+           FROM "Member" m LEFT JOIN "User" u ON u."id" = m."userId"
+           WHERE m."organizationId" = o."id" OFFSET 0) r ON true
+         ORDER BY o."id", r.rank NULLS LAST, r."email")",
                                       dump(array(organizations)));
   std::string current;
   Recipients recipients;

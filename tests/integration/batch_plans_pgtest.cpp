@@ -6,6 +6,7 @@
 
 #include <pqxx/pqxx>
 
+#include "handlers/billing_rows.hpp"
 #include "handlers/event_processor.hpp"
 #include "queue/effect_store.hpp"
 #include "tests/support/database.hpp"
@@ -64,6 +65,49 @@ TEST(BatchPlansPgTest, IntakeOutcomesTouchStripeWebhookEventByPrimaryKey) {
                         WHERE "id" IN ('evt_bulk_1', 'evt_bulk_2'))")[0]
                 .as<std::string>(),
             "processed,failed");
+}
+
+// The reads before a batch's handlers probe each wanted row. At 1,000
+// organizations (make bench's steady state), the plain `= ANY(json array)`
+// forms scanned Subscription, Organization and Member whole.
+TEST(BatchPlansPgTest, HandlerReadsProbeEachOrganizationAndSubscription) {
+  TestDatabase db;
+  pqxx::work tx(db.conn());
+  tx.exec(R"(INSERT INTO "Organization" ("id", "name", "slug", "createdAt")
+               SELECT 'org_' || g, 'Org ' || g, 'org-' || g, now() FROM generate_series(1, 1000) g;
+             INSERT INTO "User" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt")
+               SELECT 'user_' || g, 'U', 'owner' || g || '@x.example', true, now(), now()
+               FROM generate_series(1, 1000) g;
+             INSERT INTO "Member" ("id", "organizationId", "userId", "role", "createdAt")
+               SELECT 'm_' || g, 'org_' || g, 'user_' || g,
+                      CASE WHEN g % 2 = 0 THEN 'owner' ELSE 'member' END, now()
+               FROM generate_series(1, 1000) g;
+             INSERT INTO "Subscription" ("id", "organizationId", "stripeCustomerId", "status",
+                                         "livemode", "updatedAt")
+               SELECT 'sub_row_' || g, 'org_' || g, 'cus_' || g, 'active', false, now()
+               FROM generate_series(1, 1000) g;
+             ANALYZE "Organization", "User", "Member", "Subscription")");
+  const auto before = [&] {
+    return std::vector<long>{sequentialScans(tx, "Subscription"),
+                             sequentialScans(tx, "Organization"), sequentialScans(tx, "Member")};
+  };
+  const auto scansBefore = before();
+  const auto rows = handlers::lockRows(tx, {"org_2", "org_7"}, {"cus_9", "cus_2", "cus_missing"});
+  handlers::BillingState state;
+  handlers::loadOrganizations(tx, {"org_2", "org_7", "org_missing"}, state);
+  EXPECT_EQ(before(), scansBefore);
+
+  std::vector<std::string> locked;
+  for (const auto& r : rows) locked.push_back(r.organizationId);
+  EXPECT_EQ(locked, (std::vector<std::string>{"org_2", "org_7", "org_9"}));
+  EXPECT_TRUE(state.organizationExists("org_2"));
+  EXPECT_TRUE(state.organizationExists("org_7"));
+  EXPECT_FALSE(state.organizationExists("org_missing"));
+  EXPECT_EQ(state.recipients("org_2", "fallback@x.example").emails,
+            std::vector<std::string>{"owner2@x.example"});
+  // A member who is neither owner nor admin receives nothing: the fallback.
+  EXPECT_EQ(state.recipients("org_7", "fallback@x.example").emails,
+            std::vector<std::string>{"fallback@x.example"});
 }
 
 }  // namespace

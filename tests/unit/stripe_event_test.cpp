@@ -43,3 +43,25 @@ TEST(StripeEventTest, RejectsWhatIsNotAnEvent) {
 
 }  // namespace
 }  // namespace effectd::handlers
+
+namespace effectd::handlers {
+namespace {
+
+TEST(StripeEventTest, TheEventsObjectIsSkippedButMustStillBeValidJson) {
+  const auto parsed = parseEnvelope(
+      R"({"id":"evt_2","object":"event","type":"invoice.paid","created":5,"livemode":true,)"
+      R"("data":{"object":{"id":"in_1","lines":{"data":[{"id":"il_1"},[1,2,[3]]]}}},"account":"acct_1"})");
+  ASSERT_TRUE(parsed.ok()) << parsed.error;
+  EXPECT_EQ(parsed.event.id, "evt_2");
+  EXPECT_EQ(parsed.event.account, "acct_1");
+  EXPECT_TRUE(parsed.event.livemode);
+  EXPECT_EQ(
+      parseEnvelope(R"({"id":"evt_3","type":"x","created":1,"data":{"object":{"a":}}})").error,
+      "body is not valid JSON");
+  // A nested container where a top-level field belongs is no value of it.
+  EXPECT_EQ(parseEnvelope(R"({"id":{"x":1},"type":"x","created":1})").error,
+            "event has no string 'id'");
+}
+
+}  // namespace
+}  // namespace effectd::handlers
