@@ -26,7 +26,7 @@ struct Config {
   // Database.
   std::string databaseUrl;        // DATABASE_URL (secret: may hold a password)
   std::string databaseListenUrl;  // DATABASE_LISTEN_URL, defaults to databaseUrl
-  int databasePoolSize = 4;       // EFFECTD_DB_POOL_SIZE: connections used for intake
+  int databasePoolSize = 2;       // EFFECTD_DB_POOL_SIZE: connections used for intake
 
   // Stripe.
   std::vector<std::string> stripeWebhookSecrets;  // STRIPE_WEBHOOK_SECRET, comma-separated
