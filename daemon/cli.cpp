@@ -5,11 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "base/log.hpp"
 #include "config/config.hpp"
 #include "daemon/dev_trigger.hpp"
 #include "daemon/effects_cli.hpp"
 #include "daemon/events_cli.hpp"
-#include "daemon/log.hpp"
 #include "daemon/serve.hpp"
 #include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
@@ -163,7 +163,7 @@ int runCli(int argc, char** argv) {
   configCheckCmd->add_flag("--json", json, "Machine-readable output");
   configCheckCmd->callback([&] { exitCode = configCheck(json); });
 
-  handlers::EventFilter filter;
+  intake::EventFilter filter;
   std::string eventId;
   auto* eventsCmd = app.add_subcommand("events", "Inspect and replay stored Stripe events");
   eventsCmd->require_subcommand(1);

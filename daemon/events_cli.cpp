@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-json toJson(const handlers::StoredEvent& e) {
+json toJson(const intake::StoredEvent& e) {
   json out{{"id", e.envelope.id},
            {"type", e.envelope.type},
            {"livemode", e.envelope.livemode},
@@ -34,10 +34,10 @@ json toJson(const handlers::StoredEvent& e) {
 
 }  // namespace
 
-int eventsList(const config::Config& config, const handlers::EventFilter& filter, bool asJson) {
+int eventsList(const config::Config& config, const intake::EventFilter& filter, bool asJson) {
   return withDatabase(config, "events list", [&](pqxx::connection_base& conn) {
     pqxx::read_transaction tx(conn);
-    const auto events = handlers::selectEvents(tx, filter);
+    const auto events = intake::selectEvents(tx, filter);
     if (asJson) {
       json out = json::array();
       for (const auto& e : events) out.push_back(toJson(e));
@@ -59,7 +59,7 @@ int eventsList(const config::Config& config, const handlers::EventFilter& filter
 int eventsShow(const config::Config& config, const std::string& id, bool asJson) {
   return withDatabase(config, "events show", [&](pqxx::connection_base& conn) {
     pqxx::read_transaction tx(conn);
-    const auto events = handlers::selectEvents(tx, {.id = id, .limit = 1, .withPayload = true});
+    const auto events = intake::selectEvents(tx, {.id = id, .limit = 1, .withPayload = true});
     if (events.empty()) {
       std::cerr << "effectd events show: no event " << id << "\n";
       return 1;
@@ -69,7 +69,7 @@ int eventsShow(const config::Config& config, const std::string& id, bool asJson)
   });
 }
 
-int eventsReplay(const config::Config& config, handlers::EventFilter filter, bool asJson) {
+int eventsReplay(const config::Config& config, intake::EventFilter filter, bool asJson) {
   if (filter.id.empty() && filter.status.empty() && filter.type.empty() && filter.since.empty()) {
     std::cerr << "effectd events replay: name an event id, or --status, --type or --since\n";
     return 2;
@@ -77,10 +77,10 @@ int eventsReplay(const config::Config& config, handlers::EventFilter filter, boo
   filter.withPayload = true;
   const auto policy = config::eventRetryPolicy(config);
   return withDatabase(config, "events replay", [&](pqxx::connection_base& conn) {
-    std::vector<handlers::StoredEvent> events;
+    std::vector<intake::StoredEvent> events;
     {
       pqxx::read_transaction tx(conn);
-      events = handlers::selectEvents(tx, filter);
+      events = intake::selectEvents(tx, filter);
     }
     if (events.empty() && !filter.id.empty()) {
       std::cerr << "effectd events replay: no event " << filter.id << "\n";

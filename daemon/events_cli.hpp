@@ -4,14 +4,14 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "handlers/stored_events.hpp"
+#include "intake/stored_events.hpp"
 
 namespace effectd::daemon {
 
-int eventsList(const config::Config& config, const handlers::EventFilter& filter, bool asJson);
+int eventsList(const config::Config& config, const intake::EventFilter& filter, bool asJson);
 int eventsShow(const config::Config& config, const std::string& id, bool asJson);
 // Re-runs the handler of each matching event, one transaction each; replaying
 // an event changes nothing its first successful run did not.
-int eventsReplay(const config::Config& config, handlers::EventFilter filter, bool asJson);
+int eventsReplay(const config::Config& config, intake::EventFilter filter, bool asJson);
 
 }  // namespace effectd::daemon

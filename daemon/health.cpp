@@ -2,7 +2,7 @@
 
 #include <pqxx/pqxx>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"

@@ -16,9 +16,9 @@
 #include <list>
 #include <mutex>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "daemon/public_routes.hpp"
-#include "handlers/intake.hpp"
+#include "intake/intake_writer.hpp"
 
 namespace effectd::daemon {
 namespace {
@@ -39,13 +39,13 @@ constexpr std::size_t kLingerBytes = std::size_t{256} * 1024;
 // executor with the outcome. The work guard keeps the io_context running
 // while the database has the event, so a shutdown waits for the answer.
 template <typename Token>
-auto asyncStore(handlers::IntakeWriter& writer, handlers::IncomingEvent event, Token&& token) {
-  return asio::async_initiate<Token, void(handlers::StoreOutcome)>(
-      [&writer](auto handler, handlers::IncomingEvent&& event) {
+auto asyncStore(intake::IntakeWriter& writer, intake::IncomingEvent event, Token&& token) {
+  return asio::async_initiate<Token, void(intake::StoreOutcome)>(
+      [&writer](auto handler, intake::IncomingEvent&& event) {
         auto work = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(
             asio::get_associated_executor(handler));
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        writer.submit(std::move(event), [work, shared](handlers::StoreOutcome outcome) {
+        writer.submit(std::move(event), [work, shared](intake::StoreOutcome outcome) {
           asio::post(work->get_executor(),
                      [work, shared, outcome] { std::move (*shared)(outcome); });
         });
@@ -97,7 +97,7 @@ http::response<http::string_body> toResponse(const Reply& reply, unsigned versio
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& ioc, Options options, PublicRoutes& routes, handlers::IntakeWriter& writer)
+  Impl(asio::io_context& ioc, Options options, PublicRoutes& routes, intake::IntakeWriter& writer)
       : ioc(ioc),
         options(std::move(options)),
         routes(routes),
@@ -393,7 +393,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& ioc;
   Options options;
   PublicRoutes& routes;
-  handlers::IntakeWriter& writer;
+  intake::IntakeWriter& writer;
   asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   asio::steady_timer deadline;
@@ -404,7 +404,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, Options options, PublicRoutes& routes,
-                       handlers::IntakeWriter& writer)
+                       intake::IntakeWriter& writer)
     : impl_(std::make_shared<Impl>(ioc, std::move(options), routes, writer)) {}
 
 HttpServer::~HttpServer() = default;

@@ -12,7 +12,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace effectd::handlers {
+namespace effectd::intake {
 class IntakeWriter;
 }
 
@@ -33,7 +33,7 @@ class HttpServer {
 
   // Binds and listens; throws std::system_error when the address is taken.
   HttpServer(boost::asio::io_context& ioc, Options options, PublicRoutes& routes,
-             handlers::IntakeWriter& writer);
+             intake::IntakeWriter& writer);
   ~HttpServer();
 
   void start();

@@ -72,8 +72,8 @@ Decision PublicRoutes::webhook(PublicRequest& request) const {
   return StoreAction{{std::move(parsed.event), std::move(request.body)}};
 }
 
-Reply PublicRoutes::afterStore(handlers::StoreOutcome outcome) {
-  using handlers::StoreOutcome;
+Reply PublicRoutes::afterStore(intake::StoreOutcome outcome) {
+  using intake::StoreOutcome;
   switch (outcome) {
     case StoreOutcome::Stored:
       return Reply{200, R"({"received":true})", "stored"};
@@ -82,7 +82,7 @@ Reply PublicRoutes::afterStore(handlers::StoreOutcome outcome) {
     case StoreOutcome::Unavailable:
     case StoreOutcome::Overloaded:
     case StoreOutcome::ShuttingDown:
-      return unavailable(handlers::describe(outcome));
+      return unavailable(intake::describe(outcome));
   }
   return unavailable("unknown outcome");
 }

@@ -10,7 +10,7 @@
 #include <variant>
 
 #include "config/config.hpp"
-#include "handlers/intake.hpp"
+#include "intake/intake_writer.hpp"
 
 namespace effectd::sql {
 class DatabaseHealth;
@@ -27,7 +27,7 @@ struct Reply {
 };
 
 struct StoreAction {
-  handlers::IncomingEvent event;
+  intake::IncomingEvent event;
 };
 
 using Decision = std::variant<Reply, StoreAction>;
@@ -53,7 +53,7 @@ class PublicRoutes {
   Decision handle(PublicRequest request) const;
 
   // The reply once the intake writer has answered.
-  static Reply afterStore(handlers::StoreOutcome outcome);
+  static Reply afterStore(intake::StoreOutcome outcome);
   // For a body over the limit, answered before it is read.
   Reply bodyTooLarge() const;
   static Reply unavailable(std::string_view reason);

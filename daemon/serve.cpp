@@ -7,14 +7,14 @@
 #include <thread>
 #include <vector>
 
+#include "base/log.hpp"
+#include "daemon/channel_factory.hpp"
 #include "daemon/health.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/lifecycle.hpp"
-#include "daemon/log.hpp"
 #include "daemon/public_routes.hpp"
-#include "handlers/event_retrier.hpp"
-#include "handlers/intake.hpp"
-#include "queue/channels/channel_factory.hpp"
+#include "intake/event_retrier.hpp"
+#include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
 #include "sql/database_health.hpp"
 
@@ -25,17 +25,17 @@ int serve(const config::Config& config) {
   sql::DatabaseHealth health;
   const std::chrono::milliseconds databaseTimeout = config.databaseTimeout;
   HealthMonitor monitor({.databaseUrl = config.databaseUrl, .timeout = databaseTimeout}, health);
-  handlers::IntakeWriter writer({.databaseUrl = config.databaseUrl,
-                                 .connections = config.databasePoolSize,
-                                 .maxBatch = config.intakeMaxBatch,
-                                 .maxQueue = config.intakeMaxQueue,
-                                 .databaseTimeout = databaseTimeout,
-                                 .health = &health,
-                                 .retry = config::eventRetryPolicy(config)});
-  handlers::EventRetrier retrier({.databaseUrl = config.databaseUrl,
-                                  .policy = config::eventRetryPolicy(config),
-                                  .interval = config.eventRetryPoll,
-                                  .databaseTimeout = databaseTimeout});
+  intake::IntakeWriter writer({.databaseUrl = config.databaseUrl,
+                               .connections = config.databasePoolSize,
+                               .maxBatch = config.intakeMaxBatch,
+                               .maxQueue = config.intakeMaxQueue,
+                               .databaseTimeout = databaseTimeout,
+                               .health = &health,
+                               .retry = config::eventRetryPolicy(config)});
+  intake::EventRetrier retrier({.databaseUrl = config.databaseUrl,
+                                .policy = config::eventRetryPolicy(config),
+                                .interval = config.eventRetryPoll,
+                                .databaseTimeout = databaseTimeout});
   queue::Drainer drainer({.databaseUrl = config.databaseUrl,
                           .listenUrl = config.databaseListenUrl,
                           .worker = queue::Drainer::defaultWorkerName(),
@@ -47,7 +47,7 @@ int serve(const config::Config& config) {
                           .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
                           .retention = std::chrono::hours(24 * config.retentionDays),
                           .databaseTimeout = databaseTimeout},
-                         queue::makeChannels(config));
+                         makeChannels(config));
   PublicRoutes routes({.config = &config, .health = &health});
 
   asio::io_context ioc(config.ioThreads);

@@ -3,7 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "handlers/handler.hpp"
 
 namespace effectd::handlers {

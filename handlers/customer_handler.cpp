@@ -2,7 +2,7 @@
 // customer.subscription.deleted for each, which is what changes the row.
 // The organization keeps its row (its history) and its link, so that late
 // events of the customer still resolve; nothing is sent for this event.
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "handlers/handler.hpp"
 
 namespace effectd::handlers {

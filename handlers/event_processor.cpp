@@ -6,7 +6,7 @@
 #include <set>
 #include <variant>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "handlers/billing_rows.hpp"
 #include "handlers/handler.hpp"
 #include "queue/enqueue.hpp"

@@ -9,7 +9,7 @@
 #include <memory>
 #include <optional>
 
-#include "sql/ids.hpp"
+#include "base/hex.hpp"
 
 namespace effectd::handlers {
 namespace {
@@ -149,8 +149,7 @@ SignatureError verifySignature(std::string_view headerValue, std::string_view bo
 std::string signPayload(std::string_view secret, std::int64_t timestamp, std::string_view body) {
   const auto digest = hmac(secret, timestamp, body).value_or(Digest{});
   return "t=" + std::to_string(timestamp) + ",v1=" +
-         sql::hexEncode(
-             std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+         hexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace effectd::handlers

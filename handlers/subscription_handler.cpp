@@ -1,7 +1,7 @@
 // customer.subscription.created|updated|deleted|paused|resumed|trial_will_end:
 // mirror the subscription into its organization's row, guarded by the
 // ordering rules, and enqueue the effects the event causes.
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "handlers/billing_effects.hpp"
 #include "handlers/handler.hpp"
 #include "handlers/organizations.hpp"

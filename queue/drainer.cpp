@@ -11,7 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 

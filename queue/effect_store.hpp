@@ -52,7 +52,6 @@ struct ClaimRequest {
 // deduplicates (the rescuer of an expired lease reads that).
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
-
 // Writes outcomes, each as afterAttempt decides; an effect whose lease was
 // taken over meanwhile (lockedBy differs) is left alone. Returns how many
 // rows were written.

@@ -7,8 +7,8 @@
 #include <random>
 #include <string_view>
 
+#include "base/hex.hpp"
 #include "queue/templates.hpp"
-#include "sql/ids.hpp"
 
 namespace effectd::queue {
 namespace {
@@ -168,7 +168,7 @@ ComposeResult composeEmail(const std::string& payloadJson, const std::string& de
 }
 
 std::string messageIdFor(const std::string& key) {
-  return "<" + sql::sha256Hex(key).substr(0, 32) + "@effectd>";
+  return "<" + sha256Hex(key).substr(0, 32) + "@effectd>";
 }
 
 std::string toMime(const EmailMessage& m, const std::string& messageId) {

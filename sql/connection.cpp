@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <pqxx/pqxx>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "sql/error_text.hpp"
 
 namespace effectd::sql {

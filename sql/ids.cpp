@@ -1,5 +1,7 @@
 #include "sql/ids.hpp"
 
+#include "base/hex.hpp"
+
 #include <openssl/evp.h>
 
 #include <array>
@@ -8,8 +10,6 @@
 #include <random>
 
 namespace effectd::sql {
-
-std::string hexEncode(std::string_view bytes);
 
 namespace {
 // 8-4-4-4-12 hex digits of 16 bytes.
@@ -38,10 +38,6 @@ std::string newUuidV7() {
   return formatUuid(b.data());
 }
 
-}  // namespace effectd::sql
-
-namespace effectd::sql {
-
 std::string uuidV5(const std::string& name) {
   // effectd's namespace: UUIDv5("effectd", DNS namespace), fixed forever.
   static constexpr unsigned char ns[16] = {0x5c, 0x3e, 0x1f, 0x80, 0x7a, 0x2d, 0x5b, 0x4e,
@@ -54,28 +50,6 @@ std::string uuidV5(const std::string& name) {
   digest[6] = static_cast<unsigned char>(0x50 | (digest[6] & 0x0f));  // version 5
   digest[8] = static_cast<unsigned char>(0x80 | (digest[8] & 0x3f));  // RFC 4122 variant
   return formatUuid(digest);
-}
-
-}  // namespace effectd::sql
-
-namespace effectd::sql {
-
-std::string hexEncode(std::string_view bytes) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += hex[c >> 4];
-    out += hex[c & 0xf];
-  }
-  return out;
-}
-
-std::string sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 }  // namespace effectd::sql

@@ -19,12 +19,3 @@ namespace effectd::sql {
 std::string uuidV5(const std::string& name);
 
 }  // namespace effectd::sql
-
-namespace effectd::sql {
-
-// Lower-case hex of raw bytes, and of their SHA-256: migration checksums,
-// Message-IDs derived from effect keys, signatures.
-std::string hexEncode(std::string_view bytes);
-std::string sha256Hex(std::string_view text);
-
-}  // namespace effectd::sql

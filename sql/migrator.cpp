@@ -5,7 +5,7 @@
 #include <string_view>
 #include <utility>
 
-#include "sql/ids.hpp"
+#include "base/hex.hpp"
 
 namespace effectd::embedded {
 // sql/migrations/*.sql, compiled in by cmake/embed_files.cmake, by name.

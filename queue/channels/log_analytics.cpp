@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 
 namespace effectd::queue {
 

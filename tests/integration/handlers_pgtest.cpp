@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "handlers/event_processor.hpp"
-#include "handlers/event_retrier.hpp"
-#include "handlers/intake.hpp"
-#include "handlers/stored_events.hpp"
+#include "intake/event_retrier.hpp"
+#include "intake/intake_writer.hpp"
+#include "intake/stored_events.hpp"
 #include "tests/support/billing_db.hpp"
 #include "tests/support/database.hpp"
 #include "tests/support/stripe_fixtures.hpp"
@@ -21,6 +21,11 @@ namespace effectd::handlers {
 namespace {
 
 using namespace effectd::testing;
+using intake::EventRetrier;
+using intake::IncomingEvent;
+using intake::IntakeWriter;
+using intake::selectEvents;
+using intake::StoreOutcome;
 constexpr std::int64_t T = 1760000000;
 
 class HandlersPgTest : public ::testing::TestWithParam<ApiShape> {

@@ -96,7 +96,7 @@ TEST_F(PublicRoutesTest, ReadinessFollowsTheDatabaseAndDraining) {
 }
 
 TEST_F(PublicRoutesTest, StoreOutcomesMapToWhatStripeShouldSee) {
-  using handlers::StoreOutcome;
+  using intake::StoreOutcome;
   EXPECT_EQ(PublicRoutes::afterStore(StoreOutcome::Stored).status, 200u);
   const auto dup = PublicRoutes::afterStore(StoreOutcome::Duplicate);
   EXPECT_EQ(dup.status, 200u);

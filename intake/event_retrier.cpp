@@ -1,13 +1,21 @@
-#include "handlers/event_retrier.hpp"
+#include "intake/event_retrier.hpp"
 
 #include <pqxx/pqxx>
 
-#include "daemon/log.hpp"
-#include "handlers/stored_events.hpp"
+#include "base/log.hpp"
+#include "intake/stored_events.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
-namespace effectd::handlers {
+namespace effectd::intake {
+
+using handlers::applyEvents;
+using handlers::EventInput;
+using handlers::EventOutcome;
+using handlers::EventStatus;
+using handlers::recordOutcomes;
+using handlers::RetryPolicy;
+using handlers::wakeLinkedCustomers;
 
 EventRetrier::EventRetrier(Options options) : options_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
@@ -73,4 +81,4 @@ void EventRetrier::run() {
   }
 }
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

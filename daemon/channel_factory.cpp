@@ -1,4 +1,4 @@
-#include "queue/channels/channel_factory.hpp"
+#include "daemon/channel_factory.hpp"
 
 #include "queue/channels/file_email.hpp"
 #include "queue/channels/log_analytics.hpp"
@@ -6,7 +6,9 @@
 #include "queue/channels/smtp_email.hpp"
 #include "queue/channels/throttled_channel.hpp"
 
-namespace effectd::queue {
+namespace effectd::daemon {
+
+using namespace effectd::queue;
 namespace {
 
 // config::load validated and normalized every entry.
@@ -80,4 +82,4 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
   return channels;
 }
 
-}  // namespace effectd::queue
+}  // namespace effectd::daemon

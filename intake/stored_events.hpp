@@ -12,10 +12,10 @@ namespace pqxx {
 class transaction_base;
 }
 
-namespace effectd::handlers {
+namespace effectd::intake {
 
 struct StoredEvent {
-  EventEnvelope envelope;
+  handlers::EventEnvelope envelope;
   std::string payload;  // empty unless asked for
   std::string status;
   int attempts = 0;
@@ -38,4 +38,4 @@ struct EventFilter {
 
 std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFilter& filter);
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

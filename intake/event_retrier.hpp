@@ -15,13 +15,13 @@ namespace pqxx {
 class connection_base;
 }
 
-namespace effectd::handlers {
+namespace effectd::intake {
 
 class EventRetrier {
  public:
   struct Options {
     std::string databaseUrl;
-    RetryPolicy policy;
+    handlers::RetryPolicy policy;
     std::chrono::milliseconds interval{1000};  // how often to look for due events
     int batchSize = 32;                        // events per transaction
     std::chrono::milliseconds databaseTimeout{5000};
@@ -40,7 +40,8 @@ class EventRetrier {
   EventRetrier& operator=(const EventRetrier&) = delete;
 
   // One pass: the events due now, at most `batchSize`, in one transaction.
-  static Counts runOnce(pqxx::connection_base& conn, const RetryPolicy& policy, int batchSize);
+  static Counts runOnce(pqxx::connection_base& conn, const handlers::RetryPolicy& policy,
+                        int batchSize);
 
  private:
   void run();
@@ -52,4 +53,4 @@ class EventRetrier {
   std::thread thread_;
 };
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

@@ -1,8 +1,10 @@
-#include "handlers/stored_events.hpp"
+#include "intake/stored_events.hpp"
 
 #include <pqxx/pqxx>
 
-namespace effectd::handlers {
+namespace effectd::intake {
+
+using handlers::EventEnvelope;
 
 std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFilter& f) {
   constexpr const char* iso = R"('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')";
@@ -52,4 +54,4 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
   return out;
 }
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

@@ -1,4 +1,4 @@
-#include "handlers/intake.hpp"
+#include "intake/intake_writer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include "sql/database_health.hpp"
 #include "tests/support/database.hpp"
 
-namespace effectd::handlers {
+namespace effectd::intake {
 namespace {
 
 using testing::TestDatabase;
@@ -131,4 +131,4 @@ TEST(IntakePgTest, AFullQueueAnswersOverloadedAndAStoppedWriterShuttingDown) {
 }
 
 }  // namespace
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

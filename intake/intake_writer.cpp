@@ -1,15 +1,24 @@
-#include "handlers/intake.hpp"
+#include "intake/intake_writer.hpp"
 
 #include <algorithm>
 #include <pqxx/pqxx>
 #include <unordered_set>
 
-#include "daemon/log.hpp"
+#include "base/log.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
 
-namespace effectd::handlers {
+namespace effectd::intake {
+
+using handlers::AppliedEvents;
+using handlers::applyEvents;
+using handlers::applyEventsOrThrow;
+using handlers::EventInput;
+using handlers::ProcessOutcome;
+using handlers::RetryPolicy;
+using handlers::toString;
+using handlers::wakeLinkedCustomers;
 namespace {
 
 constexpr std::size_t kColumns = 9;
@@ -261,4 +270,4 @@ void IntakeWriter::run(int index) {
   }
 }
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake

@@ -26,10 +26,10 @@ namespace effectd::sql {
 class DatabaseHealth;
 }
 
-namespace effectd::handlers {
+namespace effectd::intake {
 
 struct IncomingEvent {
-  EventEnvelope envelope;
+  handlers::EventEnvelope envelope;
   std::string payload;  // the raw body, stored as JSONB
 };
 
@@ -55,7 +55,7 @@ class IntakeWriter {
     std::size_t maxQueue = 8192;  // queued events beyond which submit answers Overloaded
     std::chrono::milliseconds databaseTimeout{5000};  // per transaction, then 503
     sql::DatabaseHealth* health = nullptr;
-    RetryPolicy retry;  // for events whose handler fails
+    handlers::RetryPolicy retry;  // for events whose handler fails
   };
 
   explicit IntakeWriter(Options options);
@@ -74,7 +74,7 @@ class IntakeWriter {
   // Throws pqxx's exceptions when the transaction as a whole fails.
   static std::vector<StoreOutcome> storeBatch(pqxx::connection_base& conn,
                                               std::span<const IncomingEvent> events,
-                                              const RetryPolicy& retry = {});
+                                              const handlers::RetryPolicy& retry = {});
 
  private:
   struct Pending {
@@ -91,4 +91,4 @@ class IntakeWriter {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace effectd::handlers
+}  // namespace effectd::intake
