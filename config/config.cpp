@@ -428,7 +428,8 @@ std::vector<Setting> describe(const Config& c) {
 }
 
 handlers::RetryPolicy eventRetryPolicy(const Config& c) {
-  return {.base = c.eventRetryBase, .max = c.eventRetryMax, .maxAttempts = c.eventMaxAttempts};
+  return {.backoff = {.base = c.eventRetryBase, .max = c.eventRetryMax},
+          .maxAttempts = c.eventMaxAttempts};
 }
 
 }  // namespace effectd::config

@@ -90,7 +90,7 @@ int eventsReplay(const config::Config& config, intake::EventFilter filter, bool 
     json out = json::array();
     for (const auto& e : events) {
       pqxx::work tx(conn, "replay");
-      const auto outcome = handlers::processEvent(tx, e.envelope, e.payload, policy);
+      const auto outcome = handlers::processEvent(tx, e.envelope, e.payload, e.attempts, policy);
       tx.commit();
       failed += outcome.status == handlers::EventStatus::Failed;
       const auto status = std::string(handlers::toString(outcome.status));

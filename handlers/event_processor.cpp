@@ -277,42 +277,44 @@ void wakeLinkedCustomers(pqxx::connection_base& conn, const std::vector<std::str
   }
 }
 
+std::optional<double> RetryPolicy::retryIn(int runsBefore) const {
+  if (runsBefore + 1 >= maxAttempts) return std::nullopt;
+  return backoff.jittered(runsBefore + 1);
+}
+
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy) {
   if (outcomes.empty()) return;
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& o : outcomes) {
-    rows.push_back(
-        {{"id", o.eventId}, {"status", toString(o.outcome.status)}, {"error", o.outcome.error}});
+    const auto retryIn =
+        o.outcome.status == EventStatus::Failed ? policy.retryIn(o.runsBefore) : std::nullopt;
+    rows.push_back({{"id", o.eventId},
+                    {"status", toString(o.outcome.status)},
+                    {"error", o.outcome.error},
+                    {"retry_in", retryIn ? nlohmann::json(*retryIn) : nlohmann::json()}});
   }
-  // A failed event is due again after exponential backoff with ±25% jitter;
-  // past the last attempt it waits for an operator (events replay), with no
-  // nextAttemptAt.
   sql::execPrepared(tx, "event_outcomes",
                     R"(UPDATE "StripeWebhookEvent" e SET
              "status" = v."status", "attempts" = e."attempts" + 1,
              "lastError" = NULLIF(v."error", ''),
              "processedAt" = CASE WHEN v."status" = 'failed' THEN NULL
                                   ELSE now() AT TIME ZONE 'UTC' END,
-             "nextAttemptAt" = CASE WHEN v."status" = 'failed' AND e."attempts" + 1 < $2
-               THEN now() AT TIME ZONE 'UTC'
-                 + make_interval(secs => LEAST($4::float8, $3::float8 * power(2, LEAST(e."attempts", 20)))
-                                         * (0.75 + random() * 0.5)) END
-         FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "status" text, "error" text)
+             "nextAttemptAt" = now() AT TIME ZONE 'UTC' + make_interval(secs => v."retry_in")
+         FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "status" text, "error" text,
+                                                  "retry_in" float8)
          WHERE e."id" = v."id"
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($1::jsonb) r)))",
-                    rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    policy.maxAttempts, static_cast<double>(policy.base.count()),
-                    static_cast<double>(policy.max.count()));
+                    rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
-                            std::string_view payload, const RetryPolicy& policy) {
+                            std::string_view payload, int runsBefore, const RetryPolicy& policy) {
   const EventInput input{&event, payload};
   auto applied = applyEvents(tx, std::span(&input, 1));
-  recordOutcomes(tx, {{event.id, applied.outcomes.front()}}, policy);
+  recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);
   wakeWaitingEvents(tx, applied.linkedCustomers);
   return applied.outcomes.front();
 }

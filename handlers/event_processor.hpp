@@ -5,11 +5,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/backoff.hpp"
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
@@ -19,12 +21,14 @@ class transaction_base;
 
 namespace effectd::handlers {
 
-// After the n-th failed run an event is due again in min(max, base * 2^(n-1)),
-// jittered by ±25% so that a burst of failures does not retry in lockstep.
+// A failed event is due again after the backoff of its failures; after
+// maxAttempts runs it stays failed for an operator (events replay).
 struct RetryPolicy {
-  std::chrono::seconds base{10};   // first retry after about this long
-  std::chrono::seconds max{3600};  // backoff cap
-  int maxAttempts = 12;            // then the event stays failed for an operator
+  Backoff backoff;
+  int maxAttempts = 12;
+  // Seconds until a run that failed, after `runsBefore` earlier ones, is
+  // due again; none when that was the last attempt.
+  std::optional<double> retryIn(int runsBefore) const;
 };
 
 enum class EventStatus { Processed, Ignored, Failed };
@@ -40,6 +44,7 @@ bool isHandledType(std::string_view type);
 struct EventOutcome {
   std::string eventId;
   ProcessOutcome outcome;
+  int runsBefore = 0;  // the row's attempts before this run
 };
 
 // A stored event, as the handlers read it.
@@ -84,6 +89,6 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
 // applyEvents, then recordOutcomes and the wake-up, of one event, all in the
 // caller's transaction (the operator's replay).
 ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
-                            std::string_view payload, const RetryPolicy& policy);
+                            std::string_view payload, int runsBefore, const RetryPolicy& policy);
 
 }  // namespace effectd::handlers

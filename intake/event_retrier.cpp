@@ -44,7 +44,7 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   std::vector<EventOutcome> recorded;
   recorded.reserve(outcomes.size());
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    recorded.push_back({due[i].envelope.id, outcomes[i]});
+    recorded.push_back({due[i].envelope.id, outcomes[i], due[i].attempts});
     counts.processed += outcomes[i].status == EventStatus::Processed;
     counts.ignored += outcomes[i].status == EventStatus::Ignored;
     counts.failed += outcomes[i].status == EventStatus::Failed;

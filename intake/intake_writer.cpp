@@ -21,32 +21,26 @@ using handlers::toString;
 using handlers::wakeLinkedCustomers;
 namespace {
 
-constexpr std::size_t kColumns = 9;
+constexpr std::size_t kColumns = 10;
 
 // INSERT of n events with their handlers' outcomes, prepared once per batch
 // size and connection: each row is written once, already processed, ignored
-// or failed (then due again after the first backoff, with ±25% jitter).
-// After the rows' parameters: the retry policy's max attempts, base and cap.
+// or failed (then due again after the first backoff, decided in C++).
 std::string insertSql(std::size_t n) {
   std::string sql =
       R"(INSERT INTO "StripeWebhookEvent" ("id", "type", "livemode", "apiVersion", "account",)"
       R"( "stripeCreatedAt", "payload", "status", "lastError", "attempts", "processedAt",)"
       R"( "nextAttemptAt", "receivedAt") VALUES )";
   const auto param = [](std::size_t i) { return "$" + std::to_string(i); };
-  const auto maxAttempts = param(n * kColumns + 1);
-  const auto base = param(n * kColumns + 2);
-  const auto cap = param(n * kColumns + 3);
   for (std::size_t row = 0; row < n; ++row) {
     const auto p = [&](std::size_t col) { return param(row * kColumns + col); };
     sql += row ? ",(" : "(";
     sql += p(1) + "," + p(2) + "," + p(3) + "::boolean,NULLIF(" + p(4) + ",''),NULLIF(" + p(5) +
            ",''),to_timestamp(" + p(6) + "::bigint) AT TIME ZONE 'UTC'," + p(7) + "::jsonb," +
            p(8) + ",NULLIF(" + p(9) + ",''),1,CASE WHEN " + p(8) +
-           " = 'failed' THEN NULL ELSE now() AT TIME ZONE 'UTC' END,CASE WHEN " + p(8) +
-           " = 'failed' AND 1 < " + maxAttempts +
-           "::integer THEN now() AT TIME ZONE 'UTC' + make_interval(secs => LEAST(" + cap +
-           "::float8, " + base +
-           "::float8) * (0.75 + random() * 0.5)) END,now() AT TIME ZONE 'UTC')";
+           " = 'failed' THEN NULL ELSE now() AT TIME ZONE 'UTC' END," +
+           "now() AT TIME ZONE 'UTC' + make_interval(secs => NULLIF(" + p(10) +
+           ",'')::float8),now() AT TIME ZONE 'UTC')";
   }
   sql += R"( ON CONFLICT ("id") DO NOTHING RETURNING "id")";
   return sql;
@@ -67,7 +61,7 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     return events[indices[a]].envelope.id < events[indices[b]].envelope.id;
   });
   std::vector<std::string> params;
-  params.reserve(indices.size() * kColumns + 3);
+  params.reserve(indices.size() * kColumns);
   for (auto k : order) {
     const auto& e = events[indices[k]].envelope;
     params.push_back(e.id);
@@ -79,10 +73,10 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     params.push_back(events[indices[k]].payload);
     params.push_back(std::string(toString(outcomes[k].status)));
     params.push_back(outcomes[k].error);
+    const auto retryIn =
+        outcomes[k].status == handlers::EventStatus::Failed ? retry.retryIn(0) : std::nullopt;
+    params.push_back(retryIn ? std::to_string(*retryIn) : std::string());
   }
-  params.push_back(std::to_string(retry.maxAttempts));
-  params.push_back(std::to_string(retry.base.count()));
-  params.push_back(std::to_string(retry.max.count()));
   const auto name = "intake_insert_" + std::to_string(indices.size());
   tx.conn().prepare(name, insertSql(indices.size()));
   std::unordered_set<std::string> inserted;

@@ -35,11 +35,6 @@ std::vector<std::string> effectStatusNames() {
   return out;
 }
 
-std::chrono::seconds RetryPolicy::delayAfter(int failedAttempts) const {
-  const int doublings = std::clamp(failedAttempts - 1, 0, 20);
-  return std::min(base * (std::int64_t{1} << doublings), max);
-}
-
 EffectStatus atClaim(bool lastAttemptElsewhere) {
   return lastAttemptElsewhere ? EffectStatus::Unknown : EffectStatus::Running;
 }
@@ -56,8 +51,7 @@ AfterAttempt afterAttempt(const DeliveryResult& result, int attempts, int maxAtt
     case DeliveryResult::Outcome::Retry:
       if (attempts >= maxAttempts) return {.status = EffectStatus::Dead};
       if (result.retryAfter) return {.status = EffectStatus::Pending, .delay = *result.retryAfter};
-      return {
-          .status = EffectStatus::Pending, .delay = policy.delayAfter(attempts), .jitter = true};
+      return {.status = EffectStatus::Pending, .delay = policy.after(attempts), .jitter = true};
   }
   throw std::logic_error("delivery outcome " + std::to_string(static_cast<int>(result.outcome)));
 }

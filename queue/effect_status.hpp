@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/backoff.hpp"
 #include "queue/effect.hpp"
 
 namespace effectd::queue {
@@ -27,12 +28,8 @@ std::string_view toString(EffectStatus status);
 std::optional<EffectStatus> parseEffectStatus(std::string_view text);
 std::vector<std::string> effectStatusNames();  // every status, in lifecycle order
 
-// Exponential backoff: after the n-th failed attempt, min(max, base * 2^(n-1)).
-struct RetryPolicy {
-  std::chrono::seconds base{10};
-  std::chrono::seconds max{3600};
-  std::chrono::seconds delayAfter(int failedAttempts) const;
-};
+// Failed deliveries back off as failed events do.
+using RetryPolicy = Backoff;
 
 // A due effect at claim time: running, leased to the claimer; or unknown
 // when its last attempt went through another provider than the claimer's,
@@ -42,8 +39,8 @@ EffectStatus atClaim(bool lastAttemptElsewhere);
 // What an attempt's outcome makes of a running effect.
 struct AfterAttempt {
   EffectStatus status = EffectStatus::Sent;
-  // Pending: due again after this long; jittered (±25%) unless it is the
-  // provider's own Retry-After.
+  // Pending: due again after this long; jittered (Backoff::jitter) unless it
+  // is the provider's own Retry-After.
   std::chrono::seconds delay{0};
   bool jitter = false;
 };

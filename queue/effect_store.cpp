@@ -94,8 +94,8 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     {"status", toString(next.status)},
                     {"error", withoutNul(c.result.error)},
                     {"message", withoutNul(c.result.providerMessageId)},
-                    {"delay", static_cast<double>(next.delay.count())},
-                    {"jitter", next.jitter}});
+                    {"delay", next.jitter ? Backoff::jitter(next.delay)
+                                          : static_cast<double>(next.delay.count())}});
   }
   const auto batch = rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   const auto r = sql::execPrepared(tx, "effects_complete",
@@ -105,14 +105,12 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
            "sentAt" = CASE WHEN v."status" = $3 THEN now() AT TIME ZONE 'UTC' END,
            "runAt" = CASE WHEN v."status" = $4 THEN now() AT TIME ZONE 'UTC'
-                       + make_interval(secs => v."delay"
-                                       * CASE WHEN v."jitter" THEN 0.75 + random() * 0.5 ELSE 1 END)
+                       + make_interval(secs => v."delay")
                      ELSE e."runAt" END,
            "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($2::jsonb)
-              AS v("id" text, "status" text, "error" text, "message" text, "delay" float8,
-                   "jitter" boolean)
+              AS v("id" text, "status" text, "error" text, "message" text, "delay" float8)
          WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.

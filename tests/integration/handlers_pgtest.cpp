@@ -65,7 +65,7 @@ class HandlersPgTest : public ::testing::TestWithParam<ApiShape> {
   }
 
   TestDatabase db_;
-  RetryPolicy policy_{.base = std::chrono::seconds(1)};
+  RetryPolicy policy_{.backoff = {.base = std::chrono::seconds(1)}};
 };
 
 INSTANTIATE_TEST_SUITE_P(BothApiShapes, HandlersPgTest,
@@ -315,7 +315,7 @@ TEST_P(HandlersPgTest, AnEventForAnUnknownOrganizationSucceedsOnceTheCheckoutArr
 // locks rows, then wakes the events it unblocks. The wake-up runs after the
 // batch's commit, so the batch never holds a row while it waits for an event.
 TEST_P(HandlersPgTest, ALinkingBatchHoldsNoRowWhileItWakesAnEventTheRetrierHolds) {
-  policy_.base = std::chrono::hours(1);  // due again only when woken
+  policy_.backoff.base = std::chrono::hours(1);  // due again only when woken
   ASSERT_EQ(deliver(sub("evt_early", "customer.subscription.created", T + 1, spec("active"))),
             StoreOutcome::Stored);
   pqxx::nontransaction(db_.conn())
@@ -392,7 +392,8 @@ TEST_P(HandlersPgTest, ReplayingEveryEventChangesNothing) {
   ASSERT_EQ(events.size(), 5u);
   for (const auto& e : events) {
     pqxx::work tx(db_.conn());
-    EXPECT_NE(processEvent(tx, e.envelope, e.payload, policy_).status, EventStatus::Failed);
+    EXPECT_NE(processEvent(tx, e.envelope, e.payload, e.attempts, policy_).status,
+              EventStatus::Failed);
     tx.commit();
   }
   EXPECT_EQ(before(), snapshot);

@@ -20,14 +20,19 @@ TEST(EffectStatusTest, EveryStatusHasTheTablesNameAndBack) {
   EXPECT_FALSE(parseEffectStatus(""));
 }
 
-TEST(EffectStatusTest, BackoffDoublesFromTheBaseUpToTheCap) {
-  EXPECT_EQ(kPolicy.delayAfter(1), seconds(10));
-  EXPECT_EQ(kPolicy.delayAfter(2), seconds(20));
-  EXPECT_EQ(kPolicy.delayAfter(5), seconds(160));
-  EXPECT_EQ(kPolicy.delayAfter(9), seconds(2560));
-  EXPECT_EQ(kPolicy.delayAfter(10), seconds(3600));
-  EXPECT_EQ(kPolicy.delayAfter(1000), seconds(3600));  // no overflow
-  EXPECT_EQ(kPolicy.delayAfter(0), seconds(10));
+TEST(EffectStatusTest, BackoffDoublesFromTheBaseUpToTheCapAndJittersByAQuarter) {
+  EXPECT_EQ(kPolicy.after(1), seconds(10));
+  EXPECT_EQ(kPolicy.after(2), seconds(20));
+  EXPECT_EQ(kPolicy.after(5), seconds(160));
+  EXPECT_EQ(kPolicy.after(9), seconds(2560));
+  EXPECT_EQ(kPolicy.after(10), seconds(3600));
+  EXPECT_EQ(kPolicy.after(1000), seconds(3600));  // no overflow
+  EXPECT_EQ(kPolicy.after(0), seconds(10));
+  for (int i = 0; i < 1000; ++i) {
+    const double j = kPolicy.jittered(2);
+    EXPECT_GE(j, 15.0);
+    EXPECT_LT(j, 25.0);
+  }
 }
 
 TEST(EffectStatusTest, AnAttemptsOutcomeDecidesTheNextStatus) {
