@@ -21,18 +21,14 @@ struct HealthMonitor::State {
 HealthMonitor::HealthMonitor(Options options, sql::DatabaseHealth& health)
     : options_(std::move(options)),
       health_(health),
-      state_(std::make_unique<State>(options_.databaseUrl, options_.timeout)) {
-  runOnce();  // ready as soon as possible, before the first interval passes
-  thread_ = std::thread([this] { run(); });
-}
+      state_(std::make_unique<State>(options_.databaseUrl, options_.timeout)),
+      thread_(options_.interval, [this] {
+        runOnce();
+        return false;
+      }) {}
 
 HealthMonitor::~HealthMonitor() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stop();
 }
 
 bool HealthMonitor::runOnce() {
@@ -65,15 +61,6 @@ bool HealthMonitor::runOnce() {
   state_->reported = true;
   state_->lastReachable = reachable;
   return reachable;
-}
-
-void HealthMonitor::run() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, options_.interval, [this] { return stopping_; })) {
-    lock.unlock();
-    runOnce();
-    lock.lock();
-  }
 }
 
 }  // namespace effectd::daemon

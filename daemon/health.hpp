@@ -3,10 +3,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
+
+#include "base/periodic_thread.hpp"
 
 namespace effectd::sql {
 class DatabaseHealth;
@@ -14,32 +14,29 @@ class DatabaseHealth;
 
 namespace effectd::daemon {
 
-class HealthMonitor {
+class HealthMonitor : public Service {
  public:
   struct Options {
     std::string databaseUrl;
     std::chrono::milliseconds interval{1000};
     std::chrono::milliseconds timeout{5000};  // a ping slower than this is a failure
   };
+  // Pings once before it returns, so readiness is known before listening.
   HealthMonitor(Options options, sql::DatabaseHealth& health);
-  ~HealthMonitor();  // stops and joins
-  HealthMonitor(const HealthMonitor&) = delete;
-  HealthMonitor& operator=(const HealthMonitor&) = delete;
+  ~HealthMonitor() override;
+
+  void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
+  void stop() override { thread_.stop(); }
 
   // One ping: true when the database answered.
   bool runOnce();
 
  private:
-  void run();
-
   Options options_;
   sql::DatabaseHealth& health_;
   struct State;
   std::unique_ptr<State> state_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: it runs passes on the members above
 };
 
 }  // namespace effectd::daemon

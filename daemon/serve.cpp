@@ -16,6 +16,7 @@
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
+#include "queue/maintenance.hpp"
 #include "sql/database_health.hpp"
 
 namespace effectd::daemon {
@@ -45,9 +46,16 @@ int serve(const config::Config& config) {
                           .pollInterval = config.pollInterval,
                           .shutdownGrace = config.shutdownTimeout,
                           .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
-                          .retention = std::chrono::hours(24 * config.retentionDays),
                           .databaseTimeout = databaseTimeout},
                          makeChannels(config));
+  queue::Maintenance maintenance({.databaseUrl = config.databaseUrl,
+                                  .lease = config.effectLease,
+                                  .retention = std::chrono::hours(24 * config.retentionDays),
+                                  .databaseTimeout = databaseTimeout});
+  // One shutdown budget for all of them, set when the signal arrives. The
+  // intake writers keep storing while the HTTP server drains its requests.
+  const std::vector<Service*> background{&drainer, &retrier, &maintenance};
+  Service::Clock::time_point stopBy{};
   PublicRoutes routes({.config = &config, .health = &health});
 
   asio::io_context ioc(config.ioThreads);
@@ -87,8 +95,9 @@ int serve(const config::Config& config) {
                                 {"deadline_s", static_cast<long>(config.shutdownTimeout.count())}});
     notifyStopping();
     watchdog.cancel();
-    // Both budgets run at once, so the whole stop fits in the one timeout.
-    drainer.beginStop();
+    // Every budget runs at once, so the whole stop fits in the one timeout.
+    stopBy = Service::Clock::now() + config.shutdownTimeout;
+    for (auto* service : background) service->beginStop(stopBy);
     server->shutdown(config.shutdownTimeout);
   });
 
@@ -105,8 +114,11 @@ int serve(const config::Config& config) {
 
   // Every session has ended; store what the writer still holds, finish the
   // deliveries in flight and give back unstarted ones, then leave.
+  if (stopBy == Service::Clock::time_point{}) stopBy = Service::Clock::now();
+  writer.beginStop(stopBy);
   writer.stop();
-  drainer.stop();
+  for (auto* service : background) service->stop();
+  monitor.stop();
   log::info("stopped");
   return 0;
 }

@@ -17,17 +17,13 @@ using handlers::recordOutcomes;
 using handlers::RetryPolicy;
 using handlers::wakeLinkedCustomers;
 
-EventRetrier::EventRetrier(Options options) : options_(std::move(options)) {
-  thread_ = std::thread([this] { run(); });
-}
+EventRetrier::EventRetrier(Options options)
+    : options_(std::move(options)),
+      connection_({.url = options_.databaseUrl, .callTimeout = options_.databaseTimeout}),
+      thread_(options_.interval, [this] { return pass(); }) {}
 
 EventRetrier::~EventRetrier() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stop();
 }
 
 EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const RetryPolicy& policy,
@@ -60,24 +56,16 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   return counts;
 }
 
-void EventRetrier::run() {
-  sql::Connection connection(
-      {.url = options_.databaseUrl, .callTimeout = options_.databaseTimeout});
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    bool more = false;
-    if (auto* conn = connection.get()) {
-      try {
-        const auto deadline = connection.deadline();
-        more = runOnce(*conn, options_.policy, options_.batchSize).total() == options_.batchSize;
-      } catch (const std::exception& e) {
-        connection.dropIfBroken();
-        log::warn("event retry pass failed", {{"error", sql::errorText(e)}});
-      }
-    }
-    lock.lock();
-    if (!more) wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
+bool EventRetrier::pass() {
+  auto* conn = connection_.get();
+  if (!conn) return false;
+  try {
+    const auto deadline = connection_.deadline();
+    return runOnce(*conn, options_.policy, options_.batchSize).total() == options_.batchSize;
+  } catch (const std::exception& e) {
+    connection_.dropIfBroken();
+    log::warn("event retry pass failed", {{"error", sql::errorText(e)}});
+    return false;
   }
 }
 

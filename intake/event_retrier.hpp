@@ -4,12 +4,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
+
+#include "base/periodic_thread.hpp"
 
 #include "handlers/event_processor.hpp"
+#include "sql/connection.hpp"
 
 namespace pqxx {
 class connection_base;
@@ -17,7 +17,7 @@ class connection_base;
 
 namespace effectd::intake {
 
-class EventRetrier {
+class EventRetrier : public Service {
  public:
   struct Options {
     std::string databaseUrl;
@@ -35,22 +35,21 @@ class EventRetrier {
   };
 
   explicit EventRetrier(Options options);  // starts the thread
-  ~EventRetrier();                         // stops and joins
-  EventRetrier(const EventRetrier&) = delete;
-  EventRetrier& operator=(const EventRetrier&) = delete;
+  ~EventRetrier() override;
+
+  void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
+  void stop() override { thread_.stop(); }
 
   // One pass: the events due now, at most `batchSize`, in one transaction.
   static Counts runOnce(pqxx::connection_base& conn, const handlers::RetryPolicy& policy,
                         int batchSize);
 
  private:
-  void run();
+  bool pass();  // true: a full batch, more may be due
 
   Options options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  sql::Connection connection_;
+  PeriodicThread thread_;  // last: it runs passes on the members above
 };
 
 }  // namespace effectd::intake

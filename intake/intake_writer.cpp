@@ -167,6 +167,7 @@ IntakeWriter::~IntakeWriter() {
 }
 
 void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
+  bool stopping = false;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < options_.maxQueue) {
@@ -174,16 +175,23 @@ void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
       wake_.notify_one();
       return;
     }
+    stopping = stopping_;
   }
-  done(stopping_ ? StoreOutcome::ShuttingDown : StoreOutcome::Overloaded);
+  done(stopping ? StoreOutcome::ShuttingDown : StoreOutcome::Overloaded);
+}
+
+void IntakeWriter::beginStop(Clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    deadline_ = deadline;
+  }
+  wake_.notify_all();
 }
 
 void IntakeWriter::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  beginStop(Clock::now());
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -199,11 +207,18 @@ void IntakeWriter::run(int index) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is done
-      const auto n = std::min(queue_.size(), options_.maxBatch);
+      const bool late = stopping_ && Clock::now() >= deadline_;
+      const auto n = late ? queue_.size() : std::min(queue_.size(), options_.maxBatch);
       batch.clear();
       for (std::size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+      if (late) {
+        lock.unlock();
+        for (auto& p : batch) p.done(StoreOutcome::ShuttingDown);
+        batch.clear();
+        continue;
       }
     }
 

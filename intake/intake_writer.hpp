@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/service.hpp"
 #include "handlers/event_processor.hpp"
 #include "handlers/stripe_event.hpp"
 
@@ -46,11 +47,11 @@ std::string_view describe(StoreOutcome outcome);
 // Runs on a writer thread: hand the result back to your own executor.
 using StoreCallback = std::function<void(StoreOutcome)>;
 
-class IntakeWriter {
+class IntakeWriter : public Service {
  public:
   struct Options {
     std::string databaseUrl;
-    int connections = 4;          // writer threads, one connection each
+    int connections = 2;          // writer threads, one connection each
     std::size_t maxBatch = 128;   // events per transaction
     std::size_t maxQueue = 8192;  // queued events beyond which submit answers Overloaded
     std::chrono::milliseconds databaseTimeout{5000};  // per transaction, then 503
@@ -59,14 +60,18 @@ class IntakeWriter {
   };
 
   explicit IntakeWriter(Options options);
-  ~IntakeWriter();  // stop()
+  ~IntakeWriter() override;  // stop()
   IntakeWriter(const IntakeWriter&) = delete;
   IntakeWriter& operator=(const IntakeWriter&) = delete;
 
   void submit(IncomingEvent event, StoreCallback done);
 
-  // Stores what is queued, then joins the threads. Safe to call twice.
-  void stop();
+  // New events are refused (ShuttingDown) from now on; those queued are
+  // stored in batches begun before `deadline`, and the rest are answered
+  // ShuttingDown at it.
+  void beginStop(Clock::time_point deadline) override;
+  // Waits for that, then joins the threads.
+  void stop() override;
 
   // One transaction for a batch, on the caller's connection: the unit the
   // writer threads repeat. Runs the new events' handlers and stores the
@@ -88,6 +93,7 @@ class IntakeWriter {
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  Clock::time_point deadline_ = Clock::time_point::max();
   std::vector<std::thread> threads_;
 };
 

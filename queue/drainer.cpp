@@ -139,7 +139,8 @@ struct Drainer::State {
   // renewed, and only theirs.
   std::unordered_set<std::string> held;
   bool stopping = false;
-  bool notified = true;  // NOTIFY, or the last claim was full: more may be due
+  Clock::time_point graceDeadline{};  // for deliveries in flight, once stopping
+  bool notified = true;               // NOTIFY, or the last claim was full: more may be due
   bool claimerDone = false;
   bool completerDone = false;
   std::condition_variable completerFinished;
@@ -338,17 +339,13 @@ struct Drainer::State {
     return false;
   }
 
-  // Writes outcomes as deliveries finish, gives back what was claimed and
-  // never started when stopping, and keeps the table's housekeeping.
+  // Writes outcomes as deliveries finish, renews the leases in hand, and
+  // gives back what was claimed and never started when stopping.
   void completeLoop() {
     sql::Connection connection(
         {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
     const auto renewEvery = std::max(options.lease / 3, std::chrono::seconds(1));
     auto nextRenew = std::chrono::steady_clock::now() + renewEvery;
-    auto nextRescue = std::chrono::steady_clock::now();
-    // Retention's first pass comes at start: a daemon restarted often (a
-    // crash loop, frequent deploys) still keeps its tables small.
-    auto nextPrune = std::chrono::steady_clock::now();
     std::vector<Completion> toComplete;
     std::vector<std::string> toRelease;  // claimed, never started, stopping
     bool stoppingSeen = false;
@@ -370,7 +367,7 @@ struct Drainer::State {
         delivered.clear();
         if (stopping && !stoppingSeen) {
           stoppingSeen = true;
-          stopDeadline = std::chrono::steady_clock::now() + options.shutdownGrace;
+          stopDeadline = graceDeadline;
         }
         if (stopping) {
           for (const auto& e : toDeliver) toRelease.push_back(e.id);
@@ -419,31 +416,6 @@ struct Drainer::State {
           nextRenew = now + renewEvery;
         }
         if (stoppingSeen) continue;
-        // Rescue and retention are scheduled before they run: one that keeps
-        // failing waits for its turn instead of running on every pass.
-        if (now >= nextRescue) {
-          nextRescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
-          const auto deadline = connection.deadline();
-          const auto rescued = rescueExpired(*conn, 100);
-          if (rescued.requeued || rescued.unknown) {
-            log::warn("rescued effects with expired leases",
-                      {{"requeued", rescued.requeued}, {"unknown", rescued.unknown}});
-          }
-        }
-        if (now >= nextPrune) {
-          nextPrune = now + std::chrono::seconds(60);
-          const auto deadline = connection.deadline();
-          const auto pruned = pruneOld(*conn, options.retention, options.pruneBatch);
-          if (pruned.total() > 0) {
-            log::info("retention", {{"effects_compacted", pruned.effectsCompacted},
-                                    {"events_deleted", pruned.eventsDeleted}});
-          }
-          // Keep going in small batches while there is a backlog.
-          if (pruned.effectsCompacted >= options.pruneBatch ||
-              pruned.eventsDeleted >= options.pruneBatch) {
-            nextPrune = now + std::chrono::seconds(1);
-          }
-        }
       } catch (const std::exception& e) {
         // Completions and releases not written stay in hand for the next pass
         // (writing them twice changes nothing: they match running rows only).
@@ -474,10 +446,12 @@ Drainer::~Drainer() {
   stop();
 }
 
-void Drainer::beginStop() {
+void Drainer::beginStop(Clock::time_point deadline) {
   {
     std::lock_guard lock(state_->mutex);
+    if (state_->stopping) return;
     state_->stopping = true;
+    state_->graceDeadline = deadline;
   }
   state_->wakeClaimer.notify_all();
   state_->wakeCompleter.notify_all();
@@ -485,18 +459,22 @@ void Drainer::beginStop() {
 }
 
 void Drainer::stop() {
+  Clock::time_point deadline;
   {
     std::lock_guard lock(state_->mutex);
     if (state_->stopping && state_->threads.empty()) return;
   }
-  beginStop();
+  beginStop(Clock::now() + state_->options.shutdownGrace);
   {
-    // The completer cuts deliveries short after the grace, unless it is
+    std::lock_guard lock(state_->mutex);
+    deadline = state_->graceDeadline;
+  }
+  {
+    // The completer cuts deliveries short at the deadline, unless it is
     // itself stuck in a database call; then the cut comes from here.
     std::unique_lock lock(state_->mutex);
-    if (!state_->completerFinished.wait_for(lock,
-                                            state_->options.shutdownGrace + std::chrono::seconds(3),
-                                            [this] { return state_->completerDone; })) {
+    if (!state_->completerFinished.wait_until(lock, deadline + std::chrono::seconds(3),
+                                              [this] { return state_->completerDone; })) {
       log::warn("drainer stuck in the database at shutdown; cutting deliveries short");
       lock.unlock();
       state_->channels->abort->abort();

@@ -1,9 +1,9 @@
 // Drains OutboundEffect: claims due effects in batches (SKIP LOCKED, leased
 // to this worker), delivers them on a fixed number of delivery threads,
-// writes outcomes in batches, renews leases while deliveries run, rescues
-// effects whose lease expired, and prunes old rows. Wakes on NOTIFY from the
-// table's trigger, and polls as a fallback (PgBouncer transaction pooling
-// cannot LISTEN).
+// writes outcomes in batches and renews leases while deliveries run. Wakes
+// on NOTIFY from the table's trigger, and polls as a fallback (PgBouncer
+// transaction pooling cannot LISTEN). Rescue and retention are
+// queue/maintenance's.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/service.hpp"
 #include "queue/delivery_abort.hpp"
 #include "queue/effect.hpp"
 #include "queue/effect_store.hpp"
@@ -33,7 +34,7 @@ struct Channels {
   std::vector<KindRoute> routes() const;  // each configured kind, its channel and idempotency
 };
 
-class Drainer {
+class Drainer : public Service {
  public:
   struct Options {
     std::string databaseUrl;
@@ -43,10 +44,9 @@ class Drainer {
     int batchSize = 32;     // effects per claim
     std::chrono::seconds lease{60};
     std::chrono::milliseconds pollInterval{1000};
+    // For deliveries in flight when stop() is called without beginStop().
     std::chrono::seconds shutdownGrace{20};
     RetryPolicy retry;
-    std::chrono::hours retention{24 * 30};
-    int pruneBatch = 500;
     std::chrono::milliseconds databaseTimeout{5000};  // per pass, then the connection is cut
   };
 
@@ -59,16 +59,16 @@ class Drainer {
   };
 
   Drainer(Options options, std::shared_ptr<const Channels> channels);  // starts the threads
-  ~Drainer();                                                          // stop()
+  ~Drainer() override;                                                 // stop()
   Drainer(const Drainer&) = delete;
   Drainer& operator=(const Drainer&) = delete;
-  // Stops claiming now and starts the shutdown grace for deliveries in
-  // flight; returns at once. For SIGTERM, so the drainer's grace runs while
-  // the HTTP server drains, not after it.
-  void beginStop();
-  // beginStop(), then waits: deliveries in flight finish (or are cut short
-  // after the grace), their outcomes are written, unstarted effects released.
-  void stop();
+  // Stops claiming now; deliveries in flight have until `deadline`, then
+  // they are cut short. Returns at once: for SIGTERM, so the drainer's grace
+  // runs while the HTTP server drains, not after it.
+  void beginStop(Clock::time_point deadline) override;
+  // Waits: deliveries in flight finish (or are cut short at the deadline),
+  // their outcomes are written, unstarted effects released.
+  void stop() override;
 
   // One synchronous pass for tests and tools: claim, deliver each, complete.
   static Counts runOnce(pqxx::connection_base& conn, const std::string& worker,

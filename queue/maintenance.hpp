@@ -1,0 +1,65 @@
+// The queue's housekeeping, on a connection and thread of its own so that it
+// never delays a claim or a completion: rescues effects whose lease expired
+// (their daemon died or hung) and applies retention (sent and cancelled
+// effects compacted, old events deleted), each on its own schedule.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "base/periodic_thread.hpp"
+#include "queue/effect_store.hpp"
+#include "sql/connection.hpp"
+
+namespace effectd::queue {
+
+class Maintenance : public Service {
+ public:
+  struct Options {
+    std::string databaseUrl;
+    // Rescue runs every half lease (at least every second): an expired
+    // lease waits at most that long.
+    std::chrono::seconds lease{60};
+    int rescueBatch = 100;
+    std::chrono::hours retention{24 * 30};  // EFFECTD_RETENTION_DAYS
+    int pruneBatch = 500;
+    // Retention runs every minute, and every second while a backlog lasts.
+    std::chrono::seconds pruneEvery{60};
+    std::chrono::milliseconds databaseTimeout{5000};
+  };
+
+  struct Counts {
+    RescueCounts rescued;
+    PruneCounts pruned;
+    bool backlog = false;  // retention filled a batch: more is due now
+  };
+
+  // What is due at `now`, and when each task is due next.
+  struct Schedule {
+    Clock::time_point rescue{};
+    Clock::time_point prune{};  // the first pass comes at start
+  };
+
+  explicit Maintenance(Options options);  // starts the thread
+  ~Maintenance() override;
+
+  void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
+  void stop() override { thread_.stop(); }
+
+  // Runs the tasks `schedule` says are due at `now` and moves them on.
+  // Each task is scheduled before it runs: one that keeps failing waits for
+  // its turn instead of running on every pass. Throws what the database
+  // throws.
+  static Counts runOnce(pqxx::connection_base& conn, const Options& options, Schedule& schedule,
+                        Clock::time_point now);
+
+ private:
+  bool pass();
+
+  Options options_;
+  Schedule schedule_;
+  sql::Connection connection_;
+  PeriodicThread thread_;  // last: it runs passes on the members above
+};
+
+}  // namespace effectd::queue
