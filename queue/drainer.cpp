@@ -155,9 +155,15 @@ struct Drainer::State {
   // pending.
   int strictInHand = 0;  // claimed, of a provider that does not deduplicate, not finished
   int strictRoom() const { return options.concurrency - strictInHand; }
+  // Bounded twice: by the line to the delivery slots, and by everything in
+  // hand, delivered effects whose outcome the completer has not written yet
+  // included, so that a slow completer slows the claims instead of letting
+  // memory and leases grow.
   int aheadRoom() const {
-    return options.concurrency + options.batchSize - delivering -
-           static_cast<int>(toDeliver.size());
+    const int line = options.concurrency + options.batchSize - delivering -
+                     static_cast<int>(toDeliver.size());
+    const int inHand = options.concurrency + 2 * options.batchSize - static_cast<int>(held.size());
+    return std::min(line, inHand);
   }
   bool deduplicates(EffectKind kind) const {
     const auto* channel = channels->forKind(kind);
@@ -397,6 +403,7 @@ struct Drainer::State {
           for (const auto& id : toRelease) held.erase(id);
           toComplete.clear();
           toRelease.clear();
+          wakeClaimer.notify_one();  // room in hand again
         }
         const auto now = std::chrono::steady_clock::now();
         // Renewed while stopping too: a long grace must not let another

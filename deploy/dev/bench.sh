@@ -63,6 +63,10 @@ INSERT INTO "OutboundEffect" ("key", "kind", "payload", "status")
        unnest(ARRAY['email:subscription_started:', 'analytics:subscription_started:']) k;
 SQL
 
+# Each phase starts from a vacuumed, checkpointed database, so that no phase
+# pays for the dead rows and dirty pages of the one before it.
+settle() { psql "$url" -qc 'VACUUM (ANALYZE)' -qc 'CHECKPOINT'; }
+
 # The resources a finished effectd process used: peak RSS in MiB, CPU seconds.
 resources() {
   local pid=$1
@@ -96,6 +100,7 @@ done
 read -r intake_rss intake_cpu < <(resources "$pid")
 kill -TERM "$pid"; wait "$pid"
 
+settle
 # --- 2. The reference: pgbench, effectd's per-event transaction ---------------
 for c in 1 16 64; do
   psql "$url" -qc 'TRUNCATE "StripeWebhookEvent"'
@@ -124,6 +129,7 @@ drain() {
       SELECT 'bench:' || g, 'analytics', jsonb_build_object('event', 'e', 'distinctId', 'org_' || g)
       FROM generate_series(1, $effects) g"
   fi
+  settle
   local started
   started=$(date +%s.%N)
   env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
@@ -149,6 +155,7 @@ sleep 0.3  # the sink writes its counts every 100 ms
 read -r sink_requests sink_distinct <"$work/sink.counts"
 
 # --- 4. End to end: webhook posted -> the provider has the effect --------------
+settle
 port=$(free_port)
 env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
   EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
