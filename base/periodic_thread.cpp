@@ -2,8 +2,8 @@
 
 namespace effectd {
 
-PeriodicThread::PeriodicThread(std::chrono::milliseconds interval, Pass pass)
-    : interval_(interval), pass_(std::move(pass)), thread_([this] { run(); }) {}
+PeriodicThread::PeriodicThread(std::chrono::milliseconds interval, Pass pass, FirstPass first)
+    : interval_(interval), pass_(std::move(pass)), thread_([this, first] { run(first); }) {}
 
 PeriodicThread::~PeriodicThread() {
   stop();
@@ -17,13 +17,18 @@ void PeriodicThread::beginStop(Clock::time_point /*deadline*/) {
   wake_.notify_all();
 }
 
+// Not from two threads at once: the second would join a thread the first
+// is joining.
 void PeriodicThread::stop() {
   beginStop(Clock::now());
   if (thread_.joinable()) thread_.join();
 }
 
-void PeriodicThread::run() {
+void PeriodicThread::run(FirstPass first) {
   std::unique_lock lock(mutex_);
+  if (first == FirstPass::AfterInterval) {
+    wake_.wait_for(lock, interval_, [this] { return stopping_; });
+  }
   while (!stopping_) {
     lock.unlock();
     const bool more = pass_();

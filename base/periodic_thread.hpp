@@ -20,7 +20,10 @@ class PeriodicThread : public Service {
   // Returns true when there is more to do right away.
   using Pass = std::function<bool()>;
 
-  PeriodicThread(std::chrono::milliseconds interval, Pass pass);  // starts the thread
+  enum class FirstPass { AtOnce, AfterInterval };
+  // Starts the thread.
+  PeriodicThread(std::chrono::milliseconds interval, Pass pass,
+                 FirstPass first = FirstPass::AtOnce);
   ~PeriodicThread() override;
   PeriodicThread(const PeriodicThread&) = delete;
   PeriodicThread& operator=(const PeriodicThread&) = delete;
@@ -29,7 +32,7 @@ class PeriodicThread : public Service {
   void stop() override;
 
  private:
-  void run();
+  void run(FirstPass first);
 
   std::chrono::milliseconds interval_;
   Pass pass_;

@@ -89,9 +89,7 @@ int eventsReplay(const config::Config& config, intake::EventFilter filter, bool 
     int failed = 0;
     json out = json::array();
     for (const auto& e : events) {
-      pqxx::work tx(conn, "replay");
-      const auto outcome = handlers::processEvent(tx, e.envelope, e.payload, e.attempts, policy);
-      tx.commit();
+      const auto outcome = handlers::replayEvent(conn, e.envelope, e.payload, policy);
       failed += outcome.status == handlers::EventStatus::Failed;
       const auto status = std::string(handlers::toString(outcome.status));
       if (asJson) {

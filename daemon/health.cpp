@@ -22,16 +22,23 @@ HealthMonitor::HealthMonitor(Options options, sql::DatabaseHealth& health)
     : options_(std::move(options)),
       health_(health),
       state_(std::make_unique<State>(options_.databaseUrl, options_.timeout)),
-      thread_(options_.interval, [this] {
-        runOnce();
-        return false;
-      }) {}
+      thread_(
+          options_.interval,
+          [this] {
+            runOnce();
+            return false;
+          },
+          PeriodicThread::FirstPass::AfterInterval) {
+  runOnce();
+}
 
 HealthMonitor::~HealthMonitor() {
   stop();
 }
 
 bool HealthMonitor::runOnce() {
+  // The constructor's ping may still run when the thread's first one starts.
+  std::lock_guard lock(pingMutex_);
   bool reachable = false;
   std::string error;
   if (auto* conn = state_->connection.get()) {

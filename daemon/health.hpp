@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "base/periodic_thread.hpp"
@@ -36,6 +37,7 @@ class HealthMonitor : public Service {
   sql::DatabaseHealth& health_;
   struct State;
   std::unique_ptr<State> state_;
+  std::mutex pingMutex_;
   PeriodicThread thread_;  // last: it runs passes on the members above
 };
 

@@ -98,6 +98,7 @@ int serve(const config::Config& config) {
     // Every budget runs at once, so the whole stop fits in the one timeout.
     stopBy = Service::Clock::now() + config.shutdownTimeout;
     for (auto* service : background) service->beginStop(stopBy);
+    writer.finishBy(stopBy);
     server->shutdown(config.shutdownTimeout);
   });
 

@@ -310,12 +310,23 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
                     rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
-                            std::string_view payload, int runsBefore, const RetryPolicy& policy) {
-  const EventInput input{&event, payload};
-  auto applied = applyEvents(tx, std::span(&input, 1));
-  recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);
-  wakeWaitingEvents(tx, applied.linkedCustomers);
+ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& event,
+                           std::string_view payload, const RetryPolicy& policy) {
+  AppliedEvents applied;
+  {
+    pqxx::work tx(conn, "replay");
+    // The event first, then its rows, as the retrier locks them; and its
+    // attempts as they are now (the retrier may have run it meanwhile).
+    const auto row = sql::execPrepared(
+        tx, "event_lock_attempts",
+        R"(SELECT "attempts" FROM "StripeWebhookEvent" WHERE "id" = $1 FOR UPDATE)", event.id);
+    const int runsBefore = row.empty() ? 0 : row[0][0].as<int>();
+    const EventInput input{&event, payload};
+    applied = applyEvents(tx, std::span(&input, 1));
+    recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);
+    tx.commit();
+  }
+  wakeLinkedCustomers(conn, applied.linkedCustomers);
   return applied.outcomes.front();
 }
 

@@ -86,9 +86,9 @@ void wakeLinkedCustomers(pqxx::connection_base& conn, const std::vector<std::str
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy);
 
-// applyEvents, then recordOutcomes and the wake-up, of one event, all in the
-// caller's transaction (the operator's replay).
-ProcessOutcome processEvent(pqxx::transaction_base& tx, const EventEnvelope& event,
-                            std::string_view payload, int runsBefore, const RetryPolicy& policy);
+// An operator's replay of one stored event, in a transaction of its own:
+// applyEvents, recordOutcomes, commit, then the wake-up.
+ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& event,
+                           std::string_view payload, const RetryPolicy& policy);
 
 }  // namespace effectd::handlers

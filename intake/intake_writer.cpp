@@ -133,8 +133,14 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     } else {
       try {
         handled = applyEventsOrThrow(tx, inputs);
-      } catch (const pqxx::sql_error& e) {
-        log::warn("the database refused a batch of events; handling each alone",
+      } catch (const pqxx::broken_connection&) {
+        throw;  // the whole transaction is lost: 503
+      } catch (const pqxx::in_doubt_error&) {
+        throw;
+      } catch (const std::exception& e) {
+        // The database refused the batch, or a handler threw what it should
+        // not have: each event alone, in a savepoint, fails alone.
+        log::warn("a batch of events failed; handling each alone",
                   {{"events", inputs.size()}, {"error", sql::errorText(e)}});
         tx.abort();
         isolate = true;
@@ -180,12 +186,17 @@ void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
   done(stopping ? StoreOutcome::ShuttingDown : StoreOutcome::Overloaded);
 }
 
+void IntakeWriter::finishBy(Clock::time_point deadline) {
+  std::lock_guard lock(mutex_);
+  deadline_ = std::min(deadline_, deadline);
+}
+
 void IntakeWriter::beginStop(Clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
+    deadline_ = std::min(deadline_, deadline);
     if (stopping_) return;
     stopping_ = true;
-    deadline_ = deadline;
   }
   wake_.notify_all();
 }
@@ -207,7 +218,7 @@ void IntakeWriter::run(int index) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is done
-      const bool late = stopping_ && Clock::now() >= deadline_;
+      const bool late = Clock::now() >= deadline_;
       const auto n = late ? queue_.size() : std::min(queue_.size(), options_.maxBatch);
       batch.clear();
       for (std::size_t i = 0; i < n; ++i) {

@@ -66,11 +66,16 @@ class IntakeWriter : public Service {
 
   void submit(IncomingEvent event, StoreCallback done);
 
+  // Events are still accepted, but only batches begun before `deadline` are
+  // stored; later ones are answered ShuttingDown. For SIGTERM: the HTTP
+  // server still drains its requests, and the writers must be done by the
+  // end of the one shutdown budget.
+  void finishBy(Clock::time_point deadline);
   // New events are refused (ShuttingDown) from now on; those queued are
-  // stored in batches begun before `deadline`, and the rest are answered
-  // ShuttingDown at it.
+  // stored as finishBy(deadline) says.
   void beginStop(Clock::time_point deadline) override;
-  // Waits for that, then joins the threads.
+  // Waits for that, then joins the threads. Without beginStop before, the
+  // deadline is now: what is still queued is answered ShuttingDown.
   void stop() override;
 
   // One transaction for a batch, on the caller's connection: the unit the

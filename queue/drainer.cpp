@@ -119,12 +119,19 @@ std::string Drainer::defaultWorkerName() {
 
 // The drainer's moving parts, each with a connection of its own so that
 // claims never wait for completions: the claimer leases due effects while
-// delivery slots are free; delivery threads only talk to providers; the
-// completer writes outcomes in batches, gives back what was never started,
-// renews leases, rescues and prunes; a listener thread waits for NOTIFY.
+// there is room (below); delivery threads only talk to providers; the
+// completer writes outcomes in batches, gives back what was never started
+// and renews leases; a listener thread waits for NOTIFY.
 struct Drainer::State {
   State(Options o, std::shared_ptr<const Channels> c)
-      : options(std::move(o)), channels(std::move(c)) {}
+      : options(std::move(o)), channels(std::move(c)) {
+    bool strict = false;
+    bool ahead = false;
+    for (const auto& route : channels->routes()) (route.idempotent ? ahead : strict) = true;
+    if (strict && ahead && options.concurrency > 1) {
+      reserved = std::max(1, options.concurrency / 4);
+    }
+  }
 
   Options options;
   std::shared_ptr<const Channels> channels;
@@ -147,47 +154,64 @@ struct Drainer::State {
   std::vector<std::thread> threads;
 
   // Effects of a provider that does not deduplicate (SMTP, Postmark) are
-  // never claimed beyond the delivery slots: after a crash each claimed one
-  // becomes `unknown`. They go to the front of the line, so each waits at
-  // most for the next delivery to end. Those of providers that deduplicate
-  // are claimed up to a batch ahead of the slots, so that a claim's round
-  // trip never leaves the slots idle: after a crash they only go back to
-  // pending.
-  int strictInHand = 0;  // claimed, of a provider that does not deduplicate, not finished
-  int strictRoom() const { return options.concurrency - strictInHand; }
-  // Bounded twice: by the line to the delivery slots, and by everything in
-  // hand, delivered effects whose outcome the completer has not written yet
-  // included, so that a slow completer slows the claims instead of letting
-  // memory and leases grow.
+  // never claimed beyond the free delivery slots: after a crash each claimed
+  // one becomes `unknown`. They go to the front of the line, and when both
+  // kinds are routed, a quarter of the slots (at least one) are kept from
+  // the others, so that a backlog of webhooks never leaves an email waiting
+  // for a slot. Effects of providers that deduplicate are claimed up to a
+  // batch ahead of the slots, so that a claim's round trip never leaves the
+  // slots idle: after a crash they only go back to pending.
+  int strictQueued = 0;     // in toDeliver, of a provider that does not deduplicate
+  int deliveringAhead = 0;  // delivering, of a provider that deduplicates
+  int reserved = 0;         // slots deliveries of deduplicating providers leave free
+  // Everything in hand is bounded too, delivered effects whose outcome the
+  // completer has not written yet included: a slow completer slows the
+  // claims instead of letting memory and leases grow.
+  int inHandRoom() const {
+    return options.concurrency + 2 * options.batchSize - static_cast<int>(held.size());
+  }
+  int strictRoom() const {
+    return std::min(options.concurrency - delivering - strictQueued, inHandRoom());
+  }
   int aheadRoom() const {
-    const int line = options.concurrency + options.batchSize - delivering -
-                     static_cast<int>(toDeliver.size());
-    const int inHand = options.concurrency + 2 * options.batchSize - static_cast<int>(held.size());
-    return std::min(line, inHand);
+    return std::min(
+        options.concurrency + options.batchSize - delivering - static_cast<int>(toDeliver.size()),
+        inHandRoom());
   }
   bool deduplicates(EffectKind kind) const {
     const auto* channel = channels->forKind(kind);
     return channel && channel->idempotent();
   }
+  bool mayStart(const ClaimedEffect& e) const {
+    return !deduplicates(e.kind) || deliveringAhead < options.concurrency - reserved;
+  }
 
   void deliveryLoop() {
     std::unique_lock lock(mutex);
     for (;;) {
-      wakeDelivery.wait(lock, [this] { return stopping || !toDeliver.empty(); });
+      wakeDelivery.wait(
+          lock, [this] { return stopping || (!toDeliver.empty() && mayStart(toDeliver.front())); });
       // Stopping: start nothing new; the completer gives unstarted effects back.
       if (stopping) return;
       auto effect = std::move(toDeliver.front());
       toDeliver.pop_front();
+      const bool strict = !deduplicates(effect.kind);
+      if (strict) {
+        --strictQueued;
+      } else {
+        ++deliveringAhead;
+      }
       ++delivering;
       lock.unlock();
       auto result = deliverOne(*channels, effect);
       logOutcome(effect, result);
       lock.lock();
       --delivering;
-      if (!deduplicates(effect.kind)) --strictInHand;
+      if (!strict) --deliveringAhead;
       delivered.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
       wakeCompleter.notify_one();
       wakeClaimer.notify_one();
+      wakeDelivery.notify_one();  // a slot kept from the others may be free again
     }
   }
 
@@ -312,7 +336,7 @@ struct Drainer::State {
           (aheadLimit > 0 && static_cast<int>(claimedAhead.size()) == aheadLimit)) {
         notified = true;
       }
-      strictInHand += static_cast<int>(claimedStrict.size());
+      strictQueued += static_cast<int>(claimedStrict.size());
       for (auto e = claimedStrict.rbegin(); e != claimedStrict.rend(); ++e) {
         held.insert(e->id);
         toDeliver.push_front(std::move(*e));
@@ -389,7 +413,7 @@ struct Drainer::State {
       auto* conn = connection.get();
       lastFailed = conn == nullptr;
       if (!conn) continue;
-      // Each transaction has its own deadline: a slow prune must not take
+      // Each transaction has its own deadline: a slow renewal must not take
       // the completions' time.
       try {
         if (!toComplete.empty() || !toRelease.empty()) {
@@ -422,7 +446,6 @@ struct Drainer::State {
           }
           nextRenew = now + renewEvery;
         }
-        if (stoppingSeen) continue;
       } catch (const std::exception& e) {
         // Completions and releases not written stay in hand for the next pass
         // (writing them twice changes nothing: they match running rows only).

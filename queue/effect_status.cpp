@@ -39,6 +39,10 @@ EffectStatus atClaim(bool lastAttemptElsewhere) {
   return lastAttemptElsewhere ? EffectStatus::Unknown : EffectStatus::Running;
 }
 
+EffectStatus afterRelease() {
+  return EffectStatus::Pending;
+}
+
 AfterAttempt afterAttempt(const DeliveryResult& result, int attempts, int maxAttempts,
                           const RetryPolicy& policy) {
   switch (result.outcome) {

@@ -6,6 +6,7 @@
 //
 //   pending --claim--> running (or unknown: last tried through another provider)
 //   running --attempt--> sent | pending (retry) | dead | unknown
+//   running --given back unstarted--> pending
 //   running --lease expired--> pending (provider deduplicates) | unknown
 //   dead, unknown, cancelled --operator retry--> pending
 //   pending, dead, unknown --operator cancel--> cancelled
@@ -35,6 +36,10 @@ using RetryPolicy = Backoff;
 // when its last attempt went through another provider than the claimer's,
 // which may have it and would not recognise a repeat from elsewhere.
 EffectStatus atClaim(bool lastAttemptElsewhere);
+
+// A claimed effect given back without an attempt (a stopping daemon's
+// leftovers, a claim whose commit was in doubt): as if never claimed.
+EffectStatus afterRelease();
 
 // What an attempt's outcome makes of a running effect.
 struct AfterAttempt {

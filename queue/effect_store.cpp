@@ -123,7 +123,7 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
 // Back to pending as if never claimed: a release undoes the claim's attempt,
 // and an effect never attempted after all is at no provider.
 constexpr std::string_view kGiveBack =
-    R"(UPDATE "OutboundEffect" SET "status" = 'pending', "attempts" = GREATEST("attempts" - 1, 0),
+    R"(UPDATE "OutboundEffect" SET "status" = $3, "attempts" = GREATEST("attempts" - 1, 0),
          "lastProvider" = CASE WHEN "attempts" <= 1 THEN NULL ELSE "lastProvider" END,
          "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
          "updatedAt" = now() AT TIME ZONE 'UTC' )";
@@ -135,7 +135,8 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
                           R"(WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
            AND "status" = 'running' AND "lockedBy" = $1)";
   const auto r =
-      sql::execPrepared(tx, "effects_release", sql.c_str(), worker, nlohmann::json(ids).dump());
+      sql::execPrepared(tx, "effects_release", sql.c_str(), worker, nlohmann::json(ids).dump(),
+                        std::string(toString(afterRelease())));
   return static_cast<int>(r.affected_rows());
 }
 
@@ -144,8 +145,9 @@ int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
   static const auto sql = std::string(kGiveBack) +
                           R"(WHERE "status" = 'running' AND "lockedBy" = $1
            AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))";
-  const auto r = sql::execPrepared(tx, "effects_release_unheld", sql.c_str(), worker,
-                                   nlohmann::json(held).dump());
+  const auto r =
+      sql::execPrepared(tx, "effects_release_unheld", sql.c_str(), worker,
+                        nlohmann::json(held).dump(), std::string(toString(afterRelease())));
   return static_cast<int>(r.affected_rows());
 }
 

@@ -136,5 +136,37 @@ TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots
   EXPECT_EQ(settle("sent", 20), 20);
 }
 
+// A backlog of webhooks never takes every slot: one is kept for email
+// through SMTP, which is claimed only for a slot that is free.
+TEST_F(DrainerClaimAheadPgTest, ABacklogOfDeduplicatedEffectsLeavesAFreeSlotForTheOthers) {
+  enqueue(EffectKind::Analytics, 20);
+  auto channels = std::make_shared<Channels>();
+  auto strict = std::make_unique<GatedChannel>(false);
+  auto dedup = std::make_unique<GatedChannel>(true);
+  auto* strictGate = strict.get();
+  auto* dedupGate = dedup.get();
+  channels->email = std::move(strict);
+  channels->analytics = std::move(dedup);
+  auto opts = options();
+  opts.concurrency = 4;
+  Drainer drainer(opts, channels);
+  settle("running", 9);  // three delivering, a batch waiting, one slot kept free
+  EXPECT_EQ(dedupGate->inDelivery(), 3);
+  enqueue(EffectKind::Email, 5);
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 100 && strictGate->inDelivery() < 1; ++i) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return strictGate->inDelivery() == 1;
+  }());
+  std::this_thread::sleep_for(300ms);
+  const int runningEmails = std::stoi(db_.scalar(
+      R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'running' AND "kind" = 'email')"));
+  EXPECT_EQ(runningEmails, 1);  // the one in delivery, none waiting leased
+  strictGate->open();
+  dedupGate->open();
+  EXPECT_EQ(settle("sent", 25), 25);
+}
+
 }  // namespace
 }  // namespace effectd::queue

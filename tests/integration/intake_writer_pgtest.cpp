@@ -130,5 +130,20 @@ TEST(IntakePgTest, AFullQueueAnswersOverloadedAndAStoppedWriterShuttingDown) {
   EXPECT_EQ(late.get_future().get(), StoreOutcome::ShuttingDown);
 }
 
+// SIGTERM: the writers keep accepting while the HTTP server drains, store
+// what they take before the shutdown deadline, and answer the rest 503.
+TEST(IntakePgTest, PastItsDeadlineAWriterAnswersShuttingDownAndStoresNothing) {
+  TestDatabase db;
+  IntakeWriter writer({.databaseUrl = db.url(), .connections = 1});
+  std::promise<StoreOutcome> before;
+  writer.submit(makeEvent("evt_before"), [&before](StoreOutcome o) { before.set_value(o); });
+  EXPECT_EQ(before.get_future().get(), StoreOutcome::Stored);
+  writer.finishBy(Service::Clock::now() - std::chrono::seconds(1));
+  std::promise<StoreOutcome> after;
+  writer.submit(makeEvent("evt_after"), [&after](StoreOutcome o) { after.set_value(o); });
+  EXPECT_EQ(after.get_future().get(), StoreOutcome::ShuttingDown);
+  EXPECT_EQ(db.scalar(R"(SELECT string_agg("id", ',') FROM "StripeWebhookEvent")"), "evt_before");
+}
+
 }  // namespace
 }  // namespace effectd::intake
