@@ -15,7 +15,7 @@
 
 namespace effectd {
 
-class PeriodicThread : public Service {
+class PeriodicThread final : public Service {
  public:
   // Returns true when there is more to do right away.
   using Pass = std::function<bool()>;

@@ -15,7 +15,7 @@ class DatabaseHealth;
 
 namespace effectd::daemon {
 
-class HealthMonitor : public Service {
+class HealthMonitor final : public Service {
  public:
   struct Options {
     std::string databaseUrl;

@@ -17,7 +17,7 @@ class connection_base;
 
 namespace effectd::intake {
 
-class EventRetrier : public Service {
+class EventRetrier final : public Service {
  public:
   struct Options {
     std::string databaseUrl;

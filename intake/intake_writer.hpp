@@ -47,7 +47,7 @@ std::string_view describe(StoreOutcome outcome);
 // Runs on a writer thread: hand the result back to your own executor.
 using StoreCallback = std::function<void(StoreOutcome)>;
 
-class IntakeWriter : public Service {
+class IntakeWriter final : public Service {
  public:
   struct Options {
     std::string databaseUrl;

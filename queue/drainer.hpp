@@ -34,7 +34,7 @@ struct Channels {
   std::vector<KindRoute> routes() const;  // each configured kind, its channel and idempotency
 };
 
-class Drainer : public Service {
+class Drainer final : public Service {
  public:
   struct Options {
     std::string databaseUrl;

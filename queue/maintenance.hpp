@@ -13,7 +13,7 @@
 
 namespace effectd::queue {
 
-class Maintenance : public Service {
+class Maintenance final : public Service {
  public:
   struct Options {
     std::string databaseUrl;
