@@ -84,55 +84,56 @@ class DrainerClaimAheadPgTest : public ::testing::Test {
             .shutdownGrace = 5s};
   }
 
+  // Installs a gated channel for email (SMTP-like: does not deduplicate) or
+  // analytics (deduplicates) and returns its gate.
+  GatedChannel* gate(EffectKind kind) {
+    auto channel = std::make_unique<GatedChannel>(kind != EffectKind::Email);
+    auto* gate = channel.get();
+    (kind == EffectKind::Email ? channels_->email : channels_->analytics) = std::move(channel);
+    return gate;
+  }
+  int runningEmails() {
+    return std::stoi(db_.scalar(
+        R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'running' AND "kind" = 'email')"));
+  }
+
   TestDatabase db_;
+  std::shared_ptr<Channels> channels_ = std::make_shared<Channels>();
 };
 
 TEST_F(DrainerClaimAheadPgTest, AProviderThatDeduplicatesIsClaimedOneBatchAhead) {
   enqueue(EffectKind::Analytics, 20);
-  auto channels = std::make_shared<Channels>();
-  auto gated = std::make_unique<GatedChannel>(true);
-  auto* gate = gated.get();
-  channels->analytics = std::move(gated);
-  Drainer drainer(options(), channels);
+  auto* analytics = gate(EffectKind::Analytics);
+  Drainer drainer(options(), channels_);
   // Two in delivery, five more leased and waiting for a slot.
   EXPECT_EQ(settle("running", 7), 7);
-  EXPECT_EQ(gate->inDelivery(), 2);
-  gate->open();
+  EXPECT_EQ(analytics->inDelivery(), 2);
+  analytics->open();
   EXPECT_EQ(settle("sent", 20), 20);
 }
 
 TEST_F(DrainerClaimAheadPgTest, AProviderThatDoesNotDeduplicateIsNeverClaimedBeyondFreeSlots) {
   enqueue(EffectKind::Email, 20);
-  auto channels = std::make_shared<Channels>();
-  auto gated = std::make_unique<GatedChannel>(false);
-  auto* gate = gated.get();
-  channels->email = std::move(gated);
-  Drainer drainer(options(), channels);
+  auto* email = gate(EffectKind::Email);
+  Drainer drainer(options(), channels_);
   EXPECT_EQ(settle("running", 2), 2);
-  EXPECT_EQ(gate->inDelivery(), 2);
-  gate->open();
+  EXPECT_EQ(email->inDelivery(), 2);
+  email->open();
   EXPECT_EQ(settle("sent", 20), 20);
 }
 
 TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots) {
   enqueue(EffectKind::Email, 10);
   enqueue(EffectKind::Analytics, 10);
-  auto channels = std::make_shared<Channels>();
-  auto strict = std::make_unique<GatedChannel>(false);
-  auto dedup = std::make_unique<GatedChannel>(true);
-  auto* strictGate = strict.get();
-  auto* dedupGate = dedup.get();
-  channels->email = std::move(strict);
-  channels->analytics = std::move(dedup);
-  Drainer drainer(options(), channels);
+  auto* email = gate(EffectKind::Email);
+  auto* analytics = gate(EffectKind::Analytics);
+  Drainer drainer(options(), channels_);
   settle("running", 7);
   // Every running email is in a delivery: none waits leased in the line.
-  const int runningEmails = std::stoi(db_.scalar(
-      R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'running' AND "kind" = 'email')"));
-  EXPECT_EQ(runningEmails, strictGate->inDelivery());
+  EXPECT_EQ(runningEmails(), email->inDelivery());
   EXPECT_LE(count("running"), 7);
-  strictGate->open();
-  dedupGate->open();
+  email->open();
+  analytics->open();
   EXPECT_EQ(settle("sent", 20), 20);
 }
 
@@ -140,31 +141,20 @@ TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots
 // through SMTP, which is claimed only for a slot that is free.
 TEST_F(DrainerClaimAheadPgTest, ABacklogOfDeduplicatedEffectsLeavesAFreeSlotForTheOthers) {
   enqueue(EffectKind::Analytics, 20);
-  auto channels = std::make_shared<Channels>();
-  auto strict = std::make_unique<GatedChannel>(false);
-  auto dedup = std::make_unique<GatedChannel>(true);
-  auto* strictGate = strict.get();
-  auto* dedupGate = dedup.get();
-  channels->email = std::move(strict);
-  channels->analytics = std::move(dedup);
+  auto* email = gate(EffectKind::Email);
+  auto* analytics = gate(EffectKind::Analytics);
   auto opts = options();
   opts.concurrency = 4;
-  Drainer drainer(opts, channels);
+  Drainer drainer(opts, channels_);
   settle("running", 9);  // three delivering, a batch waiting, one slot kept free
-  EXPECT_EQ(dedupGate->inDelivery(), 3);
+  EXPECT_EQ(analytics->inDelivery(), 3);
   enqueue(EffectKind::Email, 5);
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 100 && strictGate->inDelivery() < 1; ++i) {
-      std::this_thread::sleep_for(20ms);
-    }
-    return strictGate->inDelivery() == 1;
-  }());
+  for (int i = 0; i < 100 && email->inDelivery() < 1; ++i) std::this_thread::sleep_for(20ms);
   std::this_thread::sleep_for(300ms);
-  const int runningEmails = std::stoi(db_.scalar(
-      R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'running' AND "kind" = 'email')"));
-  EXPECT_EQ(runningEmails, 1);  // the one in delivery, none waiting leased
-  strictGate->open();
-  dedupGate->open();
+  EXPECT_EQ(email->inDelivery(), 1);
+  EXPECT_EQ(runningEmails(), 1);  // the one in delivery, none waiting leased
+  email->open();
+  analytics->open();
   EXPECT_EQ(settle("sent", 25), 25);
 }
 
