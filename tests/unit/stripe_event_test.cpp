@@ -58,6 +58,16 @@ TEST(StripeEventTest, TheEventsObjectIsSkippedButMustStillBeValidJson) {
   EXPECT_EQ(
       parseEnvelope(R"({"id":"evt_3","type":"x","created":1,"data":{"object":{"a":}}})").error,
       "body is not valid JSON");
+  // A key given twice would mean one id here and another in the stored JSONB.
+  EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":1,"id":"evt_b"})").error,
+            "event has 'id' twice");
+  // Broken UTF-8 is not JSON.
+  EXPECT_EQ(parseEnvelope("{\"id\":\"evt_\xff\",\"type\":\"x\",\"created\":1}").error,
+            "body is not valid JSON");
+  EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":1.5})").error,
+            "event has no integer 'created'");
+  EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":1,"object":5})").error,
+            "object is not 'event'");
   // A nested container where a top-level field belongs is no value of it.
   EXPECT_EQ(parseEnvelope(R"({"id":{"x":1},"type":"x","created":1})").error,
             "event has no string 'id'");
