@@ -320,7 +320,9 @@ ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& eve
     const auto row = sql::execPrepared(
         tx, "event_lock_attempts",
         R"(SELECT "attempts" FROM "StripeWebhookEvent" WHERE "id" = $1 FOR UPDATE)", event.id);
-    const int runsBefore = row.empty() ? 0 : row[0][0].as<int>();
+    // Pruned since it was listed: nothing to replay.
+    if (row.empty()) return failed("the event is no longer stored");
+    const int runsBefore = row[0][0].as<int>();
     const EventInput input{&event, payload};
     applied = applyEvents(tx, std::span(&input, 1));
     recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);

@@ -22,6 +22,8 @@ std::optional<std::string_view> text(const std::optional<simdjson::dom::element>
   return s;
 }
 
+constexpr std::size_t kKeepCapacity = std::size_t{256} * 1024;
+
 }  // namespace
 
 ParsedEnvelope parseEnvelope(std::string_view body) {
@@ -51,8 +53,9 @@ ParsedEnvelope parseEnvelope(std::string_view body) {
   const auto type = text(fields[Type]);
   if (!type || type->empty() || type->size() > 255) return {{}, "event has no string 'type'"};
   std::int64_t created = 0;
+  // At most 9999-12-31: PostgreSQL's timestamps end there.
   if (!fields[Created] || fields[Created]->get_int64().get(created) != simdjson::SUCCESS ||
-      created <= 0) {
+      created <= 0 || created > 253402300799) {
     return {{}, "event has no integer 'created'"};
   }
   if (fields[Object] && text(fields[Object]) != std::optional<std::string_view>("event")) {
@@ -70,6 +73,10 @@ ParsedEnvelope parseEnvelope(std::string_view body) {
   out.event.livemode = livemode;
   if (const auto v = text(fields[ApiVersion])) out.event.apiVersion = *v;
   if (const auto a = text(fields[Account])) out.event.account = *a;
+  // The parser keeps buffers of about 15 bytes per byte of the largest body
+  // it has seen: after an unusually large one (the limit is 1 MiB by
+  // default), they go.
+  if (parser.capacity() > kKeepCapacity) parser = simdjson::dom::parser();
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "intake/intake_writer.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <pqxx/pqxx>
 #include <unordered_set>
 
@@ -202,7 +203,14 @@ void IntakeWriter::beginStop(Clock::time_point deadline) {
 }
 
 void IntakeWriter::stop() {
-  beginStop(Clock::now());
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      stopping_ = true;
+      deadline_ = std::min(deadline_, Clock::now());
+    }
+  }
+  wake_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -250,11 +258,10 @@ void IntakeWriter::run(int index) {
       finish(std::vector<StoreOutcome>(batch.size(), StoreOutcome::Unavailable));
       continue;
     }
+    std::optional<std::vector<StoreOutcome>> stored;
     try {
       const auto deadline = connection.deadline();
-      finish(storeBatch(*conn, events, options_.retry));
-      if (options_.health) options_.health->reportReachable();
-      continue;
+      stored = storeBatch(*conn, events, options_.retry);
     } catch (const std::exception& e) {
       const bool broken = connection.dropIfBroken() ||
                           dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
@@ -269,6 +276,13 @@ void IntakeWriter::run(int index) {
         finish(std::vector<StoreOutcome>(batch.size(), StoreOutcome::Unavailable));
         continue;
       }
+    }
+    // Outside the try: a callback that throws must not get its batch stored,
+    // and answered, a second time.
+    if (stored) {
+      if (options_.health) options_.health->reportReachable();
+      finish(*stored);
+      continue;
     }
     // The database rejected the batch while the connection is fine: one event
     // may be at fault (say, a \u0000 that JSONB refuses). Store one at a time so

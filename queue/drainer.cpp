@@ -130,6 +130,11 @@ struct Drainer::State {
     for (const auto& route : channels->routes()) (route.idempotent ? ahead : strict) = true;
     if (strict && ahead && options.concurrency > 1) {
       reserved = std::max(1, options.concurrency / 4);
+    } else if (strict && ahead) {
+      log::warn(
+          "EFFECTD_DRAIN_CONCURRENCY is 1: a backlog of effects whose provider deduplicates can "
+          "hold back those of SMTP or Postmark until it is drained; 2 or more keeps a slot for "
+          "them");
     }
   }
 
@@ -147,7 +152,9 @@ struct Drainer::State {
   std::unordered_set<std::string> held;
   bool stopping = false;
   Clock::time_point graceDeadline{};  // for deliveries in flight, once stopping
-  bool notified = true;               // NOTIFY, or the last claim was full: more may be due
+  // Per kind of route: NOTIFY, or its last claim was full: more may be due.
+  bool notifiedStrict = true;
+  bool notifiedAhead = true;
   bool claimerDone = false;
   bool completerDone = false;
   std::condition_variable completerFinished;
@@ -170,8 +177,13 @@ struct Drainer::State {
   int inHandRoom() const {
     return options.concurrency + 2 * options.batchSize - static_cast<int>(held.size());
   }
+  // Free slots are those no delivery holds and no queued item will take:
+  // queued deduplicating items still take the slots not kept for the others.
   int strictRoom() const {
-    return std::min(options.concurrency - delivering - strictQueued, inHandRoom());
+    const int aheadQueued = static_cast<int>(toDeliver.size()) - strictQueued;
+    const int aheadWillTake =
+        std::min(aheadQueued, std::max(0, options.concurrency - reserved - deliveringAhead));
+    return std::min(options.concurrency - delivering - strictQueued - aheadWillTake, inHandRoom());
   }
   int aheadRoom() const {
     return std::min(
@@ -221,7 +233,8 @@ struct Drainer::State {
           : pqxx::notification_receiver(c, "effectd_outbound_effect"), state(s) {}
       void operator()(const std::string&, int) override {
         std::lock_guard lock(state.mutex);
-        state.notified = true;
+        state.notifiedStrict = true;
+        state.notifiedAhead = true;
         state.wakeClaimer.notify_one();
       }
       State& state;
@@ -273,22 +286,31 @@ struct Drainer::State {
     bool lastFailed = false;
     bool reconcile = false;  // a claim's commit was in doubt: rows may be leased here unheld
     std::unique_lock lock(mutex);
-    const auto room = [&] {
-      return std::max(strict.empty() ? 0 : strictRoom(), ahead.empty() ? 0 : aheadRoom());
+    // Whether a pass could claim something: a kind that may be due, with room.
+    const auto worthAPass = [&] {
+      return (!strict.empty() && notifiedStrict && strictRoom() > 0) ||
+             (!ahead.empty() && notifiedAhead && aheadRoom() > 0);
     };
     for (;;) {
       if (lastFailed) {
         // The database is away: do not spin.
         wakeClaimer.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping; });
       } else {
-        wakeClaimer.wait_for(lock, options.pollInterval,
-                             [&] { return stopping || (notified && room() > 0); });
+        // The poll: whatever the flags say, look again.
+        if (!wakeClaimer.wait_for(lock, options.pollInterval,
+                                  [&] { return stopping || worthAPass(); })) {
+          notifiedStrict = notifiedAhead = true;
+        }
       }
       if (stopping) break;
-      if (room() <= 0) continue;
-      const int strictLimit = std::min(strictRoom(), options.batchSize);
-      const int aheadLimit = std::min(aheadRoom(), options.batchSize);
-      notified = false;
+      const int strictLimit =
+          strict.empty() || !notifiedStrict ? 0 : std::min(strictRoom(), options.batchSize);
+      const int aheadLimit =
+          ahead.empty() || !notifiedAhead ? 0 : std::min(aheadRoom(), options.batchSize);
+      if (strictLimit <= 0 && aheadLimit <= 0) continue;
+      // Only a kind claimed now is due no more, until NOTIFY or a full claim.
+      if (strictLimit > 0) notifiedStrict = false;
+      if (aheadLimit > 0) notifiedAhead = false;
       const std::vector<std::string> heldNow =
           reconcile ? std::vector<std::string>(held.begin(), held.end())
                     : std::vector<std::string>();
@@ -331,10 +353,13 @@ struct Drainer::State {
         }
       }
       lock.lock();
-      // A full claim: more may be due.
-      if ((strictLimit > 0 && static_cast<int>(claimedStrict.size()) == strictLimit) ||
-          (aheadLimit > 0 && static_cast<int>(claimedAhead.size()) == aheadLimit)) {
-        notified = true;
+      // A full claim: more may be due. A failed pass tries both again.
+      if (lastFailed ||
+          (strictLimit > 0 && static_cast<int>(claimedStrict.size()) == strictLimit)) {
+        notifiedStrict = notifiedStrict || strictLimit > 0;
+      }
+      if (lastFailed || (aheadLimit > 0 && static_cast<int>(claimedAhead.size()) == aheadLimit)) {
+        notifiedAhead = notifiedAhead || aheadLimit > 0;
       }
       strictQueued += static_cast<int>(claimedStrict.size());
       for (auto e = claimedStrict.rbegin(); e != claimedStrict.rend(); ++e) {

@@ -66,6 +66,10 @@ TEST(StripeEventTest, TheEventsObjectIsSkippedButMustStillBeValidJson) {
             "body is not valid JSON");
   EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":1.5})").error,
             "event has no integer 'created'");
+  // Past PostgreSQL's last timestamp it could never be stored.
+  EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":253402300800})").error,
+            "event has no integer 'created'");
+  EXPECT_TRUE(parseEnvelope(R"({"id":"evt_a","type":"x","created":253402300799})").ok());
   EXPECT_EQ(parseEnvelope(R"({"id":"evt_a","type":"x","created":1,"object":5})").error,
             "object is not 'event'");
   // A nested container where a top-level field belongs is no value of it.
