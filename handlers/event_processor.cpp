@@ -232,11 +232,8 @@ AppliedEvents applyEvents(pqxx::transaction_base& tx, std::span<const EventInput
     sql::Savepoint batch(tx, "handlers");
     try {
       return logFailures(events, applyTogether(tx, events));
-    } catch (const pqxx::broken_connection&) {
-      throw;  // the whole transaction is lost: the caller answers 503
-    } catch (const pqxx::in_doubt_error&) {
-      throw;
     } catch (const std::exception& e) {
+      if (sql::transactionLost(e)) throw;  // the caller answers 503
       batch.rollback();
       if (events.size() == 1) return logFailures(events, {{failed(sql::errorText(e))}, {}});
       log::warn("the database refused a batch of events; applying them one at a time",
@@ -251,11 +248,8 @@ AppliedEvents applyEvents(pqxx::transaction_base& tx, std::span<const EventInput
       auto one = applyTogether(tx, std::span(&event, 1));
       applied.outcomes.push_back(std::move(one.outcomes.front()));
       for (auto& c : one.linkedCustomers) applied.linkedCustomers.push_back(std::move(c));
-    } catch (const pqxx::broken_connection&) {
-      throw;
-    } catch (const pqxx::in_doubt_error&) {
-      throw;
     } catch (const std::exception& e) {
+      if (sql::transactionLost(e)) throw;
       alone.rollback();
       applied.outcomes.push_back(failed(sql::errorText(e)));
     }

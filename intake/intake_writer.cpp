@@ -134,11 +134,8 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     } else {
       try {
         handled = applyEventsOrThrow(tx, inputs);
-      } catch (const pqxx::broken_connection&) {
-        throw;  // the whole transaction is lost: 503
-      } catch (const pqxx::in_doubt_error&) {
-        throw;
       } catch (const std::exception& e) {
+        if (sql::transactionLost(e)) throw;  // 503
         // The database refused the batch, or a handler threw what it should
         // not have: each event alone, in a savepoint, fails alone.
         log::warn("a batch of events failed; handling each alone",
@@ -263,9 +260,7 @@ void IntakeWriter::run(int index) {
       const auto deadline = connection.deadline();
       stored = storeBatch(*conn, events, options_.retry);
     } catch (const std::exception& e) {
-      const bool broken = connection.dropIfBroken() ||
-                          dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-                          dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+      const bool broken = connection.dropIfBroken() || sql::transactionLost(e);
       log::warn("storing webhook events failed", {{"writer", index},
                                                   {"events", batch.size()},
                                                   {"error", sql::errorText(e)},

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -125,12 +126,14 @@ std::string Drainer::defaultWorkerName() {
 struct Drainer::State {
   State(Options o, std::shared_ptr<const Channels> c)
       : options(std::move(o)), channels(std::move(c)) {
-    bool strict = false;
-    bool ahead = false;
-    for (const auto& route : channels->routes()) (route.idempotent ? ahead : strict) = true;
-    if (strict && ahead && options.concurrency > 1) {
+    for (auto& route : channels->routes()) {
+      dedupKind[static_cast<std::size_t>(route.kind)] = route.idempotent;
+      (route.idempotent ? aheadRoutes : strictRoutes).push_back(std::move(route));
+    }
+    const bool both = !strictRoutes.empty() && !aheadRoutes.empty();
+    if (both && options.concurrency > 1) {
       reserved = std::max(1, options.concurrency / 4);
-    } else if (strict && ahead) {
+    } else if (both) {
       log::warn(
           "EFFECTD_DRAIN_CONCURRENCY is 1: a backlog of effects whose provider deduplicates can "
           "hold back those of SMTP or Postmark until it is drained; 2 or more keeps a slot for "
@@ -140,6 +143,10 @@ struct Drainer::State {
 
   Options options;
   std::shared_ptr<const Channels> channels;
+  // The routed kinds, by whether their provider deduplicates on the key.
+  std::vector<KindRoute> aheadRoutes;
+  std::vector<KindRoute> strictRoutes;
+  std::array<bool, 3> dedupKind{};  // by EffectKind
   std::mutex mutex;
   std::condition_variable wakeClaimer;
   std::condition_variable wakeCompleter;
@@ -190,10 +197,7 @@ struct Drainer::State {
         options.concurrency + options.batchSize - delivering - static_cast<int>(toDeliver.size()),
         inHandRoom());
   }
-  bool deduplicates(EffectKind kind) const {
-    const auto* channel = channels->forKind(kind);
-    return channel && channel->idempotent();
-  }
+  bool deduplicates(EffectKind kind) const { return dedupKind[static_cast<std::size_t>(kind)]; }
   bool mayStart(const ClaimedEffect& e) const {
     return !deduplicates(e.kind) || deliveringAhead < options.concurrency - reserved;
   }
@@ -280,9 +284,8 @@ struct Drainer::State {
   void claimLoop() {
     sql::Connection connection(
         {.url = options.databaseUrl, .callTimeout = options.databaseTimeout});
-    std::vector<KindRoute> ahead;
-    std::vector<KindRoute> strict;
-    for (auto& route : channels->routes()) (route.idempotent ? ahead : strict).push_back(route);
+    const auto& ahead = aheadRoutes;
+    const auto& strict = strictRoutes;
     bool lastFailed = false;
     bool reconcile = false;  // a claim's commit was in doubt: rows may be leased here unheld
     std::unique_lock lock(mutex);
@@ -353,14 +356,12 @@ struct Drainer::State {
         }
       }
       lock.lock();
-      // A full claim: more may be due. A failed pass tries both again.
-      if (lastFailed ||
-          (strictLimit > 0 && static_cast<int>(claimedStrict.size()) == strictLimit)) {
-        notifiedStrict = notifiedStrict || strictLimit > 0;
-      }
-      if (lastFailed || (aheadLimit > 0 && static_cast<int>(claimedAhead.size()) == aheadLimit)) {
-        notifiedAhead = notifiedAhead || aheadLimit > 0;
-      }
+      // A full claim: more may be due. A failed pass tries its kinds again.
+      const auto mayBeMore = [&](int limit, std::size_t claimed) {
+        return limit > 0 && (lastFailed || static_cast<int>(claimed) == limit);
+      };
+      if (mayBeMore(strictLimit, claimedStrict.size())) notifiedStrict = true;
+      if (mayBeMore(aheadLimit, claimedAhead.size())) notifiedAhead = true;
       strictQueued += static_cast<int>(claimedStrict.size());
       for (auto e = claimedStrict.rbegin(); e != claimedStrict.rend(); ++e) {
         held.insert(e->id);

@@ -14,4 +14,9 @@ std::string errorText(const std::exception& e) {
   return message;
 }
 
+bool transactionLost(const std::exception& e) {
+  return dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+}
+
 }  // namespace effectd::sql

@@ -9,4 +9,8 @@ namespace effectd::sql {
 
 std::string errorText(const std::exception& e);
 
+// The connection broke or the commit's outcome is unknown: the whole
+// transaction is lost, so no savepoint or retry within it can help.
+bool transactionLost(const std::exception& e);
+
 }  // namespace effectd::sql
