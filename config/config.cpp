@@ -173,7 +173,12 @@ void webhookTargets(Loader& in, Config& c) {
 
 }  // namespace
 
+bool ListenAddress::isLoopback() const {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 std::string ListenAddress::toString() const {
+  if (!enabled()) return "off";
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
@@ -218,8 +223,16 @@ LoadResult load(const Environment& env, Purpose purpose) {
              {"live", LivemodePolicy::Live}});
 
   in.address("EFFECTD_LISTEN", c.listen);
-  in.address("EFFECTD_ADMIN_LISTEN", c.adminListen);
+  if (auto admin = in.plain("EFFECTD_ADMIN_LISTEN"); admin && trim(*admin) == "off") {
+    c.adminListen = {};  // no admin listener
+  } else {
+    in.address("EFFECTD_ADMIN_LISTEN", c.adminListen);
+  }
   c.adminToken = in.secret("EFFECTD_ADMIN_TOKEN").value_or("");
+  if (c.adminListen.enabled() && !c.adminListen.isLoopback() && c.adminToken.empty()) {
+    in.problem("EFFECTD_ADMIN_LISTEN is not a loopback address, so /metrics needs a token: set "
+               "EFFECTD_ADMIN_TOKEN, or listen on 127.0.0.1");
+  }
   in.integer("EFFECTD_MAX_BODY_BYTES", c.maxBodyBytes, std::size_t{1024},
              std::size_t{64} * 1024 * 1024);
   in.integer("EFFECTD_MAX_HEADER_BYTES", c.maxHeaderBytes, std::size_t{1024},

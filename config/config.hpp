@@ -17,9 +17,11 @@ enum class LivemodePolicy { Any, Test, Live };
 enum class LogFormat { Json, Text };
 
 struct ListenAddress {
-  std::string host;
+  std::string host;  // empty: not listening (EFFECTD_ADMIN_LISTEN=off)
   std::uint16_t port = 0;
   std::string toString() const;
+  bool enabled() const { return !host.empty(); }
+  bool isLoopback() const;
 };
 
 struct Config {
@@ -35,7 +37,7 @@ struct Config {
 
   // HTTP.
   ListenAddress listen{"0.0.0.0", 8080};         // EFFECTD_LISTEN
-  ListenAddress adminListen{"127.0.0.1", 9090};  // EFFECTD_ADMIN_LISTEN
+  ListenAddress adminListen{"127.0.0.1", 9090};  // EFFECTD_ADMIN_LISTEN, or off
   std::string adminToken;                        // EFFECTD_ADMIN_TOKEN (secret)
   std::size_t maxBodyBytes = 1024 * 1024;        // EFFECTD_MAX_BODY_BYTES
   std::size_t maxHeaderBytes = 16 * 1024;        // EFFECTD_MAX_HEADER_BYTES

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "daemon/cli_database.hpp"
+#include "daemon/operator_json.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
@@ -25,44 +26,10 @@ namespace {
 
 using nlohmann::json;
 
-json toJson(const queue::EffectRow& e) {
-  auto opt = [](const std::string& s) { return s.empty() ? json() : json(s); };
-  json out{{"id", e.id},
-           {"key", e.key},
-           {"kind", e.kind},
-           {"status", e.status},
-           {"attempts", e.attempts},
-           {"maxAttempts", e.maxAttempts},
-           {"organizationId", opt(e.organizationId)},
-           {"sourceEventId", opt(e.sourceEventId)},
-           {"lockedBy", opt(e.lockedBy)},
-           {"lockedUntil", opt(e.lockedUntil)},
-           {"lastError", opt(e.lastError)},
-           {"providerMessageId", opt(e.providerMessageId)},
-           {"runAt", e.runAt},
-           {"sentAt", opt(e.sentAt)},
-           {"createdAt", e.createdAt},
-           {"updatedAt", e.updatedAt}};
-  if (!e.payload.empty()) out["payload"] = json::parse(e.payload, nullptr, false);
-  return out;
-}
-
 std::atomic<bool> tailStop{false};
 
 std::string formatTransition(const queue::EffectTransition& t, bool asJson) {
-  if (asJson) {
-    auto opt = [](const std::string& v) { return v.empty() ? json() : json(v); };
-    return json{{"at", t.at},
-                {"id", t.id},
-                {"key", t.key},
-                {"kind", t.kind},
-                {"status", t.status},
-                {"attempts", t.attempts},
-                {"maxAttempts", t.maxAttempts},
-                {"lockedBy", opt(t.lockedBy)},
-                {"error", opt(t.error)}}
-        .dump(-1, ' ', false, json::error_handler_t::replace);
-  }
+  if (asJson) return toJson(t).dump(-1, ' ', false, json::error_handler_t::replace);
   std::ostringstream out;
   out << t.at << "  " << std::left << std::setw(10) << t.status << std::setw(10) << t.kind
       << std::setw(7) << (std::to_string(t.attempts) + "/" + std::to_string(t.maxAttempts))
@@ -281,10 +248,7 @@ int effectsStats(const config::Config& config, bool asJson) {
     json out = json::array();
     for (const auto& s : stats) {
       if (asJson) {
-        out.push_back({{"kind", s.kind},
-                       {"status", s.status},
-                       {"count", s.count},
-                       {"oldestSeconds", s.oldestSeconds}});
+        out.push_back(toJson(s));
       } else {
         std::cout << std::left << std::setw(10) << s.kind << std::setw(10) << s.status
                   << std::setw(10) << s.count << "oldest " << static_cast<long>(s.oldestSeconds)

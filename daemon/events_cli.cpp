@@ -6,33 +6,13 @@
 #include <pqxx/pqxx>
 
 #include "daemon/cli_database.hpp"
+#include "daemon/operator_json.hpp"
 #include "handlers/event_processor.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
 namespace effectd::daemon {
-namespace {
-
 using nlohmann::json;
-
-json toJson(const intake::StoredEvent& e) {
-  json out{{"id", e.envelope.id},
-           {"type", e.envelope.type},
-           {"livemode", e.envelope.livemode},
-           {"apiVersion", e.envelope.apiVersion.empty() ? json() : json(e.envelope.apiVersion)},
-           {"account", e.envelope.account.empty() ? json() : json(e.envelope.account)},
-           {"stripeCreated", e.envelope.created},
-           {"status", e.status},
-           {"attempts", e.attempts},
-           {"lastError", e.lastError.empty() ? json() : json(e.lastError)},
-           {"nextAttemptAt", e.nextAttemptAt.empty() ? json() : json(e.nextAttemptAt)},
-           {"receivedAt", e.receivedAt},
-           {"processedAt", e.processedAt.empty() ? json() : json(e.processedAt)}};
-  if (!e.payload.empty()) out["payload"] = json::parse(e.payload, nullptr, false);
-  return out;
-}
-
-}  // namespace
 
 int eventsList(const config::Config& config, const intake::EventFilter& filter, bool asJson) {
   return withDatabase(config, "events list", [&](pqxx::connection_base& conn) {

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "daemon/public_routes.hpp"
 #include "intake/intake_writer.hpp"
 
@@ -72,6 +73,15 @@ struct SessionState {
   // gives way first.
   std::atomic<std::int64_t> idleSince{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
+
+constexpr std::string_view kWebhookPath = "/webhooks/stripe";
+
+// Every answer to Stripe, by status and reason, for /metrics.
+void countWebhook(const Reply& reply, double seconds) {
+  auto& m = metrics::registry();
+  m.webhookRequests.inc({std::to_string(reply.status), reply.reason});
+  m.webhookDuration.observe(seconds);
+}
 
 struct Exchange {
   Reply reply;
@@ -231,6 +241,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                   ? routes.bodyTooLarge()
                   : Reply{431, R"({"error":"request headers too large"})", "headers too large"};
           co_await write(stream, reply, 11, false, false);
+          const auto target = parser.get().target();
+          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(reply, 0);
           log::warn("request rejected",
                     {{"status", reply.status}, {"reason", reply.reason}, {"remote", remote}});
           linger = true;
@@ -340,7 +352,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
-    const bool webhook = path == "/webhooks/stripe";
+    const bool webhook = path == kWebhookPath;
+    if (webhook) countWebhook(reply, static_cast<double>(micros) / 1e6);
     const auto level = reply.status >= 400 ? log::Level::Warn
                        : webhook           ? log::Level::Info
                                            : log::Level::Debug;

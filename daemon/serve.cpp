@@ -8,11 +8,15 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "daemon/admin_routes.hpp"
+#include "daemon/admin_server.hpp"
+#include "daemon/admin_worker.hpp"
 #include "daemon/channel_factory.hpp"
 #include "daemon/health.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/lifecycle.hpp"
 #include "daemon/public_routes.hpp"
+#include "daemon/transition_feed.hpp"
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
@@ -52,9 +56,15 @@ int serve(const config::Config& config) {
                                   .lease = config.effectLease,
                                   .retention = std::chrono::hours(24 * config.retentionDays),
                                   .databaseTimeout = databaseTimeout});
+  AdminWorker adminWorker({.databaseUrl = config.databaseUrl, .databaseTimeout = databaseTimeout});
+  TransitionFeed feed({.listenUrl = config.databaseListenUrl.empty() ? config.databaseUrl
+                                                                     : config.databaseListenUrl});
+  const AdminRoutes adminRoutes({.token = config.adminToken,
+                                 .loopback = config.adminListen.isLoopback(),
+                                 .replay = config::eventRetryPolicy(config)});
   // One shutdown budget for all of them, set when the signal arrives. The
   // intake writers keep storing while the HTTP server drains its requests.
-  const std::vector<Service*> background{&drainer, &retrier, &maintenance};
+  const std::vector<Service*> background{&drainer, &retrier, &maintenance, &adminWorker, &feed};
   Service::Clock::time_point stopBy{};
   PublicRoutes routes({.config = &config, .health = &health});
 
@@ -73,6 +83,22 @@ int serve(const config::Config& config) {
   } catch (const std::exception& e) {
     log::error("cannot listen", {{"address", config.listen.toString()}, {"error", e.what()}});
     return 1;
+  }
+  std::unique_ptr<AdminServer> admin;
+  if (config.adminListen.enabled()) {
+    try {
+      admin = std::make_unique<AdminServer>(
+          ioc,
+          AdminServer::Options{.listen = config.adminListen,
+                               .readTimeout = config.readTimeout,
+                               .idleTimeout = config.idleTimeout},
+          adminRoutes, adminWorker, feed);
+    } catch (const std::exception& e) {
+      log::error("cannot listen",
+                 {{"address", config.adminListen.toString()}, {"error", e.what()}});
+      return 1;
+    }
+    admin->start();
   }
   server->start();
 
@@ -100,8 +126,15 @@ int serve(const config::Config& config) {
     for (auto* service : background) service->beginStop(stopBy);
     writer.finishBy(stopBy);
     server->shutdown(config.shutdownTimeout);
+    if (admin) admin->shutdown(config.shutdownTimeout);
   });
 
+  if (admin) {
+    log::info("admin listening",
+              {{"address", config.adminListen.toString()},
+               {"admin_port", static_cast<unsigned>(admin->port())},
+               {"admin_api", config.adminToken.empty() ? "off (no EFFECTD_ADMIN_TOKEN)" : "on"}});
+  }
   log::info("listening", {{"address", config.listen.toString()},
                           {"port", static_cast<unsigned>(server->port())},
                           {"version", EFFECTD_VERSION},

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "handlers/billing_rows.hpp"
 #include "handlers/handler.hpp"
 #include "queue/enqueue.hpp"
@@ -322,6 +323,7 @@ ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& eve
     recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);
     tx.commit();
   }
+  metrics::registry().eventsProcessed.inc({event.type, toString(applied.outcomes.front().status)});
   wakeLinkedCustomers(conn, applied.linkedCustomers);
   return applied.outcomes.front();
 }

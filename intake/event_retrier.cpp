@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "intake/stored_events.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
@@ -47,6 +48,10 @@ EventRetrier::Counts EventRetrier::runOnce(pqxx::connection_base& conn, const Re
   }
   recordOutcomes(tx, recorded, policy);
   tx.commit();
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    metrics::registry().eventsProcessed.inc(
+        {due[i].envelope.type, handlers::toString(outcomes[i].status)});
+  }
   wakeLinkedCustomers(conn, applied.linkedCustomers);
   if (counts.total() > 0) {
     log::info(

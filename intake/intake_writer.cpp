@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
@@ -23,6 +24,14 @@ using handlers::wakeLinkedCustomers;
 namespace {
 
 constexpr std::size_t kColumns = 10;
+
+// A writer's connection counts as in use while it stores a batch.
+struct InUse {
+  InUse() { metrics::registry().databasePoolInUse.add(1); }
+  ~InUse() { metrics::registry().databasePoolInUse.add(-1); }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+};
 
 // INSERT of n events with their handlers' outcomes, prepared once per batch
 // size and connection: each row is written once, already processed, ignored
@@ -148,7 +157,11 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     const auto inserted = insertEvents(tx, events, candidates, handled.outcomes, retry);
     if (inserted.size() == candidates.size()) {
       tx.commit();
-      for (auto i : candidates) outcomes[i] = StoreOutcome::Stored;
+      auto& processed = metrics::registry().eventsProcessed;
+      for (std::size_t k = 0; k < candidates.size(); ++k) {
+        outcomes[candidates[k]] = StoreOutcome::Stored;
+        processed.inc({events[candidates[k]].envelope.type, toString(handled.outcomes[k].status)});
+      }
       wakeLinkedCustomers(conn, handled.linkedCustomers);
       break;
     }
@@ -160,6 +173,7 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
 }
 
 IntakeWriter::IntakeWriter(Options options) : options_(std::move(options)) {
+  metrics::registry().databasePoolSize.set(options_.connections);
   threads_.reserve(static_cast<std::size_t>(options_.connections));
   for (int i = 0; i < options_.connections; ++i) {
     threads_.emplace_back([this, i] { run(i); });
@@ -176,6 +190,7 @@ void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < options_.maxQueue) {
       queue_.push_back({std::move(event), std::move(done)});
+      metrics::registry().intakeQueueLength.set(static_cast<std::int64_t>(queue_.size()));
       wake_.notify_one();
       return;
     }
@@ -230,6 +245,7 @@ void IntakeWriter::run(int index) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      metrics::registry().intakeQueueLength.set(static_cast<std::int64_t>(queue_.size()));
       if (late) {
         lock.unlock();
         for (auto& p : batch) p.done(StoreOutcome::ShuttingDown);
@@ -255,6 +271,8 @@ void IntakeWriter::run(int index) {
       finish(std::vector<StoreOutcome>(batch.size(), StoreOutcome::Unavailable));
       continue;
     }
+    metrics::registry().intakeBatchSize.observe(static_cast<double>(batch.size()));
+    const InUse inUse;
     std::optional<std::vector<StoreOutcome>> stored;
     try {
       const auto deadline = connection.deadline();

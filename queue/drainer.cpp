@@ -4,6 +4,8 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
+#include <ctime>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -13,6 +15,7 @@
 #include <unordered_set>
 
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
@@ -39,19 +42,60 @@ std::vector<KindRoute> Channels::routes() const {
   return out;
 }
 
+namespace {
+
+std::string_view outcomeName(DeliveryResult::Outcome outcome) {
+  static constexpr std::string_view names[] = {"sent", "retry", "dead", "unknown"};
+  return names[static_cast<int>(outcome)];
+}
+
+// Seconds since `createdAt` (as the claim formats it, UTC with
+// milliseconds); nullopt when it does not read as one.
+std::optional<double> secondsSince(const std::string& createdAt) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(createdAt.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const auto created = std::chrono::system_clock::from_time_t(timegm(&tm)) +
+                       std::chrono::milliseconds(millis);
+  return std::chrono::duration<double>(std::chrono::system_clock::now() - created).count();
+}
+
+void countAttempt(std::string_view provider, const ClaimedEffect& effect,
+                  const DeliveryResult& result) {
+  auto& m = metrics::registry();
+  m.deliveryAttempts.inc({provider, outcomeName(result.outcome)});
+  if (result.outcome != DeliveryResult::Outcome::Sent) return;
+  if (const auto age = secondsSince(effect.createdAt)) m.deliveryLatency.observe(*age);
+}
+
+DeliveryResult attempt(Channel& channel, const ClaimedEffect& effect) {
+  try {
+    return channel.deliver(effect);
+  } catch (const std::exception& e) {
+    // Where it failed is not known: only an idempotent channel may try again.
+    return channel.idempotent() ? DeliveryResult::retry(e.what())
+                                : DeliveryResult::unknown(e.what());
+  }
+}
+
+}  // namespace
+
 DeliveryResult deliverOne(const Channels& channels, const ClaimedEffect& effect) {
   auto* channel = channels.forKind(effect.kind);
   if (!channel) {
-    return DeliveryResult::dead("no channel is configured for " +
-                                std::string(toString(effect.kind)) + " effects");
+    auto result = DeliveryResult::dead("no channel is configured for " +
+                                       std::string(toString(effect.kind)) + " effects");
+    countAttempt("none", effect, result);
+    return result;
   }
-  try {
-    return channel->deliver(effect);
-  } catch (const std::exception& e) {
-    // Where it failed is not known: only an idempotent channel may try again.
-    return channel->idempotent() ? DeliveryResult::retry(e.what())
-                                 : DeliveryResult::unknown(e.what());
-  }
+  auto result = attempt(*channel, effect);
+  countAttempt(channel->name(), effect, result);
+  return result;
 }
 
 namespace {
@@ -74,14 +118,13 @@ void count(Drainer::Counts& counts, const DeliveryResult& r) {
 }
 
 void logOutcome(const ClaimedEffect& e, const DeliveryResult& r) {
-  static constexpr std::string_view names[] = {"sent", "retry", "dead", "unknown"};
   const auto level =
       r.outcome == DeliveryResult::Outcome::Sent ? log::Level::Debug : log::Level::Warn;
   log::write(level, "effect delivered",
              {{"key", e.key},
               {"kind", toString(e.kind)},
               {"attempt", e.attempts},
-              {"outcome", names[static_cast<int>(r.outcome)]},
+              {"outcome", outcomeName(r.outcome)},
               {"error", r.error}});
 }
 

@@ -120,4 +120,21 @@ std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
   return out;
 }
 
+QueueHealth queueHealth(pqxx::connection_base& conn) {
+  pqxx::read_transaction tx(conn);
+  // Each count reads an index: sent rows by (status, updatedAt), due ones by
+  // the partial index of pending rows on runAt.
+  const auto row = tx.exec1(
+      R"(SELECT (SELECT count(*) FROM "OutboundEffect"
+                  WHERE "status" = 'sent'
+                    AND "updatedAt" > now() AT TIME ZONE 'UTC' - interval '1 minute'),
+                due.n, due.oldest
+         FROM (SELECT count(*) AS n,
+                      COALESCE(extract(epoch FROM now() AT TIME ZONE 'UTC' - min("runAt")), 0)
+                        AS oldest
+               FROM "OutboundEffect"
+               WHERE "status" = 'pending' AND "runAt" <= now() AT TIME ZONE 'UTC') due)");
+  return {row[0].as<long>(), row[1].as<long>(), row[2].as<double>()};
+}
+
 }  // namespace effectd::queue

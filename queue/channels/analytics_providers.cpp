@@ -1,7 +1,7 @@
 // PostHog and Segment: analytics events over their HTTP APIs.
 #include <nlohmann/json.hpp>
 
-#include "queue/channels/base64.hpp"
+#include "base/base64.hpp"
 #include "queue/channels/http_outcome.hpp"
 #include "queue/channels/providers.hpp"
 #include "sql/ids.hpp"

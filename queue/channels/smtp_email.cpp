@@ -9,7 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 
-#include "queue/channels/base64.hpp"
+#include "base/base64.hpp"
 #include "queue/email_message.hpp"
 
 namespace effectd::queue {

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "queue/channels/base64.hpp"
+#include "base/base64.hpp"
 #include "queue/channels/http_outcome.hpp"
 #include "queue/channels/providers.hpp"
 

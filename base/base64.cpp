@@ -1,8 +1,8 @@
-#include "queue/channels/base64.hpp"
+#include "base/base64.hpp"
 
 #include <openssl/evp.h>
 
-namespace effectd::queue {
+namespace effectd {
 
 std::string base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
@@ -28,4 +28,4 @@ std::optional<std::string> base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace effectd::queue
+}  // namespace effectd

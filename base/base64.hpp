@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-namespace effectd::queue {
+namespace effectd {
 
 std::string base64Encode(std::string_view bytes);
 std::optional<std::string> base64Decode(std::string_view text);
 
-}  // namespace effectd::queue
+}  // namespace effectd
