@@ -16,6 +16,9 @@
 # Events are padded to BENCH_BYTES (3,500) bytes: Stripe's are 4-6 KB.
 # Prints one table and writes bench/results/latest.json.
 set -euo pipefail
+# The benchmarks measure the public listener and the queue; the admin
+# listener is measured on its own (bench/admin_load.sh).
+export EFFECTD_ADMIN_LISTEN=off
 build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

@@ -19,6 +19,10 @@ secret_file=$build/dev-webhook-secret
 [[ -s $secret_file ]] || echo "whsec_dev_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$secret_file"
 export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-$(cat "$secret_file")}
 export EFFECTD_LISTEN=${EFFECTD_LISTEN:-127.0.0.1:8080}
+token_file=$build/dev-admin-token
+[[ -s $token_file ]] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$token_file"
+export EFFECTD_ADMIN_LISTEN=${EFFECTD_ADMIN_LISTEN:-127.0.0.1:9090}
+export EFFECTD_ADMIN_TOKEN=${EFFECTD_ADMIN_TOKEN:-$(cat "$token_file")}
 export EFFECTD_LOG_FORMAT=${EFFECTD_LOG_FORMAT:-text}
 export EMAIL_FILE_DIR=${EMAIL_FILE_DIR:-$build/mail}
 
@@ -31,6 +35,8 @@ effectd is starting on http://$EFFECTD_LISTEN
   webhook secret:  $STRIPE_WEBHOOK_SECRET
   demo org:        org_demo (owner: owner@demo.example)
   emails go to:    $EMAIL_FILE_DIR/*.eml (EMAIL_PROVIDER=file)
+  queue page:      http://$EFFECTD_ADMIN_LISTEN/admin/ (any user name, password: $EFFECTD_ADMIN_TOKEN)
+  metrics:         curl http://$EFFECTD_ADMIN_LISTEN/metrics
 
 Send a signed test event from another terminal:
   STRIPE_WEBHOOK_SECRET=$STRIPE_WEBHOOK_SECRET EFFECTD_LISTEN=$EFFECTD_LISTEN \\

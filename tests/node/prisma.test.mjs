@@ -194,7 +194,7 @@ function freePort() {
 function startDaemon(env) {
   const child = spawn(effectdBin(), ["serve"], {
     cwd: workDir,
-    env: { ...process.env, ...env },
+    env: { ...process.env, EFFECTD_ADMIN_LISTEN: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const d = { child, output: "", exit: null };

@@ -22,7 +22,8 @@ std::int64_t unixNow() {
 
 Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
   EnvOverrides full{
-      {"EFFECTD_LISTEN", "127.0.0.1:0"},  {"EFFECTD_LOG_FORMAT", "json"},
+      {"EFFECTD_LISTEN", "127.0.0.1:0"},  {"EFFECTD_ADMIN_LISTEN", "127.0.0.1:0"},
+      {"EFFECTD_LOG_FORMAT", "json"},
       {"EFFECTD_LOG_LEVEL", "debug"},     {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"},
       {"EMAIL_FILE_DIR", dir_ + "/mail"}, {"EFFECTD_POLL_INTERVAL_MS", "200"}};
   for (auto& [k, v] : env) full[k] = v;
@@ -30,12 +31,17 @@ Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
                                           dir_ + "/effectd.log");
   // The daemon logs the port it bound; port 0 avoids racing other tests.
   static const std::regex listening(R"("msg":"listening".*"port":(\d+))");
+  static const std::regex adminListening(R"("msg":"admin listening".*"admin_port":(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch m;
     const auto text = child_->log();
     if (std::regex_search(text, m, listening)) {
       port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      // Logged before "listening", when the admin listener is on.
+      if (std::regex_search(text, m, adminListening)) {
+        adminPort_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      }
       return;
     }
     if (!child_->running()) break;
@@ -56,6 +62,18 @@ daemon::HttpAnswer Daemon::get(const std::string& target) {
   call.port = port_;
   call.method = "GET";
   call.target = target;
+  return daemon::httpCall(call);
+}
+
+daemon::HttpAnswer Daemon::admin(const std::string& method, const std::string& target,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::string& body) {
+  daemon::HttpCall call;
+  call.port = adminPort_;
+  call.method = method;
+  call.target = target;
+  call.headers = headers;
+  call.body = body;
   return daemon::httpCall(call);
 }
 

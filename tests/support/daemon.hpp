@@ -22,17 +22,23 @@ class Daemon {
   ~Daemon();
 
   std::uint16_t port() const { return port_; }
+  std::uint16_t adminPort() const { return adminPort_; }  // 0 when EFFECTD_ADMIN_LISTEN=off
   std::string log() const { return child_->log(); }
   std::string mailDirectory() const { return dir_ + "/mail"; }
   ChildProcess& process() { return *child_; }
 
   daemon::HttpAnswer get(const std::string& target);
   daemon::HttpAnswer postWebhook(const std::string& body, const std::string& signature);
+  // A request to the admin listener.
+  daemon::HttpAnswer admin(const std::string& method, const std::string& target,
+                           const std::vector<std::pair<std::string, std::string>>& headers = {},
+                           const std::string& body = {});
 
  private:
   std::string dir_;
   std::unique_ptr<ChildProcess> child_;
   std::uint16_t port_ = 0;
+  std::uint16_t adminPort_ = 0;
 };
 
 // Signs payloads with Stripe's own SDK (stripe.webhooks.generateTestHeaderString),
