@@ -210,7 +210,7 @@ std::optional<std::vector<std::string>> segments(std::string_view path) {
 std::vector<std::pair<std::string, std::string>> pageHeaders() {
   return {{"Content-Security-Policy",
            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-           "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+           "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
           {"X-Frame-Options", "DENY"},
           {"Referrer-Policy", "no-referrer"}};
 }

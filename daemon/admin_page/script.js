@@ -6,7 +6,7 @@
 const api = "/admin/api/";
 const maxRows = 200;
 const seen = new Set();
-const rates = [];
+const history = [];
 let selected = null;
 
 const $ = (id) => document.getElementById(id);
@@ -51,31 +51,37 @@ function showDepth(stats) {
   $("rate").textContent = String(stats.sentLastMinute);
 }
 
+// Two lines over the last 150 polls (5 minutes): effects due, and effects
+// sent in the minute before each poll.
 function drawChart() {
   const canvas = $("chart");
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const max = Math.max(1, ...rates);
-  ctx.strokeStyle = "#1d4ed8";
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  rates.forEach((r, i) => {
-    const x = (i / 149) * canvas.width;
-    const y = canvas.height - 4 - (r / max) * (canvas.height - 20);
-    if (i === 0) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
-  });
-  ctx.stroke();
+  const max = Math.max(1, ...history.map((h) => Math.max(h.due, h.sent)));
+  const line = (field, color) => {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    history.forEach((h, i) => {
+      const x = (i / 149) * canvas.width;
+      const y = canvas.height - 4 - (h[field] / max) * (canvas.height - 20);
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  };
+  line("due", "#d97706");
+  line("sent", "#1d4ed8");
   ctx.fillStyle = "#8a93a6";
-  ctx.fillText(max + " / min", 4, 12);
+  ctx.fillText(String(max), 4, 12);
 }
 
 async function refreshStats() {
   try {
     const stats = await call("stats");
     showDepth(stats);
-    rates.push(stats.sentLastMinute);
-    if (rates.length > 150) rates.shift();
+    history.push({ due: stats.due, sent: stats.sentLastMinute });
+    if (history.length > 150) history.shift();
     drawChart();
   } catch (e) {
     $("status").textContent = "stats: " + e.message;
