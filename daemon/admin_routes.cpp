@@ -122,8 +122,7 @@ AdminDecision showEffect(std::string idOrKey) {
 AdminDecision steerEffect(std::string idOrKey, queue::OperatorCommand command) {
   return DatabaseCall([idOrKey = std::move(idOrKey), command](pqxx::connection_base& conn) {
     const bool retry = command == queue::OperatorCommand::Retry;
-    const int changed =
-        retry ? queue::retryEffect(conn, idOrKey) : queue::cancelEffect(conn, idOrKey);
+    const int changed = queue::steerEffects(conn, {.idOrKey = idOrKey}, command);
     if (changed == 0) {
       if (queue::findEffect(conn, idOrKey).empty()) return notFound();
       return AdminRoutes::json(

@@ -230,17 +230,25 @@ int runCli(int argc, char** argv) {
   effectsTailCmd->add_flag("--json", tailOptions.json, "One JSON object per line");
   effectsTailCmd->callback(
       withConfig([&](const config::Config& c) { return effectsTail(c, tailOptions); }));
-  auto* effectsRetryCmd =
-      effectsCmd->add_subcommand("retry", "Send a dead, unknown or cancelled effect again");
-  effectsRetryCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();
-  effectsRetryCmd->callback(
-      withConfig([&](const config::Config& c) { return effectsRetry(c, effectRef); }));
-  auto* effectsCancelCmd =
-      effectsCmd->add_subcommand("cancel", "Never send a pending, dead or unknown effect");
-  effectsCancelCmd->add_option("id-or-key", effectRef, "Effect id or key")->required();
-  effectsCancelCmd->callback(
-      withConfig([&](const config::Config& c) { return effectsCancel(c, effectRef); }));
-  auto* effectsStatsCmd = effectsCmd->add_subcommand("stats", "Counts by kind and status");
+  SteerOptions steer;
+  auto addSteer = [&](const char* name, const char* help, queue::OperatorCommand command) {
+    auto* cmd = effectsCmd->add_subcommand(name, help);
+    cmd->add_option("id-or-key", steer.selection.idOrKey, "Effect id or key");
+    cmd->add_option("--status", steer.selection.status, "Only effects in this status")
+        ->check(CLI::IsMember(queue::effectStatusNames()));
+    cmd->add_option("--kind", steer.selection.kind, "email, analytics or webhook");
+    cmd->add_option("--key-prefix", steer.selection.keyPrefix, "Keys starting with this");
+    cmd->add_option("--since", steer.selection.since, "Enqueued at or after (ISO 8601)");
+    cmd->add_flag("-y,--yes", steer.yes, "Do not ask before changing what a filter selects");
+    cmd->callback(withConfig([&, command](const config::Config& c) {
+      steer.command = command;
+      return effectsSteer(c, steer);
+    }));
+  };
+  addSteer("retry", "Send dead, unknown or cancelled effects again", queue::OperatorCommand::Retry);
+  addSteer("cancel", "Never send pending, dead or unknown effects", queue::OperatorCommand::Cancel);
+  auto* effectsStatsCmd = effectsCmd->add_subcommand(
+      "stats", "Counts by kind and status, the last minute's rate, the oldest due effect");
   effectsStatsCmd->add_flag("--json", json, "Machine-readable output");
   effectsStatsCmd->callback(
       withConfig([&](const config::Config& c) { return effectsStats(c, json); }));

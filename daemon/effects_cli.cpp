@@ -1,6 +1,7 @@
 #include "daemon/effects_cli.hpp"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <condition_variable>
 
 #include <csignal>
@@ -219,25 +220,57 @@ int effectsShow(const config::Config& config, const std::string& idOrKey, bool a
   });
 }
 
-int effectsRetry(const config::Config& config, const std::string& idOrKey) {
-  return withDatabase(config, "effects retry", [&](pqxx::connection_base& conn) {
-    if (queue::retryEffect(conn, idOrKey) == 0) {
-      std::cerr << "effectd effects retry: no dead, unknown or cancelled effect " << idOrKey
-                << "\n";
+int effectsSteer(const config::Config& config, const SteerOptions& o) {
+  const bool retry = o.command == queue::OperatorCommand::Retry;
+  const char* command = retry ? "effects retry" : "effects cancel";
+  const char* verb = retry ? "retry" : "cancel";
+  const auto& s = o.selection;
+  if (s.empty()) {
+    std::cerr << "effectd " << command
+              << ": name an effect id or key, or select with --status, --kind, --key-prefix or "
+                 "--since\n";
+    return 2;
+  }
+  const bool one = !s.idOrKey.empty() && s.status.empty() && s.kind.empty() && s.keyPrefix.empty() &&
+                   s.since.empty();
+  return withDatabase(config, command, [&](pqxx::connection_base& conn) {
+    if (!one) {
+      const auto count = queue::countSteerable(conn, s, o.command);
+      if (count == 0) {
+        std::cerr << "effectd " << command << ": no effect matches that can be "
+                  << (retry ? "retried (dead, unknown or cancelled)"
+                            : "cancelled (pending, dead or unknown)")
+                  << "\n";
+        return 1;
+      }
+      if (!o.yes) {
+        if (!isatty(STDIN_FILENO)) {
+          std::cerr << "effectd " << command << ": " << count
+                    << " effects match; add --yes to " << verb << " them without a terminal\n";
+          return 2;
+        }
+        std::cerr << count << " effects match. " << (retry ? "Retry" : "Cancel")
+                  << " them? [y/N] " << std::flush;
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y" && answer != "yes") {
+          std::cerr << "nothing changed\n";
+          return 1;
+        }
+      }
+    }
+    const int changed = queue::steerEffects(conn, s, o.command);
+    if (changed == 0) {
+      std::cerr << "effectd " << command << ": no "
+                << (retry ? "dead, unknown or cancelled" : "pending, dead or unknown")
+                << " effect " << s.idOrKey << "\n";
       return 1;
     }
-    std::cout << "retrying " << idOrKey << "\n";
-    return 0;
-  });
-}
-
-int effectsCancel(const config::Config& config, const std::string& idOrKey) {
-  return withDatabase(config, "effects cancel", [&](pqxx::connection_base& conn) {
-    if (queue::cancelEffect(conn, idOrKey) == 0) {
-      std::cerr << "effectd effects cancel: no pending, dead or unknown effect " << idOrKey << "\n";
-      return 1;
+    if (one) {
+      std::cout << (retry ? "retrying " : "cancelled ") << s.idOrKey << "\n";
+    } else {
+      std::cout << (retry ? "retrying " : "cancelled ") << changed << " effects\n";
     }
-    std::cout << "cancelled " << idOrKey << "\n";
     return 0;
   });
 }
@@ -245,17 +278,29 @@ int effectsCancel(const config::Config& config, const std::string& idOrKey) {
 int effectsStats(const config::Config& config, bool asJson) {
   return withDatabase(config, "effects stats", [&](pqxx::connection_base& conn) {
     const auto stats = queue::effectStats(conn);
-    json out = json::array();
-    for (const auto& s : stats) {
-      if (asJson) {
-        out.push_back(toJson(s));
-      } else {
-        std::cout << std::left << std::setw(10) << s.kind << std::setw(10) << s.status
-                  << std::setw(10) << s.count << "oldest " << static_cast<long>(s.oldestSeconds)
-                  << " s\n";
-      }
+    const auto health = queue::queueHealth(conn);
+    if (asJson) {
+      // The admin API's /admin/api/stats, field for field.
+      json byStatus = json::array();
+      for (const auto& s : stats) byStatus.push_back(toJson(s));
+      std::cout << json{{"effects", byStatus},
+                        {"sentLastMinute", health.sentLastMinute},
+                        {"due", health.due},
+                        {"oldestDueSeconds", health.oldestDueSeconds}}
+                       .dump(2)
+                << "\n";
+      return 0;
     }
-    if (asJson) std::cout << out.dump(2) << "\n";
+    for (const auto& s : stats) {
+      std::cout << std::left << std::setw(10) << s.kind << std::setw(10) << s.status
+                << std::setw(10) << s.count << "oldest " << static_cast<long>(s.oldestSeconds)
+                << " s\n";
+    }
+    std::cout << "sent in the last minute: " << health.sentLastMinute << " ("
+              << std::fixed << std::setprecision(1)
+              << static_cast<double>(health.sentLastMinute) / 60.0 << "/s)\n"
+              << "due now: " << health.due << ", the oldest waiting "
+              << std::setprecision(1) << health.oldestDueSeconds << " s\n";
     return 0;
   });
 }

@@ -30,8 +30,14 @@ int effectsShow(const config::Config& config, const std::string& idOrKey, bool a
 // Follows transitions until SIGINT or SIGTERM (exit 0), reconnecting after
 // a lost connection and printing what changed meanwhile.
 int effectsTail(const config::Config& config, const TailOptions& options);
-int effectsRetry(const config::Config& config, const std::string& idOrKey);
-int effectsCancel(const config::Config& config, const std::string& idOrKey);
+struct SteerOptions {
+  queue::EffectSelection selection;
+  queue::OperatorCommand command = queue::OperatorCommand::Retry;
+  bool yes = false;  // no confirmation for a filter
+};
+// One effect by id or key, or every one a filter selects: then the count
+// is shown and confirmed on a terminal (or --yes), as `rm -i` would.
+int effectsSteer(const config::Config& config, const SteerOptions& options);
 int effectsStats(const config::Config& config, bool asJson);
 int effectsEnqueue(const config::Config& config, const EnqueueRequest& request);
 

@@ -79,30 +79,56 @@ std::string statusArray(const std::vector<EffectStatus>& statuses) {
 
 }  // namespace
 
-int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
+namespace {
+
+// The selection, as parameters $1-$5, and the command's from-statuses as $6.
+// A retry needs the payload, which a compacted row no longer has.
+std::string selected(OperatorCommand command) {
+  std::string where = R"(($1 = '' OR "id" = $1 OR "key" = $1)
+           AND ($2 = '' OR "status" = $2) AND ($3 = '' OR "kind" = $3)
+           AND ($4 = '' OR starts_with("key", $4))
+           AND ($5 = '' OR "createdAt" >= $5::timestamptz AT TIME ZONE 'UTC')
+           AND "status" = ANY($6::text[]))";
+  if (command == OperatorCommand::Retry) where += R"( AND "payloadPrunedAt" IS NULL)";
+  return where;
+}
+
+pqxx::result execSelected(pqxx::transaction_base& tx, const std::string& sql,
+                          const EffectSelection& s, OperatorCommand command,
+                          const std::string& extra = {}) {
+  if (extra.empty()) {
+    return tx.exec_params(sql, s.idOrKey, s.status, s.kind, s.keyPrefix, s.since,
+                          statusArray(appliesTo(command)));
+  }
+  return tx.exec_params(sql, s.idOrKey, s.status, s.kind, s.keyPrefix, s.since,
+                        statusArray(appliesTo(command)), extra);
+}
+
+}  // namespace
+
+long countSteerable(pqxx::connection_base& conn, const EffectSelection& selection,
+                    OperatorCommand command) {
+  pqxx::read_transaction tx(conn);
+  return execSelected(tx, R"(SELECT count(*) FROM "OutboundEffect" WHERE )" + selected(command),
+                      selection, command)[0][0]
+      .as<long>();
+}
+
+int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
+                 OperatorCommand command) {
   pqxx::work tx(conn);
-  const auto r = tx.exec_params(
-      R"(UPDATE "OutboundEffect" SET "status" = $2, "attempts" = 0,
+  const auto next = std::string(toString(afterCommand(command)));
+  const auto sql =
+      command == OperatorCommand::Retry
+          ? R"(UPDATE "OutboundEffect" SET "status" = $7, "attempts" = 0,
              "runAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC',
              "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", ''),
              -- The operator's decision: any provider may send it now.
              "lastProvider" = NULL
-         WHERE ("id" = $1 OR "key" = $1) AND "status" = ANY($3::text[])
-           -- A compacted row has no payload left to send.
-           AND "payloadPrunedAt" IS NULL)",
-      idOrKey, std::string(toString(afterCommand(OperatorCommand::Retry))),
-      statusArray(appliesTo(OperatorCommand::Retry)));
-  tx.commit();
-  return static_cast<int>(r.affected_rows());
-}
-
-int cancelEffect(pqxx::connection_base& conn, const std::string& idOrKey) {
-  pqxx::work tx(conn);
-  const auto r = tx.exec_params(
-      R"(UPDATE "OutboundEffect" SET "status" = $2, "updatedAt" = now() AT TIME ZONE 'UTC'
-         WHERE ("id" = $1 OR "key" = $1) AND "status" = ANY($3::text[]))",
-      idOrKey, std::string(toString(afterCommand(OperatorCommand::Cancel))),
-      statusArray(appliesTo(OperatorCommand::Cancel)));
+           WHERE )" + selected(command)
+          : R"(UPDATE "OutboundEffect" SET "status" = $7, "updatedAt" = now() AT TIME ZONE 'UTC'
+           WHERE )" + selected(command);
+  const auto r = execSelected(tx, sql, selection, command, next);
   tx.commit();
   return static_cast<int>(r.affected_rows());
 }

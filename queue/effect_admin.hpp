@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "queue/effect_status.hpp"
+
 namespace pqxx {
 class connection_base;
 }
@@ -30,10 +32,28 @@ std::vector<EffectRow> listEffects(pqxx::connection_base& conn, const EffectFilt
 // By id or key.
 std::vector<EffectRow> findEffect(pqxx::connection_base& conn, const std::string& idOrKey);
 
-// dead, unknown or cancelled → pending now, attempts reset; returns rows changed.
-int retryEffect(pqxx::connection_base& conn, const std::string& idOrKey);
-// pending, dead or unknown → cancelled; returns rows changed.
-int cancelEffect(pqxx::connection_base& conn, const std::string& idOrKey);
+// What an operator's retry or cancel applies to: one effect by id or key,
+// or every effect the filters match (all that are given must match).
+struct EffectSelection {
+  std::string idOrKey;
+  std::string status;
+  std::string kind;
+  std::string keyPrefix;
+  std::string since;  // createdAt >= this (ISO 8601, or anything PostgreSQL reads as a time)
+  bool empty() const {
+    return idOrKey.empty() && status.empty() && kind.empty() && keyPrefix.empty() && since.empty();
+  }
+};
+
+// How many selected effects the command would change (those in a status
+// it applies to, with their payload for a retry).
+long countSteerable(pqxx::connection_base& conn, const EffectSelection& selection,
+                    OperatorCommand command);
+// Retry: dead, unknown or cancelled → pending now, attempts reset.
+// Cancel: pending, dead or unknown → cancelled. One transaction; returns
+// the rows changed.
+int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
+                 OperatorCommand command);
 
 struct EffectStat {
   std::string kind;

@@ -179,7 +179,49 @@ TEST(CliE2eTest, EffectsEnqueueListShowCancelRetryStats) {
   EXPECT_EQ(db.scalar(R"(SELECT "status" || ' ' || "attempts" FROM "OutboundEffect")"),
             "pending 0");
   const auto stats = effectd({"effects", "stats", "--json"}, env);
-  EXPECT_EQ(nlohmann::json::parse(stats.output)[0]["count"], 1);
+  const auto figures = nlohmann::json::parse(stats.output);
+  EXPECT_EQ(figures["effects"][0]["count"], 1);
+  EXPECT_EQ(figures["due"], 1);
+  EXPECT_EQ(figures["sentLastMinute"], 0);
+  const auto text = effectd({"effects", "stats"}, env);
+  EXPECT_NE(text.output.find("sent in the last minute: 0 (0.0/s)"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("due now: 1, the oldest waiting"), std::string::npos) << text.output;
+}
+
+TEST(CliE2eTest, RetryAndCancelOnAFilterCountConfirmAndChangeOnlyWhatMatches) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()}};
+  pqxx::nontransaction(db.conn()).exec(
+      R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "status", "attempts",
+                                       "runAt", "createdAt", "updatedAt")
+         SELECT 'e' || g, 'bulk:' || (CASE WHEN g <= 3 THEN 'hook' ELSE 'mail' END) || ':' || g,
+                CASE WHEN g <= 3 THEN 'webhook' ELSE 'email' END, '{}',
+                CASE WHEN g = 5 THEN 'sent' ELSE 'dead' END, 12, now(),
+                CASE WHEN g = 1 THEN now() - interval '2 days' ELSE now() END, now()
+         FROM generate_series(1, 5) g)");
+  // Without a terminal, a filter needs --yes; nothing changes meanwhile.
+  const auto refused = effectd({"effects", "retry", "--kind", "webhook"}, env);
+  EXPECT_EQ(refused.exitCode, 2) << refused.output;
+  EXPECT_NE(refused.output.find("3 effects match; add --yes"), std::string::npos) << refused.output;
+  EXPECT_EQ(db.scalar(R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'dead')"), "4");
+  EXPECT_EQ(effectd({"effects", "retry"}, env).exitCode, 2);  // neither a key nor a filter
+
+  // --since leaves the old one; --kind the email ones.
+  const auto retried = effectd(
+      {"effects", "retry", "--kind", "webhook", "--since", "2000-01-01T00:00:00Z", "--yes"}, env);
+  ASSERT_EQ(retried.exitCode, 0) << retried.output;
+  EXPECT_NE(retried.output.find("retrying 3 effects"), std::string::npos) << retried.output;
+  const auto recent = effectd({"effects", "cancel", "--key-prefix", "bulk:hook:", "--since",
+                               "yesterday", "--status", "pending", "--yes"},
+                              env);
+  ASSERT_EQ(recent.exitCode, 0) << recent.output;
+  EXPECT_NE(recent.output.find("cancelled 2 effects"), std::string::npos) << recent.output;
+  EXPECT_EQ(db.scalar(R"(SELECT string_agg("id" || '=' || "status", ' ' ORDER BY "id")
+                         FROM "OutboundEffect")"),
+            "e1=pending e2=cancelled e3=cancelled e4=dead e5=sent");
+  // A sent effect is never selected.
+  EXPECT_EQ(effectd({"effects", "retry", "--status", "sent", "--yes"}, env).exitCode, 1);
 }
 
 // The statuses `effects tail --json` printed for each key, in order.

@@ -256,7 +256,7 @@ TEST_F(DrainerPgTest, AnEffectTriedThroughOneProviderIsNeverSentThroughAnother) 
     EXPECT_EQ(field(key, "attempts"), "1");
   }
   // The operator's retry lets any provider send it.
-  EXPECT_EQ(retryEffect(db_.conn(), "k0"), 1);
+  EXPECT_EQ(steerEffects(db_.conn(), {.idOrKey = "k0"}, OperatorCommand::Retry), 1);
   const auto again = claimThrough("smtp-daemon", "smtp");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].key, "k0");
