@@ -2,11 +2,14 @@
 #   make run    build, start a throwaway PostgreSQL, migrate, seed, serve
 #   make test   build, start a throwaway PostgreSQL, run every suite
 #   make bench  intake throughput next to pgbench, same machine, same run
+#   make install    the binary, units, sysusers/tmpfiles, example env
+#                   (PREFIX=/usr/local, DESTDIR= for a staging root)
+#   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
 BUILD ?= build/release
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench deps build npm format tidy clean
+.PHONY: all run test bench deps build npm format tidy clean install package
 
 all: build
 
@@ -28,6 +31,13 @@ test: build npm
 
 bench: build
 	@deploy/dev/bench.sh $(BUILD)
+
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -88,7 +88,7 @@ done <<<"$python"
 
 # Programs the Makefile, deploy/dev/*.sh, the tests and the stand-ins run
 # (python3 is checked above), as found on Debian's own PATH.
-tools=(make cmake ctest "$cxx" pkg-config ccache node npm npx openssl psql curl runuser od chromium systemd-analyze
+tools=(make cmake ctest "$cxx" pkg-config ccache node npm npx openssl psql curl runuser od chromium systemd-analyze cpack dpkg-deb dpkg-shlibdeps
   "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/createdb" "$PGBIN/psql" "$PGBIN/pgbench")
 for t in "${tools[@]}"; do
   if path=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$t"); then items+=("$path"$'\t'"program $t")
