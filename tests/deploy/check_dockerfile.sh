@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# deploy.dockerfile: deploy/Dockerfile's two package lists are complete.
+#   tests/deploy/check_dockerfile.sh EFFECTD_BINARY
+# The build stage must install every package CMakeLists.txt requires
+# (effectd_require), and cmake; the runtime stage every library package the
+# binary links (dpkg-shlibdeps, as the .deb's Depends), apart from those in
+# every Debian image (libc6, libgcc-s1, libstdc++6: apt needs them), plus
+# ca-certificates (outgoing TLS) and curl (the HEALTHCHECK).
+# deploy/dev/check-docker.sh goes further: it builds and runs from them.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+binary=$(realpath "${1:?usage: check_dockerfile.sh EFFECTD_BINARY}")
+dockerfile=$root/deploy/Dockerfile
+
+# The packages of the apt-get install in stage N (1 = build, 2 = runtime).
+stage_packages() {
+  # Continuation lines joined, then the words between `apt-get install` and
+  # the next `&&`, options aside.
+  awk -v want="$1" '
+    /^FROM / { stage++ }
+    stage == want { line = line " " $0; if ($0 !~ /\\$/) { print line; line = "" } }
+  ' "$dockerfile" | grep 'apt-get install' | sed 's/.*apt-get install//; s/&&.*//' |
+    tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u
+}
+mapfile -t build < <(stage_packages 1)
+mapfile -t runtime < <(stage_packages 2)
+echo "build stage: ${build[*]}"
+echo "runtime stage: ${runtime[*]}"
+has() { local want=$1; shift; printf '%s\n' "$@" | grep -qx -- "$want"; }
+
+failed=0
+mapfile -t required < <(grep -oE '^effectd_require\([a-z0-9.+-]+' "$root/CMakeLists.txt" | sed 's/.*(//')
+((${#required[@]} > 5)) || { echo "found no effectd_require lines in CMakeLists.txt" >&2; exit 2; }
+for p in "${required[@]}" cmake; do
+  has "$p" "${build[@]}" || { echo "the build stage lacks $p (CMakeLists.txt requires it)" >&2; failed=1; }
+done
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir "$scratch/debian"
+printf 'Source: effectd\n\nPackage: effectd\nArchitecture: any\n' >"$scratch/debian/control"
+depends=$(cd "$scratch" && dpkg-shlibdeps -O -e "$binary" 2>/dev/null | sed 's/^shlibs:Depends=//')
+echo "the binary links: $depends"
+mapfile -t linked < <(tr ',' '\n' <<<"$depends" | sed 's/(.*//; s/ //g' | sed '/^$/d')
+for p in "${linked[@]}"; do
+  case $p in libc6 | libgcc-s1 | libstdc++6) continue ;; esac
+  has "$p" "${runtime[@]}" || { echo "the runtime stage lacks $p (the binary links it)" >&2; failed=1; }
+done
+for p in ca-certificates curl; do
+  has "$p" "${runtime[@]}" || { echo "the runtime stage lacks $p" >&2; failed=1; }
+done
+exit $failed
