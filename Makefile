@@ -5,11 +5,12 @@
 #   make install    the binary, units, sysusers/tmpfiles, example env
 #                   (PREFIX=/usr/local, DESTDIR= for a staging root)
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
+#   make docker-check   deploy/Dockerfile's steps in Debian 12 roots (mmdebstrap)
 BUILD ?= build/release
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench deps build npm format tidy clean install package
+.PHONY: all run test bench deps build npm format tidy clean install package docker-check
 
 all: build
 
@@ -38,6 +39,9 @@ install: build
 
 package: build
 	@cd $(BUILD) && cpack -G DEB
+
+docker-check: deps
+	@deploy/dev/check-docker.sh $(BUILD)/docker-check
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

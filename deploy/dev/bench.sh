@@ -16,8 +16,7 @@
 # Events are padded to BENCH_BYTES (3,500) bytes: Stripe's are 4-6 KB.
 # Prints one table and writes bench/results/latest.json.
 set -euo pipefail
-# The benchmarks measure the public listener and the queue; the admin
-# listener is measured on its own (bench/admin_load.sh).
+# Only the intake daemon has an admin listener: phase 1 measures it.
 export EFFECTD_ADMIN_LISTEN=off
 build=$(cd "${1:?usage: bench.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,25 +80,43 @@ resources() {
 
 # --- 1. Intake ---------------------------------------------------------------
 port=$(free_port)
+admin_port=$(free_port)
+admin_token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
-  EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn "$build/effectd" serve \
-  >"$work/effectd-intake.log" 2>&1 &
+  EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
+  EFFECTD_ADMIN_LISTEN="127.0.0.1:$admin_port" EFFECTD_ADMIN_TOKEN="$admin_token" \
+  "$build/effectd" serve >"$work/effectd-intake.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-for c in 1 16 64; do
+# intake LABEL CONNECTIONS: one run of the load generator, then the check
+# that every 200 is a committed row whose handler ran.
+intake() {
+  local label=$1 c=$2
   psql "$url" -qc 'TRUNCATE "StripeWebhookEvent"'
   "$build/bench/effectd_intake_load" --port "$port" --secret "$secret" --connections "$c" \
     --seconds "$seconds" --organizations "$organizations" --payload-out "$work/payload.json" \
     --bytes "$bytes" \
-    >"$work/intake-c$c.json"
-  # Every 200 is a committed row whose handler ran.
-  stored=$(python3 -c "import json; print(json.load(open('$work/intake-c$c.json'))['stored'])")
+    >"$work/intake-$label.json"
+  local stored processed
+  stored=$(python3 -c "import json; print(json.load(open('$work/intake-$label.json'))['stored'])")
   processed=$(psql "$url" -tAc "SELECT count(*) FROM \"StripeWebhookEvent\" WHERE status = 'processed'")
   if [[ $stored != "$processed" ]]; then
-    echo "intake at $c connections: $stored answered 200, $processed processed rows" >&2
+    echo "intake ($label): $stored answered 200, $processed processed rows" >&2
     exit 1
   fi
-done
+}
+admin_client() {
+  "$root/bench/admin_client.py" --port "$admin_port" --token "$admin_token" "$@"
+}
+admin_client --seconds 5 --no-page >"$work/metrics-idle.json"
+for c in 1 16 64; do intake "c$c" "$c"; done
+# The admin listener under load: 16 connections again with the live page
+# open and /metrics scraped every 200 ms, between two runs without them.
+admin_client --seconds "$((seconds + 1))" >"$work/admin-open.json" &
+admin=$!
+intake c16-page-open 16
+wait "$admin"
+intake c16-page-closed 16
 read -r intake_rss intake_cpu < <(resources "$pid")
 kill -TERM "$pid"; wait "$pid"
 
@@ -203,6 +220,24 @@ for c in (1, 16, 64):
     rows.append((f"intake, {c} connection(s)", f"{run['events_per_second']:.0f} events/s",
                  f"{run['events_per_second'] / ref:.2f} x pgbench ({ref:.0f} tx/s)",
                  f"p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms"))
+page_open = json.load(open(f"{work}/intake-c16-page-open.json"))["events_per_second"]
+page_closed = (json.load(open(f"{work}/intake-c16.json"))["events_per_second"] +
+               json.load(open(f"{work}/intake-c16-page-closed.json"))["events_per_second"]) / 2
+admin, idle = json.load(open(f"{work}/admin-open.json")), json.load(open(f"{work}/metrics-idle.json"))
+for label in ("c16-page-open", "c16-page-closed"):
+    intake_events += json.load(open(f"{work}/intake-{label}.json"))["stored"]
+result["admin.c16_page_open.per_s"] = page_open
+result["admin.c16_page_open.ratio"] = page_open / page_closed
+result["admin.metrics_under_load.p50_ms"] = admin["p50_ms"]
+result["admin.metrics_under_load.p99_ms"] = admin["p99_ms"]
+result["admin.metrics_idle.p50_ms"] = idle["p50_ms"]
+result["admin.metrics_idle.p99_ms"] = idle["p99_ms"]
+rows.append(("intake, 16 connections, admin page open", f"{page_open:.0f} events/s",
+             f"{page_open / page_closed:.2f} x the runs without ({page_closed:.0f}/s)",
+             f"{admin['stream_events']} live transitions streamed"))
+rows.append(("/metrics during that load", f"p50 {admin['p50_ms']:.1f} ms, p99 {admin['p99_ms']:.1f} ms",
+             f"idle: p50 {idle['p50_ms']:.1f} ms, p99 {idle['p99_ms']:.1f} ms",
+             f"{admin['scrapes']} scrapes"))
 drain = {}
 for label in ("log", "webhook"):
     rate = float(open(f"{work}/drain-{label}.rate").read())

@@ -10,7 +10,7 @@ packages=(
   libkainjow-mustache-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 postgresql-contrib
   python3 python3-aiosmtpd openssl curl
-  chromium systemd
+  chromium systemd mmdebstrap
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

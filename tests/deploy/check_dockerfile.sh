@@ -12,18 +12,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 binary=$(realpath "${1:?usage: check_dockerfile.sh EFFECTD_BINARY}")
 dockerfile=$root/deploy/Dockerfile
 
-# The packages of the apt-get install in stage N (1 = build, 2 = runtime).
-stage_packages() {
-  # Continuation lines joined, then the words between `apt-get install` and
-  # the next `&&`, options aside.
-  awk -v want="$1" '
-    /^FROM / { stage++ }
-    stage == want { line = line " " $0; if ($0 !~ /\\$/) { print line; line = "" } }
-  ' "$dockerfile" | grep 'apt-get install' | sed 's/.*apt-get install//; s/&&.*//' |
-    tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u
-}
-mapfile -t build < <(stage_packages 1)
-mapfile -t runtime < <(stage_packages 2)
+mapfile -t build < <("$root/deploy/dev/dockerfile-packages.sh" 1 "$dockerfile")
+mapfile -t runtime < <("$root/deploy/dev/dockerfile-packages.sh" 2 "$dockerfile")
 echo "build stage: ${build[*]}"
 echo "runtime stage: ${runtime[*]}"
 has() { local want=$1; shift; printf '%s\n' "$@" | grep -qx -- "$want"; }
