@@ -49,8 +49,11 @@ echo "effectd version: $(as_effectd /usr/bin/effectd version)"
 url=$("$here/pg.sh" start "$work/pg")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_effectd env DATABASE_URL="$url" /usr/bin/effectd migrate
-as_effectd env DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET=whsec_docker_check \
-  EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_FORMAT=json /usr/bin/effectd serve \
+# chroot itself, not a function, in the background: $! must be effectd
+# (chroot execs it) for the SIGTERM below to reach it.
+chroot --userspec=effectd:effectd "$work/runtime-root" env DATABASE_URL="$url" \
+  STRIPE_WEBHOOK_SECRET=whsec_docker_check EFFECTD_LISTEN="127.0.0.1:$port" \
+  EFFECTD_ADMIN_LISTEN=off EFFECTD_LOG_FORMAT=json /usr/bin/effectd serve \
   >"$work/serve.log" 2>&1 &
 pid=$!
 healthcheck=$(sed -n 's/^HEALTHCHECK .* CMD //p' "$dockerfile" | sed "s/127.0.0.1:8080/127.0.0.1:$port/")
