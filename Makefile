@@ -6,11 +6,12 @@
 #                   (PREFIX=/usr/local, DESTDIR= for a staging root)
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
 #   make docker-check   deploy/Dockerfile's steps in Debian 12 roots (mmdebstrap)
+#   make settings-docs  config/effectd.env.example and the README's settings table
 BUILD ?= build/release
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench deps build npm format tidy clean install package docker-check
+.PHONY: all run test bench deps build npm format tidy clean install package docker-check settings-docs
 
 all: build
 
@@ -42,6 +43,9 @@ package: build
 
 docker-check: deps
 	@deploy/dev/check-docker.sh $(BUILD)/docker-check
+
+settings-docs: build
+	@deploy/dev/settings-docs.sh $(BUILD)/effectd
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -86,16 +86,17 @@ struct Registry {
   CounterFamily deliveryAttempts{"effectd_delivery_attempts_total",
                                  "Delivery attempts of effects by provider and outcome.",
                                  {"provider", "outcome"}};
-  Histogram deliveryLatency{"effectd_delivery_latency_seconds",
-                            "From an effect's enqueueing to the provider accepting it.",
-                            {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-                             3600}};
+  Histogram deliveryLatency{
+      "effectd_delivery_latency_seconds",
+      "From an effect's enqueueing to the provider accepting it.",
+      {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}};
   Gauge intakeQueueLength{"effectd_intake_queue_length",
                           "Webhook events waiting for an intake writer."};
   Histogram intakeBatchSize{"effectd_intake_batch_size",
                             "Events stored per intake transaction (group commit).",
                             {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
-  Gauge databasePoolSize{"effectd_db_pool_size", "Intake writer connections (EFFECTD_DB_POOL_SIZE)."};
+  Gauge databasePoolSize{"effectd_db_pool_size",
+                         "Intake writer connections (EFFECTD_DB_POOL_SIZE)."};
   Gauge databasePoolInUse{"effectd_db_pool_in_use",
                           "Intake writer connections inside a transaction now."};
 

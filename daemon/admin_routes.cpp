@@ -94,13 +94,13 @@ AdminReply badRequest(std::string_view why) {
 }
 
 AdminDecision listEffects(const Query& q) {
-  queue::EffectFilter filter{.status = q.get("status"),
-                             .kind = q.get("kind"),
-                             .keyPrefix = q.get("key_prefix")};
+  queue::EffectFilter filter{
+      .status = q.get("status"), .kind = q.get("kind"), .keyPrefix = q.get("key_prefix")};
   if (!filter.status.empty() && !queue::parseEffectStatus(filter.status)) {
     return badRequest("unknown status");
   }
-  if (!filter.kind.empty() && !queue::parseEffectKind(filter.kind)) return badRequest("unknown kind");
+  if (!filter.kind.empty() && !queue::parseEffectKind(filter.kind))
+    return badRequest("unknown kind");
   const auto limit = limitOf(q);
   if (!limit) return badRequest("limit must be 1 to 1000");
   filter.limit = *limit;
@@ -127,8 +127,9 @@ AdminDecision steerEffect(std::string idOrKey, queue::OperatorCommand command) {
       if (queue::findEffect(conn, idOrKey).empty()) return notFound();
       return AdminRoutes::json(
           409,
-          errorJson(retry ? "only a dead, unknown or cancelled effect with its payload can be retried"
-                          : "only a pending, dead or unknown effect can be cancelled"),
+          errorJson(retry
+                        ? "only a dead, unknown or cancelled effect with its payload can be retried"
+                        : "only a pending, dead or unknown effect can be cancelled"),
           retry ? "effect not retryable" : "effect not cancellable");
     }
     const auto found = queue::findEffect(conn, idOrKey);
@@ -138,7 +139,8 @@ AdminDecision steerEffect(std::string idOrKey, queue::OperatorCommand command) {
 }
 
 AdminDecision listEvents(const Query& q) {
-  intake::EventFilter filter{.status = q.get("status"), .type = q.get("type"), .since = q.get("since")};
+  intake::EventFilter filter{
+      .status = q.get("status"), .type = q.get("type"), .since = q.get("since")};
   const auto limit = limitOf(q);
   if (!limit) return badRequest("limit must be 1 to 1000");
   filter.limit = *limit;
@@ -299,7 +301,8 @@ AdminDecision AdminRoutes::handle(const AdminRequest& request) const {
     auto reply = json(401, errorJson("a valid token is required"), "unauthorized");
     // Basic lets a browser ask for the token (as the password) and send it
     // with every request of the page, its script and its event stream.
-    reply.headers.emplace_back("WWW-Authenticate", R"(Basic realm="effectd admin", charset="UTF-8")");
+    reply.headers.emplace_back("WWW-Authenticate",
+                               R"(Basic realm="effectd admin", charset="UTF-8")");
     reply.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="effectd admin")");
     return reply;
   }
@@ -327,7 +330,7 @@ AdminDecision AdminRoutes::handle(const AdminRequest& request) const {
   }
 
   if (!read) return json(405, errorJson("method not allowed"), "method not allowed");
-  const auto name = path == "/admin/" ? std::string_view("page")
+  const auto name = path == "/admin/"            ? std::string_view("page")
                     : path == "/admin/script.js" ? std::string_view("script")
                     : path == "/admin/style.css" ? std::string_view("style")
                                                  : std::string_view();
@@ -364,8 +367,8 @@ AdminDecision AdminRoutes::api(const AdminRequest& request, std::string_view pat
     if (p.size() == 2) return get ? showEffect(p[1]) : methodNotAllowed();
     if (p.size() == 3 && (p[2] == "retry" || p[2] == "cancel")) {
       if (!post) return methodNotAllowed();
-      return steerEffect(p[1], p[2] == "retry" ? queue::OperatorCommand::Retry
-                                               : queue::OperatorCommand::Cancel);
+      return steerEffect(
+          p[1], p[2] == "retry" ? queue::OperatorCommand::Retry : queue::OperatorCommand::Cancel);
     }
     return notFound();
   }

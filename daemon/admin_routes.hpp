@@ -63,9 +63,9 @@ using AdminDecision = std::variant<AdminReply, DatabaseCall, MetricsAction, Tran
 class AdminRoutes {
  public:
   struct Options {
-    std::string token;              // empty: /admin/ is disabled
-    bool loopback = true;           // /metrics without the token only then
-    handlers::RetryPolicy replay;   // for events replayed from the API
+    std::string token;             // empty: /admin/ is disabled
+    bool loopback = true;          // /metrics without the token only then
+    handlers::RetryPolicy replay;  // for events replayed from the API
   };
   explicit AdminRoutes(Options options);
 

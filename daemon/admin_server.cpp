@@ -179,7 +179,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   struct Session {
     explicit Session(tcp::socket socket)
-        : stream(std::move(socket)), wake(std::make_shared<asio::steady_timer>(stream.get_executor())) {}
+        : stream(std::move(socket)),
+          wake(std::make_shared<asio::steady_timer>(stream.get_executor())) {}
     beast::tcp_stream stream;
     std::shared_ptr<asio::steady_timer> wake;  // a live page waits on it
     bool busy = false;                         // touched on the session's strand only
@@ -202,9 +203,10 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         if (ec == http::error::body_limit || ec == http::error::header_limit ||
             ec == http::error::buffer_overflow) {
           const auto status = ec == http::error::body_limit ? 413u : 431u;
-          co_await write(stream, AdminRoutes::json(status, R"({"error":"request too large"})",
-                                                   "request too large"),
-                         11, false, false);
+          co_await write(
+              stream,
+              AdminRoutes::json(status, R"({"error":"request too large"})", "request too large"),
+              11, false, false);
           log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
         }
         break;
@@ -268,8 +270,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
                 {"duration_ms", static_cast<double>(micros) / 1000.0}});
   }
 
-  asio::awaitable<void> write(beast::tcp_stream& stream, const AdminReply& reply,
-                              unsigned version, bool keepAlive, bool head) {
+  asio::awaitable<void> write(beast::tcp_stream& stream, const AdminReply& reply, unsigned version,
+                              bool keepAlive, bool head) {
     auto res = toResponse(reply, version, keepAlive, head);
     stream.expires_after(options.readTimeout);
     co_await http::async_write(stream, res, kNoThrow);
@@ -308,8 +310,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       }
       renderQueue(body, snapshot);
     }
-    co_return AdminReply{200, std::move(body), "text/plain; version=0.0.4; charset=utf-8",
-                         "metrics", {}};
+    co_return AdminReply{
+        200, std::move(body), "text/plain; version=0.0.4; charset=utf-8", "metrics", {}};
   }
 
   // Server-sent events: the latest transitions, then each one as it happens.
@@ -323,9 +325,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     }
     auto wake = session->wake;
     auto executor = stream.get_executor();
-    const auto subscriber = feed.subscribe([wake, executor] {
-      asio::post(executor, [wake] { wake->cancel(); });
-    });
+    const auto subscriber =
+        feed.subscribe([wake, executor] { asio::post(executor, [wake] { wake->cancel(); }); });
     http::response<http::empty_body> res{http::status::ok, version};
     res.set(http::field::server, "effectd");
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -334,7 +335,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     res.keep_alive(false);  // the stream ends with the connection
     http::response_serializer<http::empty_body> serializer(res);
     stream.expires_after(options.readTimeout);
-    auto [headerError, ignoredBytes] = co_await http::async_write_header(stream, serializer, kNoThrow);
+    auto [headerError, ignoredBytes] =
+        co_await http::async_write_header(stream, serializer, kNoThrow);
 
     auto send = [&](const std::string& text) -> asio::awaitable<bool> {
       stream.expires_after(options.readTimeout);  // a browser that stops reading is let go
@@ -350,13 +352,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
             for (const auto& t : queue::latestTransitions(conn, {}, kHistory)) {
               lines.push_back(toJson(t));
             }
-            return AdminReply{200, lines.dump(-1, ' ', false,
-                                              nlohmann::json::error_handler_t::replace)};
+            return AdminReply{200,
+                              lines.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
           },
           asio::use_awaitable);
       std::string text = "retry: 2000\n";
       if (history.status == 200) {
-        for (const auto& t : nlohmann::json::parse(history.body)) text += "data: " + t.dump() + "\n\n";
+        for (const auto& t : nlohmann::json::parse(history.body))
+          text += "data: " + t.dump() + "\n\n";
       }
       open = co_await send(text);
     }

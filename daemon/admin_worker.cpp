@@ -39,8 +39,8 @@ void AdminWorker::stop() {
 }
 
 void AdminWorker::run() {
-  sql::Connection connection({.url = options_.databaseUrl,
-                              .callTimeout = options_.databaseTimeout});
+  sql::Connection connection(
+      {.url = options_.databaseUrl, .callTimeout = options_.databaseTimeout});
   for (;;) {
     Job job;
     bool stopping = false;
@@ -55,8 +55,9 @@ void AdminWorker::run() {
     // Every job is called exactly once, so that its caller always gets an
     // answer; once stopping, without a connection.
     auto* conn = stopping ? nullptr : connection.get();
-    const std::string unreachable =
-        stopping ? std::string("shutting down") : conn ? std::string() : connection.lastError();
+    const std::string unreachable = stopping ? std::string("shutting down")
+                                    : conn   ? std::string()
+                                             : connection.lastError();
     try {
       if (!conn) {
         job(nullptr, unreachable);

@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "config/config.hpp"
+#include "config/settings.hpp"
 #include "daemon/dev_trigger.hpp"
 #include "daemon/effects_cli.hpp"
 #include "daemon/events_cli.hpp"
@@ -162,6 +163,10 @@ int runCli(int argc, char** argv) {
       configCmd->add_subcommand("check", "Show the effective configuration, secrets redacted");
   configCheckCmd->add_flag("--json", json, "Machine-readable output");
   configCheckCmd->callback([&] { exitCode = configCheck(json); });
+  configCmd->add_subcommand("example", "Print an environment file with every setting's default")
+      ->callback([&] { std::cout << config::exampleFile(); });
+  configCmd->add_subcommand("reference", "Print the table of settings (Markdown, for the README)")
+      ->callback([&] { std::cout << config::referenceTable(); });
 
   intake::EventFilter filter;
   std::string eventId;

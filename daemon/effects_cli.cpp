@@ -231,8 +231,8 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
                  "--since\n";
     return 2;
   }
-  const bool one = !s.idOrKey.empty() && s.status.empty() && s.kind.empty() && s.keyPrefix.empty() &&
-                   s.since.empty();
+  const bool one = !s.idOrKey.empty() && s.status.empty() && s.kind.empty() &&
+                   s.keyPrefix.empty() && s.since.empty();
   return withDatabase(config, command, [&](pqxx::connection_base& conn) {
     if (!one) {
       const auto count = queue::countSteerable(conn, s, o.command);
@@ -245,12 +245,12 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
       }
       if (!o.yes) {
         if (!isatty(STDIN_FILENO)) {
-          std::cerr << "effectd " << command << ": " << count
-                    << " effects match; add --yes to " << verb << " them without a terminal\n";
+          std::cerr << "effectd " << command << ": " << count << " effects match; add --yes to "
+                    << verb << " them without a terminal\n";
           return 2;
         }
-        std::cerr << count << " effects match. " << (retry ? "Retry" : "Cancel")
-                  << " them? [y/N] " << std::flush;
+        std::cerr << count << " effects match. " << (retry ? "Retry" : "Cancel") << " them? [y/N] "
+                  << std::flush;
         std::string answer;
         std::getline(std::cin, answer);
         if (answer != "y" && answer != "Y" && answer != "yes") {
@@ -262,8 +262,8 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
     const int changed = queue::steerEffects(conn, s, o.command);
     if (changed == 0) {
       std::cerr << "effectd " << command << ": no "
-                << (retry ? "dead, unknown or cancelled" : "pending, dead or unknown")
-                << " effect " << s.idOrKey << "\n";
+                << (retry ? "dead, unknown or cancelled" : "pending, dead or unknown") << " effect "
+                << s.idOrKey << "\n";
       return 1;
     }
     if (one) {
@@ -296,11 +296,11 @@ int effectsStats(const config::Config& config, bool asJson) {
                 << std::setw(10) << s.count << "oldest " << static_cast<long>(s.oldestSeconds)
                 << " s\n";
     }
-    std::cout << "sent in the last minute: " << health.sentLastMinute << " ("
-              << std::fixed << std::setprecision(1)
-              << static_cast<double>(health.sentLastMinute) / 60.0 << "/s)\n"
-              << "due now: " << health.due << ", the oldest waiting "
-              << std::setprecision(1) << health.oldestDueSeconds << " s\n";
+    std::cout << "sent in the last minute: " << health.sentLastMinute << " (" << std::fixed
+              << std::setprecision(1) << static_cast<double>(health.sentLastMinute) / 60.0
+              << "/s)\n"
+              << "due now: " << health.due << ", the oldest waiting " << std::setprecision(1)
+              << health.oldestDueSeconds << " s\n";
     return 0;
   });
 }

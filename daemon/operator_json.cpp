@@ -64,8 +64,10 @@ json toJson(const queue::EffectTransition& t) {
 }
 
 json toJson(const queue::EffectStat& s) {
-  return json{
-      {"kind", s.kind}, {"status", s.status}, {"count", s.count}, {"oldestSeconds", s.oldestSeconds}};
+  return json{{"kind", s.kind},
+              {"status", s.status},
+              {"count", s.count},
+              {"oldestSeconds", s.oldestSeconds}};
 }
 
 }  // namespace effectd::daemon

@@ -87,12 +87,11 @@ int serve(const config::Config& config) {
   std::unique_ptr<AdminServer> admin;
   if (config.adminListen.enabled()) {
     try {
-      admin = std::make_unique<AdminServer>(
-          ioc,
-          AdminServer::Options{.listen = config.adminListen,
-                               .readTimeout = config.readTimeout,
-                               .idleTimeout = config.idleTimeout},
-          adminRoutes, adminWorker, feed);
+      admin = std::make_unique<AdminServer>(ioc,
+                                            AdminServer::Options{.listen = config.adminListen,
+                                                                 .readTimeout = config.readTimeout,
+                                                                 .idleTimeout = config.idleTimeout},
+                                            adminRoutes, adminWorker, feed);
     } catch (const std::exception& e) {
       log::error("cannot listen",
                  {{"address", config.adminListen.toString()}, {"error", e.what()}});

@@ -4,9 +4,9 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -60,8 +60,8 @@ std::optional<double> secondsSince(const std::string& createdAt) {
   }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  const auto created = std::chrono::system_clock::from_time_t(timegm(&tm)) +
-                       std::chrono::milliseconds(millis);
+  const auto created =
+      std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
   return std::chrono::duration<double>(std::chrono::system_clock::now() - created).count();
 }
 

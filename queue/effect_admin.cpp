@@ -125,9 +125,11 @@ int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
              "lastError" = 'retried by an operator; before: ' || COALESCE("lastError", ''),
              -- The operator's decision: any provider may send it now.
              "lastProvider" = NULL
-           WHERE )" + selected(command)
+           WHERE )" +
+                selected(command)
           : R"(UPDATE "OutboundEffect" SET "status" = $7, "updatedAt" = now() AT TIME ZONE 'UTC'
-           WHERE )" + selected(command);
+           WHERE )" +
+                selected(command);
   const auto r = execSelected(tx, sql, selection, command, next);
   tx.commit();
   return static_cast<int>(r.affected_rows());

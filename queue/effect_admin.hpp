@@ -65,9 +65,9 @@ std::vector<EffectStat> effectStats(pqxx::connection_base& conn);
 
 // How the queue keeps up, for `effects stats`, the admin page and /metrics.
 struct QueueHealth {
-  long sentLastMinute = 0;         // effects a provider accepted in the last 60 s
-  long due = 0;                    // pending effects whose time has come
-  double oldestDueSeconds = 0;     // how long the oldest of those has waited
+  long sentLastMinute = 0;      // effects a provider accepted in the last 60 s
+  long due = 0;                 // pending effects whose time has come
+  double oldestDueSeconds = 0;  // how long the oldest of those has waited
 };
 QueueHealth queueHealth(pqxx::connection_base& conn);
 

@@ -231,8 +231,9 @@ TEST_F(AdminE2eTest, TheTokenGuardsEveryAdminRequest) {
 
 TEST_F(AdminE2eTest, TheApiSteersEffectsAndEventsAsTheCliDoes) {
   start({{"EFFECTD_ADMIN_TOKEN", kToken}});
-  pqxx::nontransaction(db_.conn()).exec(
-      R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "status", "attempts",
+  pqxx::nontransaction(db_.conn())
+      .exec(
+          R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "status", "attempts",
                                        "lastError", "runAt", "updatedAt")
          VALUES ('eff_dead', 'api:webhook:1', 'webhook',
                  '{"url":"https://example.com/hook","event":"x","data":{}}', 'dead', 12,

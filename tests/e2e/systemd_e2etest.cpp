@@ -86,8 +86,8 @@ TEST(SystemdE2eTest, ServeSaysReadyKeepsTheWatchdogFedAndSaysStoppingAtSigterm) 
   EXPECT_TRUE(notify.received("STOPPING=1"));
   // In that order: nothing after STOPPING says it is ready again.
   const auto& all = notify.messages();
-  const auto ready = std::find_if(all.begin(), all.end(),
-                                  [](const auto& m) { return m.find("READY=1") != std::string::npos; });
+  const auto ready = std::find_if(
+      all.begin(), all.end(), [](const auto& m) { return m.find("READY=1") != std::string::npos; });
   const auto stopping = std::find_if(all.begin(), all.end(), [](const auto& m) {
     return m.find("STOPPING=1") != std::string::npos;
   });

@@ -21,11 +21,13 @@ std::int64_t unixNow() {
 }
 
 Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
-  EnvOverrides full{
-      {"EFFECTD_LISTEN", "127.0.0.1:0"},  {"EFFECTD_ADMIN_LISTEN", "127.0.0.1:0"},
-      {"EFFECTD_LOG_FORMAT", "json"},
-      {"EFFECTD_LOG_LEVEL", "debug"},     {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"},
-      {"EMAIL_FILE_DIR", dir_ + "/mail"}, {"EFFECTD_POLL_INTERVAL_MS", "200"}};
+  EnvOverrides full{{"EFFECTD_LISTEN", "127.0.0.1:0"},
+                    {"EFFECTD_ADMIN_LISTEN", "127.0.0.1:0"},
+                    {"EFFECTD_LOG_FORMAT", "json"},
+                    {"EFFECTD_LOG_LEVEL", "debug"},
+                    {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"},
+                    {"EMAIL_FILE_DIR", dir_ + "/mail"},
+                    {"EFFECTD_POLL_INTERVAL_MS", "200"}};
   for (auto& [k, v] : env) full[k] = v;
   child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"}, full,
                                           dir_ + "/effectd.log");

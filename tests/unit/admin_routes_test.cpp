@@ -22,7 +22,8 @@ std::string basic(std::string_view user, std::string_view password) {
 }
 
 AdminRequest get(std::string_view target, std::string_view authorization = {}) {
-  return {.method = "GET", .target = target, .authorization = authorization, .host = "127.0.0.1:9090"};
+  return {
+      .method = "GET", .target = target, .authorization = authorization, .host = "127.0.0.1:9090"};
 }
 
 unsigned statusOf(const AdminDecision& d) {
@@ -52,15 +53,17 @@ TEST(AdminRoutesTest, TheApiAndThePageNeedTheTokenAsBearerOrBasicPassword) {
   const auto shortBearer = bearer("operator");
   const auto wrongBasic = basic("admin", "nope");
   const auto userAsToken = basic(std::string(kToken), "");
-  for (const auto& header : {wrongBearer, shortBearer, wrongBasic, userAsToken,
-                             std::string("Basic !!!"), std::string(kToken),
-                             std::string("Token ") + std::string(kToken)}) {
+  for (const auto& header :
+       {wrongBearer, shortBearer, wrongBasic, userAsToken, std::string("Basic !!!"),
+        std::string(kToken), std::string("Token ") + std::string(kToken)}) {
     EXPECT_EQ(statusOf(routes.handle(get("/admin/api/stats", header))), 401u) << header;
   }
   const auto goodBearer = bearer(kToken);
   const auto goodBasic = basic("anyone", kToken);
-  EXPECT_TRUE(std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBearer))));
-  EXPECT_TRUE(std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBasic))));
+  EXPECT_TRUE(
+      std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBearer))));
+  EXPECT_TRUE(
+      std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBasic))));
   EXPECT_TRUE(std::holds_alternative<TransitionStream>(
       routes.handle(get("/admin/api/transitions", goodBasic))));
   EXPECT_EQ(statusOf(routes.handle(get("/admin/", goodBasic))), 200u);
@@ -72,7 +75,8 @@ TEST(AdminRoutesTest, MetricsNeedTheTokenOnlyWhenNotBoundToLoopback) {
   const auto exposed = withToken(false);
   EXPECT_EQ(statusOf(exposed.handle(get("/metrics"))), 401u);
   EXPECT_EQ(statusOf(exposed.handle(get("/metrics", bearer("wrong")))), 401u);
-  EXPECT_TRUE(std::holds_alternative<MetricsAction>(exposed.handle(get("/metrics", bearer(kToken)))));
+  EXPECT_TRUE(
+      std::holds_alternative<MetricsAction>(exposed.handle(get("/metrics", bearer(kToken)))));
   EXPECT_EQ(statusOf(exposed.handle({.method = "POST", .target = "/metrics"})), 405u);
 }
 
@@ -95,10 +99,10 @@ TEST(AdminRoutesTest, ActionsRefuseWhatACrossSitePageCouldSend) {
   post.origin = {};  // curl, or the CLI
   EXPECT_TRUE(std::holds_alternative<DatabaseCall>(routes.handle(post)));
   // Reads change nothing and may be fetched by GET only.
-  EXPECT_EQ(statusOf(routes.handle({.method = "GET",
-                                    .target = "/admin/api/effects/email:1/retry",
-                                    .authorization = auth})),
-            405u);
+  EXPECT_EQ(
+      statusOf(routes.handle(
+          {.method = "GET", .target = "/admin/api/effects/email:1/retry", .authorization = auth})),
+      405u);
 }
 
 TEST(AdminRoutesTest, ThePageHasAStrictContentSecurityPolicy) {

@@ -1,10 +1,12 @@
 #include "config/config.hpp"
+#include "config/settings.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace effectd::config {
 namespace {
@@ -129,6 +131,97 @@ TEST(ConfigTest, RedactsPasswordsInBothUrlForms) {
   EXPECT_EQ(redactUrl("host=h password = abc dbname=d"), "host=h password = *** dbname=d");
   EXPECT_EQ(redactUrl("https://user:tok@api.example/v1?to=a@b"),
             "https://user:***@api.example/v1?to=a@b");
+}
+
+}  // namespace
+}  // namespace effectd::config
+
+namespace effectd::config {
+namespace {
+
+// Each row of the table reads its own variable into its own field: set every
+// setting to a valid value other than its default, and `config check` must
+// show each as it was set (secrets redacted).
+TEST(ConfigSettingsTest, EverySettingIsReadIntoItsFieldAndShownAsSet) {
+  std::map<std::string, std::string> vars;
+  std::map<std::string, std::string> shown;
+  for (const auto& s : settings()) {
+    const std::string name(s.name);
+    std::string value;
+    std::string expected;
+    switch (s.kind) {
+      case SettingKind::Integer:
+      case SettingKind::Seconds:
+      case SettingKind::Milliseconds:
+      case SettingKind::Rate:
+        value = expected = std::to_string(s.max);
+        break;
+      case SettingKind::Choice:
+        value = expected = std::string(s.choices.substr(s.choices.rfind('|') + 1));
+        break;
+      case SettingKind::Text:
+        value = expected = "text-" + name;
+        break;
+      case SettingKind::Url:
+        value = expected = "https://" + name + ".example/";
+        break;
+      case SettingKind::Secret:
+        value = "secret-" + name;
+        expected = "(1 set, redacted)";
+        break;
+      case SettingKind::SecretUrl:
+        value = expected =
+            name == "SMTP_URL" ? "smtp://mail.example:25" : "postgresql://u@db/" + name;
+        break;
+      case SettingKind::SecretList:
+        value = "whsec_1,whsec_2";
+        expected = "(2 set, redacted)";
+        break;
+      case SettingKind::Address:
+        value = expected = "127.0.0.2:1234";
+        break;
+      case SettingKind::AddressOrOff:
+        value = expected = "off";
+        break;
+      case SettingKind::Hosts:
+        value = expected = "hooks.example:8443";
+        break;
+      case SettingKind::HttpHosts:
+        value = "plain.example";
+        expected = "plain.example:80";
+        break;
+      case SettingKind::Networks:
+        value = expected = "10.0.0.0/8";
+        break;
+    }
+    vars[name] = value;
+    shown[name] = expected;
+  }
+  const auto loaded = load(fake(vars));
+  for (const auto& p : loaded.problems) ADD_FAILURE() << p;
+  const auto settingsShown = describe(loaded.config);
+  ASSERT_EQ(settingsShown.size(), settings().size());
+  std::set<std::string> names;
+  for (const auto& [name, value] : settingsShown) {
+    EXPECT_TRUE(names.insert(name).second) << name << " is in the table twice";
+    EXPECT_EQ(value, shown[name]) << name;
+  }
+}
+
+TEST(ConfigSettingsTest, TheDocumentsNameEverySettingWithItsDefault) {
+  const auto example = exampleFile();
+  const auto table = referenceTable();
+  const Config defaults;
+  for (const auto& s : settings()) {
+    const std::string name(s.name);
+    EXPECT_NE(example.find("\n#" + name + "="), std::string::npos) << name;
+    EXPECT_NE(table.find("| `" + name + "`"), std::string::npos) << name;
+  }
+  EXPECT_NE(
+      example.find("\n#EFFECTD_DB_POOL_SIZE=" + std::to_string(defaults.databasePoolSize) + "\n"),
+      std::string::npos);
+  EXPECT_NE(table.find("| `EFFECTD_READ_TIMEOUT` | `10` |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| `EFFECTD_ADMIN_TOKEN` (secret) | none |"), std::string::npos) << table;
 }
 
 }  // namespace
