@@ -42,12 +42,19 @@ constexpr int kHistory = 50;
 // A comment line this often keeps proxies from closing an idle stream and
 // finds a browser that went away.
 constexpr auto kHeartbeat = std::chrono::seconds(15);
+const std::string kHeartbeatLine = ": heartbeat\n\n";
 
 // Runs `call` on the admin worker and resumes the caller on its own executor
 // with the reply. The worker calls every job exactly once, so the caller is
 // always resumed, with a 503 when the database or the worker is not there.
+//
+// GCC 12 destroys a lambda with captures twice when it is built inside a
+// co_await expression (a shared_ptr it holds then loses a reference each
+// time, and the server was freed under its sessions): callers name their
+// call first and pass it moved, and no co_await here has a temporary with a
+// destructor in it.
 template <typename Token>
-auto asyncDatabase(AdminWorker& worker, DatabaseCall call, Token&& token) {
+auto asyncDatabase(AdminWorker& worker, DatabaseCall&& call, Token&& token) {
   return asio::async_initiate<Token, void(AdminReply)>(
       [&worker](auto handler, DatabaseCall&& call) {
         auto work = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(
@@ -203,10 +210,9 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         if (ec == http::error::body_limit || ec == http::error::header_limit ||
             ec == http::error::buffer_overflow) {
           const auto status = ec == http::error::body_limit ? 413u : 431u;
-          co_await write(
-              stream,
-              AdminRoutes::json(status, R"({"error":"request too large"})", "request too large"),
-              11, false, false);
+          const auto tooLarge =
+              AdminRoutes::json(status, R"({"error":"request too large"})", "request too large");
+          co_await write(stream, tooLarge, 11, false, false);
           log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
         }
         break;
@@ -287,17 +293,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       stale = std::chrono::steady_clock::now() - snapshot.readAt >= options.queueCacheFor;
     }
     if (stale) {
-      auto self = shared_from_this();
-      co_await asyncDatabase(
-          worker,
-          [self](pqxx::connection_base& conn) {
-            QueueSnapshot fresh{queue::effectStats(conn), queue::queueHealth(conn),
-                                std::chrono::steady_clock::now(), true};
-            std::lock_guard lock(self->snapshotMutex);
-            self->snapshot = std::move(fresh);
-            return AdminReply{};
-          },
-          asio::use_awaitable);
+      DatabaseCall refresh = [self = shared_from_this()](pqxx::connection_base& conn) {
+        QueueSnapshot fresh{queue::effectStats(conn), queue::queueHealth(conn),
+                            std::chrono::steady_clock::now(), true};
+        std::lock_guard lock(self->snapshotMutex);
+        self->snapshot = std::move(fresh);
+        return AdminReply{};
+      };
+      co_await asyncDatabase(worker, std::move(refresh), asio::use_awaitable);
     }
     std::string body;
     body.reserve(16 * 1024);
@@ -314,13 +317,21 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         200, std::move(body), "text/plain; version=0.0.4; charset=utf-8", "metrics", {}};
   }
 
+  // A write of the stream's bytes; false once the browser is gone. The
+  // stream's timeout lets go of a browser that stops reading.
+  asio::awaitable<bool> send(beast::tcp_stream& stream, const std::string& text) {
+    stream.expires_after(options.readTimeout);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), kNoThrow);
+    co_return !ec;
+  }
+
   // Server-sent events: the latest transitions, then each one as it happens.
   asio::awaitable<void> streamTransitions(std::shared_ptr<Session> session, unsigned version) {
     auto& stream = session->stream;
     if (streams.fetch_add(1) >= options.maxStreams) {
       --streams;
-      co_await write(stream, AdminRoutes::unavailable("too many live pages open"), version, false,
-                     false);
+      const auto refused = AdminRoutes::unavailable("too many live pages open");
+      co_await write(stream, refused, version, false, false);
       co_return;
     }
     auto wake = session->wake;
@@ -338,30 +349,21 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     auto [headerError, ignoredBytes] =
         co_await http::async_write_header(stream, serializer, kNoThrow);
 
-    auto send = [&](const std::string& text) -> asio::awaitable<bool> {
-      stream.expires_after(options.readTimeout);  // a browser that stops reading is let go
-      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), kNoThrow);
-      co_return !ec;
-    };
     bool open = !headerError;
     if (open) {
-      const auto history = co_await asyncDatabase(
-          worker,
-          [](pqxx::connection_base& conn) {
-            nlohmann::json lines = nlohmann::json::array();
-            for (const auto& t : queue::latestTransitions(conn, {}, kHistory)) {
-              lines.push_back(toJson(t));
-            }
-            return AdminReply{200,
-                              lines.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
-          },
-          asio::use_awaitable);
-      std::string text = "retry: 2000\n";
-      if (history.status == 200) {
-        for (const auto& t : nlohmann::json::parse(history.body))
-          text += "data: " + t.dump() + "\n\n";
-      }
-      open = co_await send(text);
+      DatabaseCall readHistory = [](pqxx::connection_base& conn) {
+        std::string text;
+        for (const auto& t : queue::latestTransitions(conn, {}, kHistory)) {
+          text.append("data: ")
+              .append(toJson(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+              .append("\n\n");
+        }
+        return AdminReply{200, std::move(text)};
+      };
+      const auto history =
+          co_await asyncDatabase(worker, std::move(readHistory), asio::use_awaitable);
+      const std::string text = "retry: 2000\n\n" + (history.status == 200 ? history.body : "");
+      open = co_await send(stream, text);
     }
     while (open && !stopping) {
       auto batch = subscriber->take();
@@ -372,7 +374,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         wake->expires_after(kHeartbeat);
         auto [ec] = co_await wake->async_wait(kNoThrow);
         if (stopping) break;
-        if (!ec) open = co_await send(": heartbeat\n\n");
+        if (!ec) open = co_await send(stream, kHeartbeatLine);
         continue;
       }
       std::string text;
@@ -380,7 +382,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       if (batch.dropped > 0) {
         text += "event: dropped\ndata: " + std::to_string(batch.dropped) + "\n\n";
       }
-      open = co_await send(text);
+      open = co_await send(stream, text);
     }
     feed.unsubscribe(subscriber);
     --streams;

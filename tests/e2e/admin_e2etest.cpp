@@ -3,11 +3,14 @@
 // database. The live page is tested in a browser (tests/node/admin_page.test.mjs).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
@@ -197,6 +200,20 @@ TEST_F(AdminE2eTest, MetricsStillAnswerWhileTheDatabaseIsGone) {
       std::chrono::seconds(20)));
   EXPECT_GT(m["process_resident_memory_bytes"], 0);
   EXPECT_EQ(m["effectd_database_up"], 0);
+}
+
+// Each read of the queue's figures once freed a reference to the server
+// (a GCC 12 coroutine bug with a lambda built in a co_await): the third
+// read crashed the daemon.
+TEST_F(AdminE2eTest, ScrapesKeepAnsweringAcrossManyReadsOfTheQueueFigures) {
+  start({{"EFFECTD_ADMIN_TOKEN", kToken}});
+  for (int i = 0; i < 4; ++i) {
+    const auto before = std::chrono::steady_clock::now();
+    EXPECT_EQ(scrape()["effectd_database_up"], 1) << daemon_->log();
+    EXPECT_EQ(api("GET", "/admin/api/stats").status, 200);
+    if (i < 3) std::this_thread::sleep_until(before + std::chrono::milliseconds(5100));
+  }
+  EXPECT_EQ(daemon_->process().stop(SIGTERM, std::chrono::seconds(20)), 0) << daemon_->log();
 }
 
 TEST_F(AdminE2eTest, WithoutATokenTheAdminApiIsNotThereAndMetricsAre) {
