@@ -37,6 +37,8 @@ bench: build
 PREFIX ?= /usr/local
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+	@echo "next: systemd-sysusers effectd.conf && systemd-tmpfiles --create effectd.conf"
+	@[ "$(PREFIX)" = /usr ] || echo "the units run /usr/bin/effectd: with PREFIX=$(PREFIX), set ExecStart (systemctl edit effectd)"
 
 package: build
 	@cd $(BUILD) && cpack -G DEB

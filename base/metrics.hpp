@@ -76,9 +76,10 @@ struct Registry {
   CounterFamily webhookRequests{"effectd_webhook_requests_total",
                                 "Requests to /webhooks/stripe by the status answered and why.",
                                 {"status", "reason"}};
-  Histogram webhookDuration{"effectd_webhook_duration_seconds",
-                            "From a webhook's last byte read to its answer being written.",
-                            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+  Histogram webhookDuration{
+      "effectd_webhook_duration_seconds",
+      "From a webhook's header read to its answer written (body upload included).",
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}};
   CounterFamily eventsProcessed{
       "effectd_events_processed_total",
       "Stripe events whose handler ran and committed, by event type and outcome.",
@@ -88,7 +89,8 @@ struct Registry {
                                  {"provider", "outcome"}};
   Histogram deliveryLatency{
       "effectd_delivery_latency_seconds",
-      "From an effect's enqueueing to the provider accepting it.",
+      "From an effect's enqueueing to the provider accepting it (a retried effect counts from its "
+      "first enqueueing).",
       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}};
   Gauge intakeQueueLength{"effectd_intake_queue_length",
                           "Webhook events waiting for an intake writer."};

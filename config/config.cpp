@@ -266,7 +266,8 @@ void apply(Loader& in, const SettingSpec& s, Config& c) {
 }  // namespace
 
 bool ListenAddress::isLoopback() const {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+  // Addresses only: the listener binds an address, never a name.
+  return host == "::1" || host.starts_with("127.");
 }
 
 std::string ListenAddress::toString() const {
@@ -302,6 +303,9 @@ LoadResult load(const Environment& env, Purpose purpose) {
   }
   if (c.stripeWebhookSecrets.empty() && purpose != Purpose::DatabaseOnly) {
     in.problem("STRIPE_WEBHOOK_SECRET is required (one or more whsec_... separated by commas)");
+  }
+  if (!c.adminToken.empty() && c.adminToken.size() < 16) {
+    in.problem("EFFECTD_ADMIN_TOKEN: at least 16 characters (openssl rand -hex 16 makes one)");
   }
   if (c.adminListen.enabled() && !c.adminListen.isLoopback() && c.adminToken.empty()) {
     in.problem(

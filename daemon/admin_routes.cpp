@@ -179,20 +179,6 @@ AdminDecision replayEvent(std::string id, handlers::RetryPolicy policy) {
   });
 }
 
-AdminDecision stats() {
-  return DatabaseCall([](pqxx::connection_base& conn) {
-    json byStatus = json::array();
-    for (const auto& s : queue::effectStats(conn)) byStatus.push_back(toJson(s));
-    const auto health = queue::queueHealth(conn);
-    return AdminRoutes::json(200,
-                             dump({{"effects", byStatus},
-                                   {"sentLastMinute", health.sentLastMinute},
-                                   {"due", health.due},
-                                   {"oldestDueSeconds", health.oldestDueSeconds}}),
-                             "stats");
-  });
-}
-
 // Splits "a/b/c" into its decoded segments; nullopt when one is malformed.
 std::optional<std::vector<std::string>> segments(std::string_view path) {
   std::vector<std::string> out;
@@ -214,6 +200,17 @@ std::vector<std::pair<std::string, std::string>> pageHeaders() {
            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
           {"X-Frame-Options", "DENY"},
           {"Referrer-Policy", "no-referrer"}};
+}
+
+// 127.x.x.x, [::1] or localhost, with or without a port; an empty Host
+// (HTTP/1.0) too.
+bool loopbackHost(std::string_view host) {
+  if (host.empty()) return true;
+  if (host.starts_with("[::1]")) return host.size() == 5 || host[5] == ':';
+  const auto name = host.substr(0, host.find(':'));
+  // An address, not a name that starts like one (127.example.com).
+  return name == "localhost" || (name.starts_with("127.") &&
+                                 name.find_first_not_of("0123456789.") == std::string_view::npos);
 }
 
 }  // namespace
@@ -288,10 +285,17 @@ AdminDecision AdminRoutes::handle(const AdminRequest& request) const {
 
   if (path == "/metrics") {
     if (!read) return json(405, errorJson("method not allowed"), "method not allowed");
-    if (!options_.loopback && !authorized(request.authorization)) {
+    if (authorized(request.authorization)) return MetricsAction{};
+    if (!options_.loopback) {
       auto reply = json(401, errorJson("a bearer token is required"), "unauthorized");
       reply.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="effectd")");
       return reply;
+    }
+    // Without a token, only for a client that asked for a loopback name: a
+    // web page that rebinds its own name to 127.0.0.1 sends that name.
+    if (!loopbackHost(request.host)) {
+      return json(403, errorJson("without a token, /metrics answers only Host 127.0.0.1 or ::1"),
+                  "metrics: foreign Host");
     }
     return MetricsAction{};
   }
@@ -357,9 +361,12 @@ AdminDecision AdminRoutes::api(const AdminRequest& request, std::string_view pat
     return AdminRoutes::json(405, errorJson("method not allowed"), "method not allowed");
   };
 
-  if (p[0] == "stats" && p.size() == 1) return get ? stats() : methodNotAllowed();
+  if (p[0] == "stats" && p.size() == 1) {
+    return get ? AdminDecision(StatsAction{}) : methodNotAllowed();
+  }
   if (p[0] == "transitions" && p.size() == 1) {
-    return get ? AdminDecision(TransitionStream{}) : methodNotAllowed();
+    // GET only: a HEAD would open a stream with a body.
+    return request.method == "GET" ? AdminDecision(TransitionStream{}) : methodNotAllowed();
   }
   if (p[0] == "effects") {
     if (p.size() == 1) return get ? listEffects(query) : methodNotAllowed();

@@ -3,7 +3,9 @@
 // Unit-testable; the database work itself is in admin_api.
 //
 //   GET  /metrics                          Prometheus text; the token only
-//                                          when not bound to loopback
+//                                          when not bound to loopback (and
+//                                          then a loopback Host, against DNS
+//                                          rebinding)
 //   GET  /admin/                           the live queue page (and its
 //                                          script.js, style.css)
 //   GET  /admin/api/stats                  depth per kind and status, rate
@@ -55,10 +57,13 @@ struct AdminReply {
 
 // Runs on the admin worker's thread.
 using DatabaseCall = std::function<AdminReply(pqxx::connection_base&)>;
+// Answered by the server from its cached read of the queue's figures.
 struct MetricsAction {};
+struct StatsAction {};
 struct TransitionStream {};
 
-using AdminDecision = std::variant<AdminReply, DatabaseCall, MetricsAction, TransitionStream>;
+using AdminDecision =
+    std::variant<AdminReply, DatabaseCall, MetricsAction, StatsAction, TransitionStream>;
 
 class AdminRoutes {
  public:

@@ -86,7 +86,10 @@ auto asyncDatabase(AdminWorker& worker, DatabaseCall&& call, Token&& token) {
       token, std::move(call));
 }
 
-// The queue's counts for /metrics, read at most every few seconds.
+// The queue's figures for /metrics and the page, read at most every few
+// seconds, by one read at a time. Only the statuses that make up the queue
+// are counted (an index-only read); sent and cancelled rows are kept forever
+// and would make every read a scan of the whole table.
 struct QueueSnapshot {
   std::vector<queue::EffectStat> stats;
   queue::QueueHealth health;
@@ -100,7 +103,9 @@ void renderQueue(std::string& out, const QueueSnapshot& q) {
   appendHeader(out, "effectd_database_up", "1 when the last read of the queue succeeded.", "gauge");
   appendSample(out, "effectd_database_up", {}, q.ok ? 1 : 0);
   if (q.readAt == std::chrono::steady_clock::time_point{}) return;
-  appendHeader(out, "effectd_effects", "OutboundEffect rows by kind and status.", "gauge");
+  appendHeader(out, "effectd_effects",
+               "OutboundEffect rows by kind and status (pending, running, dead, unknown).",
+               "gauge");
   for (const auto& s : q.stats) {
     appendSample(out, "effectd_effects", {{"kind", s.kind}, {"status", s.status}},
                  static_cast<double>(s.count));
@@ -166,9 +171,16 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         co_await pause.async_wait(kNoThrow);
         continue;
       }
-      if (active.load() >= options.maxConnections) {
-        log::warn("admin connection refused: too many connections",
-                  {{"limit", options.maxConnections}});
+      // At the cap, the connection idle the longest gives way, so that idle
+      // clients cannot lock Prometheus and the page out.
+      if (active.load() >= options.maxConnections && !closeOldestIdle()) {
+        if (++refusedSinceLog == 1 ||
+            std::chrono::steady_clock::now() - lastRefusedLog > std::chrono::seconds(10)) {
+          log::warn("admin connections refused: too many connections",
+                    {{"limit", options.maxConnections}, {"refused", refusedSinceLog}});
+          lastRefusedLog = std::chrono::steady_clock::now();
+          refusedSinceLog = 0;
+        }
         boost::system::error_code ignored;
         socket.close(ignored);
         continue;
@@ -191,7 +203,27 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     beast::tcp_stream stream;
     std::shared_ptr<asio::steady_timer> wake;  // a live page waits on it
     bool busy = false;                         // touched on the session's strand only
+    // Waiting for a request: may be closed to make room. Claimed (set false)
+    // by whichever comes first, the session's read or closeOldestIdle.
+    std::atomic<bool> idle{true};
+    std::atomic<std::int64_t> idleSince{
+        std::chrono::steady_clock::now().time_since_epoch().count()};
   };
+
+  bool closeOldestIdle() {
+    std::lock_guard lock(mutex);
+    for (;;) {
+      std::shared_ptr<Session> oldest;
+      for (auto& s : sessions) {
+        if (s->idle && (!oldest || s->idleSince < oldest->idleSince)) oldest = s;
+      }
+      if (!oldest) return false;
+      bool expected = true;
+      if (!oldest->idle.compare_exchange_strong(expected, false)) continue;
+      asio::post(oldest->stream.get_executor(), [oldest] { oldest->stream.cancel(); });
+      return true;
+    }
+  }
 
   asio::awaitable<void> run(std::shared_ptr<Session> session) {
     auto self = shared_from_this();
@@ -205,7 +237,11 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.maxHeaderBytes));
       parser.body_limit(options.maxBodyBytes);
+      session->idleSince = std::chrono::steady_clock::now().time_since_epoch().count();
+      session->idle = true;
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      // Closed to make room while it waited: its read was cancelled.
+      if (!session->idle.exchange(false)) break;
       if (ec) {
         if (ec == http::error::body_limit || ec == http::error::header_limit ||
             ec == http::error::buffer_overflow) {
@@ -232,8 +268,9 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
                                      .contentType = request[http::field::content_type],
                                      .body = request.body()});
       if (std::holds_alternative<TransitionStream>(decision)) {
-        co_await streamTransitions(session, request.version());
-        logRequest(method, target, 200, "stream ended", started);
+        const auto status = co_await streamTransitions(session, request.version());
+        logRequest(method, target, status, status == 200 ? "stream ended" : "too many live pages",
+                   started);
         break;
       }
       AdminReply reply;
@@ -241,9 +278,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         reply = std::move(*ready);
       } else if (auto* call = std::get_if<DatabaseCall>(&decision)) {
         reply = co_await asyncDatabase(worker, std::move(*call), asio::use_awaitable);
+      } else if (std::holds_alternative<StatsAction>(decision)) {
+        reply = co_await statsReply();
       } else {
         reply = co_await metricsReply();
       }
+      // A refused request ends its connection: a client without the token
+      // cannot hold a slot with it.
+      keepAlive = keepAlive && reply.status < 400;
       co_await write(stream, reply, request.version(), keepAlive, head);
       logRequest(method, target, reply.status, reply.reason, started);
       session->busy = false;
@@ -283,38 +325,68 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     co_await http::async_write(stream, res, kNoThrow);
   }
 
-  // In-memory figures now; the queue's from the database at most every
-  // queueCacheFor, and the last ones read when it cannot be reached, so a
-  // scrape answers even while PostgreSQL is down.
-  asio::awaitable<AdminReply> metricsReply() {
+  // Reads the queue's figures when the last read is older than
+  // queueCacheFor and no other read is under way; returns a copy of what
+  // is known now. When the database cannot be reached, the last figures
+  // stay, marked as failed.
+  asio::awaitable<QueueSnapshot> freshSnapshot() {
     bool stale = false;
     {
       std::lock_guard lock(snapshotMutex);
       stale = std::chrono::steady_clock::now() - snapshot.readAt >= options.queueCacheFor;
     }
-    if (stale) {
+    if (stale && !refreshing.exchange(true)) {
       DatabaseCall refresh = [self = shared_from_this()](pqxx::connection_base& conn) {
-        QueueSnapshot fresh{queue::effectStats(conn), queue::queueHealth(conn),
+        QueueSnapshot fresh{queue::queueCounts(conn), queue::queueHealth(conn),
                             std::chrono::steady_clock::now(), true};
         std::lock_guard lock(self->snapshotMutex);
         self->snapshot = std::move(fresh);
         return AdminReply{};
       };
-      co_await asyncDatabase(worker, std::move(refresh), asio::use_awaitable);
+      const auto answer = co_await asyncDatabase(worker, std::move(refresh), asio::use_awaitable);
+      refreshing = false;
+      if (answer.status != 200) {
+        std::lock_guard lock(snapshotMutex);
+        snapshot.ok = false;  // the read failed: keep the last figures, say so
+      }
     }
+    std::lock_guard lock(snapshotMutex);
+    co_return snapshot;
+  }
+
+  // In-memory figures now, the queue's from the cached read.
+  asio::awaitable<AdminReply> metricsReply() {
+    const auto queueFigures = co_await freshSnapshot();
     std::string body;
     body.reserve(16 * 1024);
     metrics::registry().render(body);
     metrics::renderProcess(body);
-    {
-      std::lock_guard lock(snapshotMutex);
-      if (stale && std::chrono::steady_clock::now() - snapshot.readAt >= options.queueCacheFor) {
-        snapshot.ok = false;  // the read failed: keep the last figures, say so
-      }
-      renderQueue(body, snapshot);
-    }
+    renderQueue(body, queueFigures);
     co_return AdminReply{
         200, std::move(body), "text/plain; version=0.0.4; charset=utf-8", "metrics", {}};
+  }
+
+  // The page's figures, from the same cached read as /metrics: any number of
+  // open pages cost one read every queueCacheFor.
+  asio::awaitable<AdminReply> statsReply() {
+    const auto q = co_await freshSnapshot();
+    if (q.readAt == std::chrono::steady_clock::time_point{}) {
+      co_return AdminRoutes::unavailable("the queue's figures could not be read yet");
+    }
+    nlohmann::json byStatus = nlohmann::json::array();
+    for (const auto& s : q.stats) byStatus.push_back(toJson(s));
+    co_return AdminRoutes::json(
+        200,
+        nlohmann::json{
+            {"effects", byStatus},
+            {"sentLastMinute", q.health.sentLastMinute},
+            {"due", q.health.due},
+            {"oldestDueSeconds", q.health.oldestDueSeconds},
+            {"databaseUp", q.ok},
+            {"ageSeconds",
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - q.readAt).count()}}
+            .dump(),
+        "stats");
   }
 
   // A write of the stream's bytes; false once the browser is gone. The
@@ -326,13 +398,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // Server-sent events: the latest transitions, then each one as it happens.
-  asio::awaitable<void> streamTransitions(std::shared_ptr<Session> session, unsigned version) {
+  // Returns the status answered.
+  asio::awaitable<unsigned> streamTransitions(std::shared_ptr<Session> session, unsigned version) {
     auto& stream = session->stream;
     if (streams.fetch_add(1) >= options.maxStreams) {
       --streams;
       const auto refused = AdminRoutes::unavailable("too many live pages open");
       co_await write(stream, refused, version, false, false);
-      co_return;
+      co_return 503;
     }
     auto wake = session->wake;
     auto executor = stream.get_executor();
@@ -386,6 +459,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     }
     feed.unsubscribe(subscriber);
     --streams;
+    co_return 200;
   }
 
   void shutdown(std::chrono::seconds grace) {
@@ -435,6 +509,9 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   std::list<std::shared_ptr<Session>> sessions;
   std::mutex snapshotMutex;
   QueueSnapshot snapshot;
+  std::atomic<bool> refreshing{false};
+  int refusedSinceLog = 0;  // on the acceptor's strand
+  std::chrono::steady_clock::time_point lastRefusedLog{};
 };
 
 AdminServer::AdminServer(asio::io_context& ioc, Options options, const AdminRoutes& routes,

@@ -224,7 +224,7 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
   const bool retry = o.command == queue::OperatorCommand::Retry;
   const char* command = retry ? "effects retry" : "effects cancel";
   const char* verb = retry ? "retry" : "cancel";
-  const auto& s = o.selection;
+  auto s = o.selection;
   if (s.empty()) {
     std::cerr << "effectd " << command
               << ": name an effect id or key, or select with --status, --kind, --key-prefix or "
@@ -233,9 +233,18 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
   }
   const bool one = !s.idOrKey.empty() && s.status.empty() && s.kind.empty() &&
                    s.keyPrefix.empty() && s.since.empty();
+  // A filtered retry sends dead effects only unless told otherwise: an
+  // unknown one may have reached a provider that does not deduplicate, and
+  // a cancelled one was stopped by somebody on purpose.
+  if (!one && retry && s.status.empty()) {
+    s.status = "dead";
+    std::cerr << "retrying dead effects only (unknown or cancelled ones: name --status)\n";
+  }
   return withDatabase(config, command, [&](pqxx::connection_base& conn) {
+    std::optional<long> confirmed;
     if (!one) {
       const auto count = queue::countSteerable(conn, s, o.command);
+      confirmed = count;
       if (count == 0) {
         std::cerr << "effectd " << command << ": no effect matches that can be "
                   << (retry ? "retried (dead, unknown or cancelled)"
@@ -259,7 +268,13 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
         }
       }
     }
-    const int changed = queue::steerEffects(conn, s, o.command);
+    const int changed = queue::steerEffects(conn, s, o.command, confirmed);
+    if (changed < 0) {
+      std::cerr << "effectd " << command
+                << ": the effects that match changed since they were counted; nothing changed, "
+                   "run it again\n";
+      return 1;
+    }
     if (changed == 0) {
       std::cerr << "effectd " << command << ": no "
                 << (retry ? "dead, unknown or cancelled" : "pending, dead or unknown") << " effect "

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <list>
 #include <mutex>
+#include <optional>
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
@@ -76,11 +77,12 @@ struct SessionState {
 
 constexpr std::string_view kWebhookPath = "/webhooks/stripe";
 
-// Every answer to Stripe, by status and reason, for /metrics.
-void countWebhook(const Reply& reply, double seconds) {
+// Every answer to Stripe, by status and reason, for /metrics; the time of
+// those whose request was read (not of one refused at its header).
+void countWebhook(const Reply& reply, std::optional<double> seconds) {
   auto& m = metrics::registry();
   m.webhookRequests.inc({std::to_string(reply.status), reply.reason});
-  m.webhookDuration.observe(seconds);
+  if (seconds) m.webhookDuration.observe(*seconds);
 }
 
 struct Exchange {
@@ -242,7 +244,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                   : Reply{431, R"({"error":"request headers too large"})", "headers too large"};
           co_await write(stream, reply, 11, false, false);
           const auto target = parser.get().target();
-          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(reply, 0);
+          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(reply, std::nullopt);
           log::warn("request rejected",
                     {{"status", reply.status}, {"reason", reply.reason}, {"remote", remote}});
           linger = true;

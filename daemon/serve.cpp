@@ -56,6 +56,8 @@ int serve(const config::Config& config) {
                                   .lease = config.effectLease,
                                   .retention = std::chrono::hours(24 * config.retentionDays),
                                   .databaseTimeout = databaseTimeout});
+  // Before the services that post into it, so that it outlives them.
+  asio::io_context ioc(config.ioThreads);
   AdminWorker adminWorker({.databaseUrl = config.databaseUrl, .databaseTimeout = databaseTimeout});
   TransitionFeed feed({.listenUrl = config.databaseListenUrl.empty() ? config.databaseUrl
                                                                      : config.databaseListenUrl});
@@ -68,7 +70,6 @@ int serve(const config::Config& config) {
   Service::Clock::time_point stopBy{};
   PublicRoutes routes({.config = &config, .health = &health});
 
-  asio::io_context ioc(config.ioThreads);
   std::unique_ptr<HttpServer> server;
   try {
     server =

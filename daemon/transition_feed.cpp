@@ -49,7 +49,10 @@ std::size_t TransitionFeed::subscribers() const {
 }
 
 void TransitionFeed::beginStop(Clock::time_point /*the LISTEN loop ends within 200 ms*/) {
-  stopping_ = true;
+  {
+    std::lock_guard lock(mutex_);  // so the reconnect wait cannot miss it
+    stopping_ = true;
+  }
   wake_.notify_all();
 }
 

@@ -109,14 +109,16 @@ pqxx::result execSelected(pqxx::transaction_base& tx, const std::string& sql,
 long countSteerable(pqxx::connection_base& conn, const EffectSelection& selection,
                     OperatorCommand command) {
   pqxx::read_transaction tx(conn);
+  tx.exec("SET LOCAL TIME ZONE 'UTC'");  // --since without an offset means UTC
   return execSelected(tx, R"(SELECT count(*) FROM "OutboundEffect" WHERE )" + selected(command),
                       selection, command)[0][0]
       .as<long>();
 }
 
 int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
-                 OperatorCommand command) {
+                 OperatorCommand command, std::optional<long> expected) {
   pqxx::work tx(conn);
+  tx.exec("SET LOCAL TIME ZONE 'UTC'");
   const auto next = std::string(toString(afterCommand(command)));
   const auto sql =
       command == OperatorCommand::Retry
@@ -131,6 +133,7 @@ int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
            WHERE )" +
                 selected(command);
   const auto r = execSelected(tx, sql, selection, command, next);
+  if (expected && static_cast<long>(r.affected_rows()) != *expected) return -1;  // rolled back
   tx.commit();
   return static_cast<int>(r.affected_rows());
 }
@@ -142,6 +145,21 @@ std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
            R"(SELECT "kind", "status", count(*),
                      COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min("updatedAt")), 0)
               FROM "OutboundEffect" GROUP BY 1, 2 ORDER BY 1, 2)")) {
+    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<long>(),
+                   row[3].as<double>()});
+  }
+  return out;
+}
+
+std::vector<EffectStat> queueCounts(pqxx::connection_base& conn) {
+  pqxx::read_transaction tx(conn);
+  std::vector<EffectStat> out;
+  for (const auto& row : tx.exec(
+           R"(SELECT "kind", "status", count(*),
+                     COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min("updatedAt")), 0)
+              FROM "OutboundEffect"
+              WHERE "status" IN ('pending', 'running', 'dead', 'unknown')
+              GROUP BY 1, 2 ORDER BY 1, 2)")) {
     out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<long>(),
                    row[3].as<double>()});
   }

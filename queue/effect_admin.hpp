@@ -2,6 +2,7 @@
 // (retry, cancel). Used by `effectd effects …`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,9 +52,10 @@ long countSteerable(pqxx::connection_base& conn, const EffectSelection& selectio
                     OperatorCommand command);
 // Retry: dead, unknown or cancelled → pending now, attempts reset.
 // Cancel: pending, dead or unknown → cancelled. One transaction; returns
-// the rows changed.
+// the rows changed. With `expected` (the count an operator confirmed), a
+// selection that has changed meanwhile changes nothing and returns -1.
 int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
-                 OperatorCommand command);
+                 OperatorCommand command, std::optional<long> expected = std::nullopt);
 
 struct EffectStat {
   std::string kind;
@@ -62,6 +64,10 @@ struct EffectStat {
   double oldestSeconds = 0;  // age of the oldest row in this state
 };
 std::vector<EffectStat> effectStats(pqxx::connection_base& conn);
+// The same for the statuses that make up the queue (pending, running, dead,
+// unknown) only: read through the (status, updatedAt) index, so it costs what
+// the queue holds, not what retention keeps.
+std::vector<EffectStat> queueCounts(pqxx::connection_base& conn);
 
 // How the queue keeps up, for `effects stats`, the admin page and /metrics.
 struct QueueHealth {

@@ -30,7 +30,8 @@ async function call(path, options = {}) {
 }
 
 function showDepth(stats) {
-  const statuses = ["pending", "running", "sent", "dead", "unknown", "cancelled"];
+  // The queue itself; what was sent shows as the rate.
+  const statuses = ["pending", "running", "dead", "unknown"];
   const kinds = [...new Set(stats.effects.map((s) => s.kind))].sort();
   const table = $("depth");
   table.tHead.replaceChildren();

@@ -40,10 +40,13 @@ umount "$work/build-root/proc"
 
 echo "== runtime stage (debian:12-slim): $(list 2)"
 mmdebstrap --quiet --variant=minbase --include="$(list 2)" bookworm "$work/runtime-root"
-# The stage's RUN, after its apt-get: the user.
-chroot "$work/runtime-root" useradd --system --home /var/lib/effectd --shell /usr/sbin/nologin effectd
+# The stage's RUN after its apt-get (the user), as written in the Dockerfile.
+user_run=$(awk '/^FROM /{s++} s==2 && /useradd/{sub(/^.*&& */,""); print; exit}' "$dockerfile")
+[[ $user_run == useradd* ]] || { echo "no useradd in the runtime stage" >&2; exit 1; }
+chroot "$work/runtime-root" sh -ec "$user_run"
+workdir=$(awk '/^FROM /{s++} s==2 && /^WORKDIR /{print $2}' "$dockerfile")
 cp "$work/build-root/build/effectd" "$work/runtime-root/usr/bin/effectd"
-as_effectd() { chroot --userspec=effectd:effectd "$work/runtime-root" "$@"; }
+as_effectd() { chroot --userspec=effectd:effectd "$work/runtime-root" sh -c 'cd "$0" && exec "$@"' "$workdir" "$@"; }
 echo "effectd version: $(as_effectd /usr/bin/effectd version)"
 
 url=$("$here/pg.sh" start "$work/pg")
@@ -51,7 +54,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 as_effectd env DATABASE_URL="$url" /usr/bin/effectd migrate
 # chroot itself, not a function, in the background: $! must be effectd
 # (chroot execs it) for the SIGTERM below to reach it.
-chroot --userspec=effectd:effectd "$work/runtime-root" env DATABASE_URL="$url" \
+chroot --userspec=effectd:effectd "$work/runtime-root" sh -c 'cd "$0" && exec "$@"' "$workdir" env DATABASE_URL="$url" \
   STRIPE_WEBHOOK_SECRET=whsec_docker_check EFFECTD_LISTEN="127.0.0.1:$port" \
   EFFECTD_ADMIN_LISTEN=off EFFECTD_LOG_FORMAT=json /usr/bin/effectd serve \
   >"$work/serve.log" 2>&1 &

@@ -199,7 +199,10 @@ TEST(CliE2eTest, RetryAndCancelOnAFilterCountConfirmAndChangeOnlyWhatMatches) {
                 CASE WHEN g <= 3 THEN 'webhook' ELSE 'email' END, '{}',
                 CASE WHEN g = 5 THEN 'sent' ELSE 'dead' END, 12, now(),
                 CASE WHEN g = 1 THEN now() - interval '2 days' ELSE now() END, now()
-         FROM generate_series(1, 5) g)");
+         FROM generate_series(1, 5) g;
+         INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "status", "attempts",
+                                       "runAt", "updatedAt")
+         VALUES ('e6', 'bulk:hook:6', 'webhook', '{}', 'unknown', 1, now(), now()))");
   // Without a terminal, a filter needs --yes; nothing changes meanwhile.
   const auto refused = effectd({"effects", "retry", "--kind", "webhook"}, env);
   EXPECT_EQ(refused.exitCode, 2) << refused.output;
@@ -219,7 +222,12 @@ TEST(CliE2eTest, RetryAndCancelOnAFilterCountConfirmAndChangeOnlyWhatMatches) {
   EXPECT_NE(recent.output.find("cancelled 2 effects"), std::string::npos) << recent.output;
   EXPECT_EQ(db.scalar(R"(SELECT string_agg("id" || '=' || "status", ' ' ORDER BY "id")
                          FROM "OutboundEffect")"),
-            "e1=pending e2=cancelled e3=cancelled e4=dead e5=sent");
+            "e1=pending e2=cancelled e3=cancelled e4=dead e5=sent e6=unknown");
+  // An unknown one only when named: it may have reached its provider.
+  const auto unknown =
+      effectd({"effects", "retry", "--key-prefix", "bulk:", "--status", "unknown", "--yes"}, env);
+  ASSERT_EQ(unknown.exitCode, 0) << unknown.output;
+  EXPECT_EQ(db.scalar(R"(SELECT "status" FROM "OutboundEffect" WHERE "id" = 'e6')"), "pending");
   // A sent effect is never selected.
   EXPECT_EQ(effectd({"effects", "retry", "--status", "sent", "--yes"}, env).exitCode, 1);
 }

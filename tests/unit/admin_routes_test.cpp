@@ -61,13 +61,34 @@ TEST(AdminRoutesTest, TheApiAndThePageNeedTheTokenAsBearerOrBasicPassword) {
   const auto goodBearer = bearer(kToken);
   const auto goodBasic = basic("anyone", kToken);
   EXPECT_TRUE(
-      std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBearer))));
+      std::holds_alternative<StatsAction>(routes.handle(get("/admin/api/stats", goodBearer))));
   EXPECT_TRUE(
-      std::holds_alternative<DatabaseCall>(routes.handle(get("/admin/api/stats", goodBasic))));
+      std::holds_alternative<StatsAction>(routes.handle(get("/admin/api/stats", goodBasic))));
   EXPECT_TRUE(std::holds_alternative<TransitionStream>(
       routes.handle(get("/admin/api/transitions", goodBasic))));
   EXPECT_EQ(statusOf(routes.handle(get("/admin/", goodBasic))), 200u);
   EXPECT_EQ(statusOf(routes.handle(get("/admin/", {}))), 401u);
+}
+
+TEST(AdminRoutesTest, WithoutATokenMetricsAnswerOnlyALoopbackHost) {
+  const auto routes = withToken(true);
+  for (const char* host : {"127.0.0.1:9090", "127.0.0.1", "[::1]:9090", "localhost:9090", ""}) {
+    AdminRequest r = get("/metrics");
+    r.host = host;
+    EXPECT_TRUE(std::holds_alternative<MetricsAction>(routes.handle(r))) << host;
+  }
+  // A page whose own name was rebound to 127.0.0.1 sends that name.
+  for (const char* host : {"attacker.example:9090", "127.attacker.example", "[::1].example"}) {
+    AdminRequest r = get("/metrics");
+    r.host = host;
+    EXPECT_EQ(statusOf(routes.handle(r)), 403u) << host;
+    r.authorization = "Bearer operator-token-1234";
+    EXPECT_TRUE(std::holds_alternative<MetricsAction>(routes.handle(r))) << host;
+  }
+  EXPECT_EQ(statusOf(routes.handle({.method = "HEAD",
+                                    .target = "/admin/api/transitions",
+                                    .authorization = "Bearer operator-token-1234"})),
+            405u);
 }
 
 TEST(AdminRoutesTest, MetricsNeedTheTokenOnlyWhenNotBoundToLoopback) {
