@@ -7,11 +7,20 @@
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
 #   make docker-check   deploy/Dockerfile's steps in Debian 12 roots (mmdebstrap)
 #   make settings-docs  config/effectd.env.example and the README's settings table
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (60) (clang, ASan, UBSan)
+# SANITIZE=address (ASan + UBSan) or thread: a debug-info build of its own.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
 BUILD ?= build/release
+BUILD_TYPE ?= Release
+else
+BUILD ?= build/$(SANITIZE)
+BUILD_TYPE ?= RelWithDebInfo
+endif
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench deps build npm format tidy clean install package docker-check settings-docs
+.PHONY: all run test bench deps build npm format tidy clean install package docker-check settings-docs fuzz
 
 all: build
 
@@ -19,7 +28,8 @@ deps:
 	@deploy/dev/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEFFECTD_BUILD_TESTS=ON -DEFFECTD_BUILD_BENCH=ON >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DEFFECTD_SANITIZE=$(SANITIZE) \
+	  -DEFFECTD_BUILD_TESTS=ON -DEFFECTD_BUILD_BENCH=$(if $(SANITIZE),OFF,ON) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 npm: deps
@@ -48,6 +58,9 @@ docker-check: deps
 
 settings-docs: build
 	@deploy/dev/settings-docs.sh $(BUILD)/effectd
+
+fuzz: deps
+	@deploy/dev/fuzz.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -11,6 +11,7 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-contrib
   python3 python3-aiosmtpd openssl curl
   chromium systemd mmdebstrap
+  clang-14 libfuzzer-14-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -10,6 +10,7 @@
 #include <charconv>
 
 #include "base/base64.hpp"
+#include "queue/channels/smtp_reply.hpp"
 #include "queue/email_message.hpp"
 
 namespace effectd::queue {
@@ -140,13 +141,14 @@ class Session {
       std::string line(asio::buffers_begin(buffer_.data()),
                        asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
       buffer_.consume(n);
-      if (line.size() < 4) throw SmtpFailure{"malformed reply"};
-      reply.code = std::atoi(line.substr(0, 3).c_str());
-      reply.text += line.substr(4, line.size() - 6) + "\n";
+      const auto parsed = parseSmtpReplyLine(line);
+      if (!parsed) throw SmtpFailure{"malformed reply"};
+      reply.code = parsed->code;
+      reply.text.append(parsed->text).append("\n");
       // Each line is bounded by the buffer; an endless multi-line reply is
       // bounded here, or it would grow until the provider timeout, forever.
       if (reply.text.size() > kMaxReplyBytes) throw SmtpFailure{"reply too long"};
-      if (line[3] != '-') return reply;
+      if (!parsed->more) return reply;
     }
   }
 
