@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -258,9 +260,16 @@ bool AdminRoutes::authorized(std::string_view header) const {
   const auto scheme = header.substr(0, space);
   auto credentials = header.substr(space + 1);
   while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
-  if (scheme == "Bearer" || scheme == "bearer") {
+  // The scheme's case does not matter (RFC 9110 §11.1).
+  auto is = [&](std::string_view name) {
+    return scheme.size() == name.size() &&
+           std::equal(scheme.begin(), scheme.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  if (is("bearer")) {
     presented = credentials;
-  } else if (scheme == "Basic" || scheme == "basic") {
+  } else if (is("basic")) {
     // user:password, the password being the token; the user name is free.
     const auto decoded = base64Decode(credentials);
     if (!decoded) return false;

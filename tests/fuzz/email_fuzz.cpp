@@ -26,8 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto colon = line.find(':');
     FUZZ_CHECK(colon != std::string_view::npos);
     static constexpr std::string_view known[] = {
-        "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
-        "Content-Transfer-Encoding"};
+        "From",         "To",           "Reply-To",
+        "Subject",      "Date",         "Message-ID",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding"};
     bool ok = false;
     for (auto name : known) ok = ok || line.substr(0, colon) == name;
     FUZZ_CHECK(ok);

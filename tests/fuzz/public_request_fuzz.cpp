@@ -4,6 +4,7 @@
 // event only for a valid signature; a 2xx from the admin routes only with
 // the token.
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 
 #include "base/base64.hpp"
@@ -21,10 +22,18 @@ namespace {
 
 constexpr std::string_view kToken = "fuzz-admin-token-0123456789";
 
-// The token as the request presents it, Bearer or Basic password.
+bool startsWithNoCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         boost::beast::iequals(text.substr(0, prefix.size()), prefix);
+}
+
+// The token as the request presents it, Bearer or Basic password (the
+// scheme in any case, as RFC 9110 has it: found by make fuzz).
 bool presentsToken(std::string_view header) {
-  if (header.starts_with("Bearer ")) return header.substr(7).find(kToken) != std::string_view::npos;
-  if (!header.starts_with("Basic ")) return false;
+  if (startsWithNoCase(header, "Bearer ")) {
+    return header.substr(7).find(kToken) != std::string_view::npos;
+  }
+  if (!startsWithNoCase(header, "Basic ")) return false;
   auto credentials = header.substr(6);
   while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
   const auto decoded = base64Decode(credentials);
@@ -40,10 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return c;
   }();
   static sql::DatabaseHealth health;
-  static const daemon::PublicRoutes routes(
-      {.config = &config,
-       .health = &health,
-       .clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1760000000)); }});
+  static const daemon::PublicRoutes routes({.config = &config, .health = &health, .clock = [] {
+                                              return std::chrono::system_clock::time_point(
+                                                  std::chrono::seconds(1760000000));
+                                            }});
   static const daemon::AdminRoutes admin({.token = std::string(kToken)});
 
   http::request_parser<http::string_body> parser;

@@ -58,6 +58,12 @@ TEST(AdminRoutesTest, TheApiAndThePageNeedTheTokenAsBearerOrBasicPassword) {
         std::string(kToken), std::string("Token ") + std::string(kToken)}) {
     EXPECT_EQ(statusOf(routes.handle(get("/admin/api/stats", header))), 401u) << header;
   }
+  // The scheme in any case (RFC 9110), as make fuzz found curl users may send.
+  for (const auto& scheme : {"bearer ", "BEARER ", "BeArEr "}) {
+    EXPECT_TRUE(std::holds_alternative<StatsAction>(
+        routes.handle(get("/admin/api/stats", std::string(scheme) + std::string(kToken)))))
+        << scheme;
+  }
   const auto goodBearer = bearer(kToken);
   const auto goodBasic = basic("anyone", kToken);
   EXPECT_TRUE(
