@@ -138,32 +138,32 @@ int steerEffects(pqxx::connection_base& conn, const EffectSelection& selection,
   return static_cast<int>(r.affected_rows());
 }
 
-std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
+namespace {
+
+// Counts by kind and status, with the age of the oldest change, of the rows
+// `where` selects (a constant condition, or nothing).
+std::vector<EffectStat> countsWhere(pqxx::connection_base& conn, const std::string& where) {
   pqxx::read_transaction tx(conn);
   std::vector<EffectStat> out;
   for (const auto& row : tx.exec(
            R"(SELECT "kind", "status", count(*),
                      COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min("updatedAt")), 0)
-              FROM "OutboundEffect" GROUP BY 1, 2 ORDER BY 1, 2)")) {
+              FROM "OutboundEffect" )" +
+           where + " GROUP BY 1, 2 ORDER BY 1, 2")) {
     out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<long>(),
                    row[3].as<double>()});
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
+  return countsWhere(conn, "");
+}
+
 std::vector<EffectStat> queueCounts(pqxx::connection_base& conn) {
-  pqxx::read_transaction tx(conn);
-  std::vector<EffectStat> out;
-  for (const auto& row : tx.exec(
-           R"(SELECT "kind", "status", count(*),
-                     COALESCE(extract(epoch FROM (now() AT TIME ZONE 'UTC') - min("updatedAt")), 0)
-              FROM "OutboundEffect"
-              WHERE "status" IN ('pending', 'running', 'dead', 'unknown')
-              GROUP BY 1, 2 ORDER BY 1, 2)")) {
-    out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<long>(),
-                   row[3].as<double>()});
-  }
-  return out;
+  return countsWhere(conn, R"(WHERE "status" IN ('pending', 'running', 'dead', 'unknown'))");
 }
 
 QueueHealth queueHealth(pqxx::connection_base& conn) {
