@@ -423,6 +423,15 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         co_await http::async_write_header(stream, serializer, kNoThrow);
 
     bool open = !headerError;
+    // The history only once the feed listens (the first page starts it):
+    // what changes in between is then in the history, the stream, or both
+    // (the page drops what it has already shown), never in neither.
+    for (auto waited = std::chrono::milliseconds(0);
+         open && !stopping && !feed.listening() && waited < std::chrono::seconds(5);
+         waited += std::chrono::milliseconds(100)) {
+      wake->expires_after(std::chrono::milliseconds(100));
+      co_await wake->async_wait(kNoThrow);
+    }
     if (open) {
       DatabaseCall readHistory = [](pqxx::connection_base& conn) {
         std::string text;

@@ -91,12 +91,19 @@ void TransitionFeed::run() {
       sql::DirectConnection conn(options_.listenUrl);
       pqxx::nontransaction(*conn).exec("SET application_name = 'effectd admin feed'");
       queue::followTransitions(
-          *conn, {}, [&] { warned = false; },
+          *conn, {},
+          [&] {
+            warned = false;
+            listening_ = true;
+            std::lock_guard lock(mutex_);
+            for (const auto& s : subscribers_) s->wake_();
+          },
           [&](const queue::EffectTransition& t) {
             publish(toJson(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
           },
           stopping_);
     } catch (const std::exception& e) {
+      listening_ = false;
       if (!warned) {
         log::warn("the admin page's live feed lost its database connection; retrying",
                   {{"error", sql::errorText(e)}});

@@ -54,6 +54,9 @@ class TransitionFeed final : public Service {
   std::shared_ptr<Subscriber> subscribe(std::function<void()> wake);
   void unsubscribe(const std::shared_ptr<Subscriber>& subscriber);
   std::size_t subscribers() const;
+  // True once the LISTEN is in place: a page reads its history only then,
+  // so that no transition falls between the history and the stream.
+  bool listening() const { return listening_; }
 
   void beginStop(Clock::time_point deadline) override;
   void stop() override;
@@ -68,6 +71,7 @@ class TransitionFeed final : public Service {
   std::list<std::shared_ptr<Subscriber>> subscribers_;
   bool started_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> listening_{false};
   std::thread thread_;
 };
 
