@@ -16,7 +16,14 @@ mapfile -t build < <("$root/deploy/dev/dockerfile-packages.sh" 1 "$dockerfile")
 mapfile -t runtime < <("$root/deploy/dev/dockerfile-packages.sh" 2 "$dockerfile")
 echo "build stage: ${build[*]}"
 echo "runtime stage: ${runtime[*]}"
-has() { local want=$1; shift; printf '%s\n' "$@" | grep -qx -- "$want"; }
+# No pipe into grep -q here: with pipefail, grep leaving early makes the
+# printf die of SIGPIPE and the test fail at random.
+has() {
+  local want=$1 item
+  shift
+  for item in "$@"; do [[ $item == "$want" ]] && return 0; done
+  return 1
+}
 
 failed=0
 mapfile -t required < <(grep -oE '^effectd_require\([a-z0-9.+-]+' "$root/CMakeLists.txt" | sed 's/.*(//')
