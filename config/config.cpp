@@ -154,7 +154,10 @@ std::vector<std::string> hostList(Loader& in, const std::string& name, std::uint
     if (auto a = queue::Authority::parse(entry, defaultPort)) {
       out.push_back(a->toString());
     } else {
-      in.problem(name + ": expected host or host:port ([v6]:port for IPv6), got '" + entry + "'");
+      in.problem(std::string(name)
+                     .append(": expected host or host:port ([v6]:port for IPv6), got '")
+                     .append(entry)
+                     .append("'"));
     }
   }
   return out;
@@ -166,8 +169,11 @@ std::vector<std::string> networkList(Loader& in, const std::string& name) {
     if (auto network = queue::IpNetwork::parse(entry)) {
       out.push_back(network->toString());
     } else {
-      in.problem(name + ": expected addresses or networks such as 10.1.0.0/16, fd00::/8, got '" +
-                 entry + "'");
+      in.problem(
+          std::string(name)
+              .append(": expected addresses or networks such as 10.1.0.0/16, fd00::/8, got '")
+              .append(entry)
+              .append("'"));
     }
   }
   return out;

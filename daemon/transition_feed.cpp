@@ -66,7 +66,7 @@ void TransitionFeed::stop() {
   if (thread.joinable()) thread.join();
 }
 
-void TransitionFeed::publish(std::string line) {
+void TransitionFeed::publish(const std::string& line) {
   std::lock_guard lock(mutex_);
   for (const auto& s : subscribers_) {
     bool wasEmpty = false;

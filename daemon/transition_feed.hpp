@@ -63,7 +63,7 @@ class TransitionFeed final : public Service {
 
  private:
   void run();
-  void publish(std::string line);
+  void publish(const std::string& line);
 
   Options options_;
   mutable std::mutex mutex_;
