@@ -42,7 +42,7 @@ constexpr int kHistory = 50;
 // A comment line this often keeps proxies from closing an idle stream and
 // finds a browser that went away.
 constexpr auto kHeartbeat = std::chrono::seconds(15);
-const std::string kHeartbeatLine = ": heartbeat\n\n";
+constexpr std::string_view kHeartbeatLine = ": heartbeat\n\n";
 
 // Runs `call` on the admin worker and resumes the caller on its own executor
 // with the reply. The worker calls every job exactly once, so the caller is
@@ -228,7 +228,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> run(std::shared_ptr<Session> session) {
     auto self = shared_from_this();
     auto& stream = session->stream;
-    beast::flat_buffer buffer(options.maxHeaderBytes + 8 * 1024);
+    beast::flat_buffer buffer(options.maxHeaderBytes + std::size_t{8} * 1024);
     bool first = true;
     for (;;) {
       if (stopping) break;
@@ -358,7 +358,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<AdminReply> metricsReply() {
     const auto queueFigures = co_await freshSnapshot();
     std::string body;
-    body.reserve(16 * 1024);
+    body.reserve(std::size_t{16} * 1024);
     metrics::registry().render(body);
     metrics::renderProcess(body);
     renderQueue(body, queueFigures);
@@ -391,7 +391,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   // A write of the stream's bytes; false once the browser is gone. The
   // stream's timeout lets go of a browser that stops reading.
-  asio::awaitable<bool> send(beast::tcp_stream& stream, const std::string& text) {
+  asio::awaitable<bool> send(beast::tcp_stream& stream, std::string_view text) {
     stream.expires_after(options.readTimeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), kNoThrow);
     co_return !ec;
