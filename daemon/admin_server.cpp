@@ -23,6 +23,7 @@
 #include "base/metrics.hpp"
 #include "daemon/admin_routes.hpp"
 #include "daemon/admin_worker.hpp"
+#include "daemon/listen_socket.hpp"
 #include "daemon/operator_json.hpp"
 #include "daemon/transition_feed.hpp"
 #include "queue/effect_admin.hpp"
@@ -152,12 +153,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         strand(asio::make_strand(ioc)),
         acceptor(strand),
         deadline(strand) {
-    const auto address = asio::ip::make_address(this->options.listen.host);
-    tcp::endpoint endpoint(address, this->options.listen.port);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(64);
+    listenOn(acceptor, this->options.listen, 64);
   }
 
   asio::awaitable<void> acceptLoop() {

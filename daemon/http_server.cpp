@@ -19,6 +19,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "daemon/listen_socket.hpp"
 #include "daemon/public_routes.hpp"
 #include "intake/intake_writer.hpp"
 
@@ -117,12 +118,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         strand(asio::make_strand(ioc)),
         acceptor(strand),
         deadline(strand) {
-    const auto address = asio::ip::make_address(this->options.listen.host);
-    tcp::endpoint endpoint(address, this->options.listen.port);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    listenOn(acceptor, this->options.listen, asio::socket_base::max_listen_connections);
   }
 
   asio::awaitable<void> acceptLoop() {
