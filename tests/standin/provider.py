@@ -11,6 +11,9 @@ answers, then closes the kept-alive connection
 without saying so (as a server's idle timeout does). Each record names the
 client's port, so tests can tell a kept-alive connection from a new one.
 With the plan empty it answers 200 with ids like Resend's and Postmark's.
+While the file <dir>/unavailable exists it answers 503 to everything (an
+outage of any length, for the soak). Each record has the "status" it was
+answered with (or "hang", "drop").
 With --webhook-secret it checks Standard Webhooks signatures and records
 whether each was valid.
 """
@@ -65,9 +68,15 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             counter += 1
             n = counter
-            with open(args.record, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        plan = next_response() or {"status": 200, "body": {"id": f"re_{n}", "MessageID": f"pm_{n}"}}
+        if os.path.exists(os.path.join(args.dir, "unavailable")):
+            plan = {"status": 503, "body": {"message": "unavailable"}}
+        else:
+            plan = next_response() or {"status": 200,
+                                       "body": {"id": f"re_{n}", "MessageID": f"pm_{n}"}}
+        record["status"] = ("hang" if plan.get("hang") else "drop" if plan.get("drop")
+                            else plan.get("status", 200))
+        with lock, open(args.record, "a") as f:
+            f.write(json.dumps(record) + "\n")
         if plan.get("hang"):
             time.sleep(plan["hang"])
             self.close_connection = True

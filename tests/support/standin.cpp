@@ -75,6 +75,14 @@ std::vector<nlohmann::json> ProviderStandIn::requests() const {
   return out;
 }
 
+void ProviderStandIn::unavailable(bool on) {
+  if (on) {
+    std::ofstream(dir_ + "/unavailable") << "on";
+  } else {
+    std::filesystem::remove(dir_ + "/unavailable");
+  }
+}
+
 TestCertificates::TestCertificates() : dir(tempDirectory("effectd-certs-")) {
   auto run = [&](const std::string& command) {
     const auto r = runCommand({"/bin/sh", "-c", "cd " + dir + " && " + command});
