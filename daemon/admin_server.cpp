@@ -20,6 +20,7 @@
 #include <pqxx/pqxx>
 
 #include "base/log.hpp"
+#include "base/log_throttle.hpp"
 #include "base/metrics.hpp"
 #include "daemon/admin_routes.hpp"
 #include "daemon/admin_worker.hpp"
@@ -44,6 +45,9 @@ constexpr int kHistory = 50;
 // finds a browser that went away.
 constexpr auto kHeartbeat = std::chrono::seconds(15);
 constexpr std::string_view kHeartbeatLine = ": heartbeat\n\n";
+
+// Log lines a client causes at will (401, 404, too large): at most 20 a second.
+log::LogThrottle adminRejectionLog(20);
 
 // Runs `call` on the admin worker and resumes the caller on its own executor
 // with the reply. The worker calls every job exactly once, so the caller is
@@ -245,7 +249,9 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
           const auto tooLarge =
               AdminRoutes::json(status, R"({"error":"request too large"})", "request too large");
           co_await write(stream, tooLarge, 11, false, false);
-          log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
+          if (adminRejectionLog.admitReporting("rejected admin requests not logged one by one")) {
+            log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
+          }
         }
         break;
       }
@@ -304,6 +310,11 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
+    // Refusals (401, 404) come at a client's rate: throttled.
+    if (status >= 400 && status < 500 &&
+        !adminRejectionLog.admitReporting("rejected admin requests not logged one by one")) {
+      return;
+    }
     // The path only: a query may carry a key prefix, never a secret, but
     // the path is what an operator greps for.
     log::write(status >= 400 ? log::Level::Warn : log::Level::Debug, "admin request",

@@ -13,11 +13,13 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
 
 #include "base/log.hpp"
+#include "base/log_throttle.hpp"
 #include "base/metrics.hpp"
 #include "daemon/listen_socket.hpp"
 #include "daemon/public_routes.hpp"
@@ -61,6 +63,32 @@ auto asyncStore(intake::IntakeWriter& writer, intake::IncomingEvent event, Token
 // header limit; without a bound they grow the buffer for the whole read
 // timeout on every connection.
 constexpr std::size_t kFramingSlack = std::size_t{8} * 1024;
+
+// A chunked body may spend this much on chunk extensions, and come in this
+// many chunks: Stripe sends neither, and without a cap a client can keep
+// the parser busy with framing that carries (almost) no body.
+constexpr std::size_t kMaxChunkExtensionBytes = 1024;
+constexpr std::size_t kMaxChunks = 16 * 1024;
+
+// Log lines a client causes at will (rejected requests): at most this many a
+// second, and a count of the rest.
+log::LogThrottle rejectionLog(20);
+
+bool admitRejectionLog() {
+  return rejectionLog.admitReporting("rejected requests not logged one by one");
+}
+
+// A request that is not HTTP/1.1 as RFC 9112 has it: answered 400.
+bool malformed(const boost::system::error_code& ec) {
+  using E = http::error;
+  for (const auto e : {E::bad_line_ending, E::bad_method, E::bad_target, E::bad_version,
+                       E::bad_field, E::bad_value, E::bad_content_length,
+                       E::bad_transfer_encoding, E::bad_chunk, E::bad_chunk_extension,
+                       E::bad_obs_fold}) {
+    if (ec == e) return true;
+  }
+  return false;
+}
 
 struct SessionState {
   enum class Phase {
@@ -223,26 +251,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
       if (!first) stream.expires_after(options.readTimeout);  // the whole request
       first = false;
+      ChunkLimits chunkLimits;  // outlives the parser, which keeps a reference
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.maxHeaderBytes));
       parser.body_limit(options.maxBodyBytes);
+      parser.on_chunk_header(chunkLimits.callback);
 
       auto [readError, headerBytes] =
           co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (readError) {
-        if (readError == http::error::header_limit || readError == http::error::body_limit ||
-            readError == http::error::buffer_overflow) {
-          // Beast refuses a Content-Length over the body limit while still
-          // reading the header, before a byte of the body is read.
-          const auto reply =
-              readError == http::error::body_limit
-                  ? routes.bodyTooLarge()
-                  : Reply{431, R"({"error":"request headers too large"})", "headers too large"};
-          co_await write(stream, reply, 11, false, false);
+        if (const auto reply = headerRejection(readError)) {
+          co_await write(stream, *reply, 11, false, false);
           const auto target = parser.get().target();
-          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(reply, std::nullopt);
-          log::warn("request rejected",
-                    {{"status", reply.status}, {"reason", reply.reason}, {"remote", remote}});
+          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(*reply, std::nullopt);
+          if (admitRejectionLog()) {
+            log::warn("request rejected",
+                      {{"status", reply->status}, {"reason", reply->reason}, {"remote", remote}});
+          }
           linger = true;
         } else if (readError != http::error::end_of_stream &&
                    readError != asio::error::operation_aborted &&
@@ -277,9 +302,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         // An endless chunk extension or trailer section.
         exchange.reply = {400, R"({"error":"chunk framing or trailers too long"})",
                           "chunk framing or trailers too long", 0, true};
+      } else if (malformed(bodyError)) {
+        exchange.reply = {400, R"({"error":"malformed HTTP body framing"})",
+                          "malformed body framing: " + bodyError.message(), 0, true};
       } else if (bodyError) {
-        log::warn("request body not received",
-                  {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
+        if (admitRejectionLog()) {
+          log::warn("request body not received",
+                    {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
+        }
         break;
       } else {
         exchange = co_await dispatch(parser.release());
@@ -309,6 +339,34 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       asio::post(strand, [self] { self->deadline.cancel(); });
     }
   }
+
+  // The answer to a request refused while its header was read, when it gets one.
+  std::optional<Reply> headerRejection(const boost::system::error_code& ec) const {
+    // Beast refuses a Content-Length over the body limit while still reading
+    // the header, before a byte of the body is read.
+    if (ec == http::error::body_limit) return routes.bodyTooLarge();
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return Reply{431, R"({"error":"request headers too large"})", "headers too large"};
+    }
+    if (malformed(ec)) {
+      return Reply{400, R"({"error":"malformed HTTP request"})", "malformed request: " + ec.message()};
+    }
+    return std::nullopt;
+  }
+
+  // Counts what a chunked body spends on framing; past the caps the parser
+  // stops with bad_chunk_extension (answered 400).
+  struct ChunkLimits {
+    std::size_t extensionBytes = 0;
+    std::size_t chunks = 0;
+    std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)> callback =
+        [this](std::uint64_t, beast::string_view extensions, boost::system::error_code& ec) {
+          extensionBytes += extensions.size();
+          if (++chunks > kMaxChunks || extensionBytes > kMaxChunkExtensionBytes) {
+            ec = http::error::bad_chunk_extension;
+          }
+        };
+  };
 
   asio::awaitable<Exchange> dispatch(http::request<http::string_body> request) {
     auto decision = routes.handle({.method = request.method_string(),
@@ -355,6 +413,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const auto level = reply.status >= 400 ? log::Level::Warn
                        : webhook           ? log::Level::Info
                                            : log::Level::Debug;
+    // A client's own mistakes, at a client's rate: throttled. Our 5xx never are.
+    if (reply.status >= 400 && reply.status < 500 && !admitRejectionLog()) return;
     log::write(level, "request",
                {{"method", method},
                 {"path", path},

@@ -19,18 +19,6 @@ namespace {
 const std::string kSecret = "whsec_blackhole";
 const std::string kObject = R"({"id":"sub_bh","object":"subscription","status":"active"})";
 
-// The same database URL with another port.
-std::string throughPort(const std::string& url, std::uint16_t port) {
-  const auto host = url.find("127.0.0.1:");
-  const auto slash = url.find('/', host);
-  return url.substr(0, host) + "127.0.0.1:" + std::to_string(port) + url.substr(slash);
-}
-
-std::uint16_t portOf(const std::string& url) {
-  const auto host = url.find("127.0.0.1:") + 10;
-  return static_cast<std::uint16_t>(std::stoi(url.substr(host, url.find('/', host) - host)));
-}
-
 TEST(BlackHoleE2eTest, ADatabaseThatStopsAnsweringCosts503sWithinSecondsNotMinutes) {
   TestDatabase db;
   BlackHoleProxy proxy(portOf(db.url()));

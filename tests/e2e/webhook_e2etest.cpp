@@ -339,6 +339,60 @@ TEST_F(WebhookE2eTest, AnEndlessChunkExtensionOrTrailerIsRefusedNotBuffered) {
   EXPECT_EQ(rows(), "0");
 }
 
+// Many small chunk extensions, each within any line limit, add up: past
+// 1 KiB of them (or 16,384 chunks) the request is refused.
+TEST_F(WebhookE2eTest, ManyChunkExtensionsAreRefused) {
+  RawConnection conn(daemon_->port());
+  std::string flood =
+      "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 40; ++i) flood += "1;ext=" + std::string(100, 'e') + "\r\nx\r\n";
+  conn.send(flood);
+  const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << response.substr(0, 200);
+  EXPECT_TRUE(conn.closedByPeer(std::chrono::seconds(3)));
+  EXPECT_EQ(rows(), "0");
+}
+
+// What is not HTTP gets a 400 and a reason in the log, not a silent close;
+// a flood of them costs at most 20 log lines a second, and says so.
+TEST_F(WebhookE2eTest, MalformedRequestsAre400sWithAThrottledLog) {
+  for (const std::string bad :
+       {"GARBAGE\r\n\r\n", "POST /webhooks/stripe HTTP/9.9\r\nHost: x\r\n\r\n",
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "POST /webhooks/stripe HTTP/1.1\r\n Folded: header\r\n\r\n"}) {
+    RawConnection conn(daemon_->port());
+    conn.send(bad);
+    const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
+    EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << bad << " -> " << response.substr(0, 200);
+  }
+  EXPECT_TRUE(eventually(
+      [&] { return daemon_->log().find("malformed request: bad version") != std::string::npos; },
+      std::chrono::seconds(5)))
+      << daemon_->log();
+  for (int i = 0; i < 100; ++i) {
+    RawConnection conn(daemon_->port());
+    conn.send("GARBAGE\r\n\r\n");
+    conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  }
+  // The next second's first line counts what was held back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  RawConnection last(daemon_->port());
+  last.send("GARBAGE\r\n\r\n");
+  last.readUntil("\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_TRUE(eventually(
+      [&] { return daemon_->log().find("rejected requests not logged one by one") != std::string::npos; },
+      std::chrono::seconds(5)))
+      << daemon_->log();
+  std::size_t lines = 0;
+  for (auto at = daemon_->log().find("\"request rejected\""); at != std::string::npos;
+       at = daemon_->log().find("\"request rejected\"", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LT(lines, 60u);  // 106 rejections in about two seconds
+  EXPECT_EQ(rows(), "0");
+}
+
 }  // namespace
 }  // namespace effectd::testing
 

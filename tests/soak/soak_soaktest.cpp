@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -211,6 +212,254 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
            o.peakRssMiB = peakRssMiB(daemon.process().pid());
            o.details["outageSeconds"] = scale().databaseOutage.count();
            expectServing(daemon, o);
+         });
+}
+
+TEST_F(Soak, PostgresUnreachableWithoutReset) {
+  testing::TestDatabase db;
+  const int orgs = organizationsFor(scale().load);
+  seedOrganizations(db.conn(), "bh", orgs);
+  Providers providers;
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("bh", orgs, signer, kSecret);
+  const auto events = workload.events.size();
+  testing::BlackHoleProxy proxy(testing::portOf(db.url()));
+  Daemon daemon(daemonEnv(testing::throughPort(db.url(), proxy.port()), providers));
+  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = scale().rate});
+  sleepFor(scale().load / 3);
+  proxy.blackHole(true);
+  sleepFor(scale().databaseOutage);
+  proxy.blackHole(false);
+  const auto restored = Clock::now();
+  const bool settled = settle(traffic, db.url());
+  finish({.name = "postgres unreachable", .databaseUrl = db.url(), .traffic = &traffic,
+          .events = events, .effectKeys = workload.effectKeys, .providers = providers.tallies()},
+         [&](CaseOutcome& o) {
+           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+           o.recoverySeconds = firstAcceptedAfter(traffic, restored);
+           o.peakRssMiB = peakRssMiB(daemon.process().pid());
+           o.details["outageSeconds"] = scale().databaseOutage.count();
+           expectServing(daemon, o);
+         });
+}
+
+// kill -9 three times in a row under intake and drain load, each time
+// restarted at once; email over a real SMTP server, which has no
+// idempotency handle: what was in flight becomes `unknown`, never resent.
+TEST_F(Soak, KilledAndRestartedThreeTimes) {
+  testing::TestDatabase db;
+  const int orgs = organizationsFor(scale().load);
+  seedOrganizations(db.conn(), "k9", orgs);
+  auto providers = Providers::withSmtp();
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("k9", orgs, signer, kSecret);
+  const auto events = workload.events.size();
+  const auto env = daemonEnv(db.url(), *providers);
+  auto daemon = std::make_unique<Daemon>(env);
+  std::atomic<std::uint16_t> port{daemon->port()};
+  StripeTraffic traffic(
+      std::move(workload.events),
+      [&] {
+        const auto p = port.load();
+        return p == 0 ? std::vector<std::uint16_t>{} : std::vector{p};
+      },
+      {.eventsPerSecond = scale().rate});
+  double peak = 0;
+  std::vector<Clock::time_point> kills;
+  for (int round = 0; round < 3; ++round) {
+    sleepFor(scale().load / 4);
+    peak = std::max(peak, peakRssMiB(daemon->process().pid()));
+    daemon->process().stop(SIGKILL, 5s);
+    port = 0;
+    kills.push_back(Clock::now());
+    daemon = std::make_unique<Daemon>(env);
+    port = daemon->port();
+  }
+  const bool settled = settle(traffic, db.url());
+  finish({.name = "kill -9 x3", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
+          .effectKeys = workload.effectKeys, .providers = providers->tallies()},
+         [&](CaseOutcome& o) {
+           if (!settled) o.problems.push_back("did not settle:\n" + daemon->log().substr(0, 4000));
+           // Kill to the first webhook the restarted daemon accepted, at worst.
+           for (const auto k : kills) {
+             o.recoverySeconds = std::max(o.recoverySeconds, firstAcceptedAfter(traffic, k));
+           }
+           o.peakRssMiB = std::max(peak, peakRssMiB(daemon->process().pid()));
+           o.details["kills"] = kills.size();
+         });
+}
+
+// Three daemons on one database share the traffic (as behind a load
+// balancer) and the queue; one is killed and not restarted: the other two
+// take its traffic and, once its leases run out, its claimed effects.
+TEST_F(Soak, ThreeInstancesOneKilled) {
+  testing::TestDatabase db;
+  const int orgs = organizationsFor(scale().load);
+  seedOrganizations(db.conn(), "ti", orgs);
+  Providers providers;
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("ti", orgs, signer, kSecret);
+  const auto events = workload.events.size();
+  std::vector<std::unique_ptr<Daemon>> daemons;
+  for (int i = 0; i < 3; ++i) daemons.push_back(std::make_unique<Daemon>(daemonEnv(db.url(), providers)));
+  std::mutex mutex;
+  std::vector<std::uint16_t> ports;
+  for (const auto& d : daemons) ports.push_back(d->port());
+  StripeTraffic traffic(
+      std::move(workload.events),
+      [&] {
+        std::lock_guard lock(mutex);
+        return ports;
+      },
+      {.eventsPerSecond = scale().rate});
+  sleepFor(scale().load / 2);
+  const auto victim = daemons[0]->process().pid();
+  double peak = peakRssMiB(victim);
+  daemons[0]->process().stop(SIGKILL, 5s);
+  {
+    std::lock_guard lock(mutex);
+    ports.erase(ports.begin());
+  }
+  const auto killed = Clock::now();
+  pqxx::connection conn(db.url());
+  const bool rescued = eventually(
+      [&] {
+        pqxx::nontransaction tx(conn);
+        return tx.exec_params(R"(SELECT 1 FROM "OutboundEffect"
+                                 WHERE "status" = 'running' AND "lockedBy" LIKE '%:' || $1 || ':%')",
+                              victim)
+            .empty();
+      },
+      60s);
+  const auto rescueSeconds = Seconds(Clock::now() - killed).count();
+  const bool settled = settle(traffic, db.url());
+  finish({.name = "3 instances, 1 killed", .databaseUrl = db.url(), .traffic = &traffic,
+          .events = events, .effectKeys = workload.effectKeys, .providers = providers.tallies()},
+         [&](CaseOutcome& o) {
+           if (!settled) o.problems.push_back("did not settle:\n" + daemons[1]->log().substr(0, 4000));
+           if (!rescued) o.problems.push_back("the killed instance's claims were never rescued");
+           // Kill to the last of the killed instance's claims taken over.
+           o.recoverySeconds = rescueSeconds;
+           o.peakRssMiB = peak;
+           for (std::size_t i = 1; i < daemons.size(); ++i) {
+             o.peakRssMiB = std::max(o.peakRssMiB, peakRssMiB(daemons[i]->process().pid()));
+             expectServing(*daemons[i], o);
+           }
+         });
+}
+
+// Both providers answer 503 for a while, then 200: each effect is
+// delivered once, after backoff, and waiting costs next to no CPU.
+TEST_F(Soak, ProvidersUnavailableForAWhile) {
+  testing::TestDatabase db;
+  // Traffic for the first third of the outage; then only the retries remain.
+  const int orgs = organizationsFor(scale().providerOutage / 3);
+  seedOrganizations(db.conn(), "po", orgs);
+  Providers providers;
+  providers.email.unavailable(true);
+  providers.analytics.unavailable(true);
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("po", orgs, signer, kSecret);
+  const auto events = workload.events.size();
+  auto env = daemonEnv(db.url(), providers);
+  env["EFFECTD_EFFECT_RETRY_MAX"] = "8";
+  Daemon daemon(env);
+  const auto outageEnds = Clock::now() + std::chrono::duration_cast<Clock::duration>(scale().providerOutage);
+  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = scale().rate});
+  std::this_thread::sleep_until(traffic.loadEnds() + 1s);
+  const auto quietFrom = Clock::now();
+  const auto cpuBefore = cpuSeconds(daemon.process().pid());
+  std::this_thread::sleep_until(outageEnds);
+  const auto cpu = cpuSeconds(daemon.process().pid()) - cpuBefore;
+  const auto window = Seconds(Clock::now() - quietFrom).count();
+  providers.email.unavailable(false);
+  providers.analytics.unavailable(false);
+  const auto restored = Clock::now();
+  const bool settled = settle(traffic, db.url());
+  const auto drained = Seconds(Clock::now() - restored).count();
+  auto tallies = providers.tallies();
+  finish({.name = "providers 503", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
+          .effectKeys = workload.effectKeys, .providers = tallies},
+         [&](CaseOutcome& o) {
+           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+           std::size_t refused = 0;
+           for (const auto& t : tallies) refused += t.refused;
+           if (refused == 0) o.problems.push_back("no provider ever answered 503: no outage seen");
+           // Outage end to the last effect delivered.
+           o.recoverySeconds = drained;
+           o.peakRssMiB = peakRssMiB(daemon.process().pid());
+           o.details["outageSeconds"] = scale().providerOutage.count();
+           o.details["providerRefusals"] = refused;
+           o.details["cpuSecondsRetryingOnly"] = cpu;
+           o.details["retryingOnlyWindowSeconds"] = window;
+           // A busy loop would take a whole core.
+           if (window > 1 && cpu > 0.25 * window) {
+             o.problems.push_back("effectd used " + std::to_string(cpu) + " s of CPU in " +
+                                  std::to_string(window) + " s of waiting for providers");
+           }
+           expectServing(daemon, o);
+         });
+}
+
+// Abusive clients (tests/soak/abuser.py) while genuine webhooks flow: the
+// webhooks are all stored, every attack is refused or cut off, and memory
+// stays bounded.
+TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
+  testing::TestDatabase db;
+  const int orgs = organizationsFor(2 * scale().abuse);
+  seedOrganizations(db.conn(), "ab", orgs);
+  Providers providers;
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("ab", orgs, signer, kSecret);
+  const auto events = workload.events.size();
+  Daemon daemon(daemonEnv(db.url(), providers));
+  const auto quietFrom = Clock::now();
+  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = scale().rate});
+  sleepFor(scale().abuse);
+  const auto abuseFrom = Clock::now();
+  const auto dir = testing::tempDirectory("effectd-abuse-");
+  // Niced: on a real host the attackers' CPU is not effectd's to share.
+  testing::ChildProcess abuser({"/usr/bin/nice", "-n", "10", "/usr/bin/python3", EFFECTD_SOURCE_DIR "/tests/soak/abuser.py",
+                                "--port", std::to_string(daemon.port()), "--seconds",
+                                std::to_string(scale().abuse.count()), "--idle",
+                                std::to_string(scale().idleConnections), "--out", dir + "/abuse.json"},
+                               {}, dir + "/abuser.log");
+  const bool abuserDone = eventually([&] { return !abuser.running(); },
+                                     std::chrono::duration_cast<std::chrono::seconds>(scale().abuse) + 60s);
+  const auto abuseTo = Clock::now();
+  const auto peakDuringAbuse = peakRssMiB(daemon.process().pid());
+  const bool settled = settle(traffic, db.url());
+  const auto requests = traffic.requests();
+  finish({.name = "abusive clients", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
+          .effectKeys = workload.effectKeys, .providers = providers.tallies()},
+         [&](CaseOutcome& o) {
+           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+           o.peakRssMiB = peakDuringAbuse;
+           o.details["p50QuietMs"] = percentileMs(requests, 50, quietFrom, abuseFrom);
+           o.details["p99QuietMs"] = percentileMs(requests, 99, quietFrom, abuseFrom);
+           o.details["p50AbuseMs"] = percentileMs(requests, 50, abuseFrom, abuseTo);
+           o.details["p99AbuseMs"] = percentileMs(requests, 99, abuseFrom, abuseTo);
+           const auto report = testing::readFile(dir + "/abuse.json");
+           if (!abuserDone || report.empty()) {
+             o.problems.push_back("the abuser did not finish: " + testing::readFile(dir + "/abuser.log"));
+             return;
+           }
+           const auto attacks = nlohmann::json::parse(report);
+           o.details["attacks"] = attacks;
+           for (const auto& [name, a] : attacks.items()) {
+             for (const auto& [status, n] : a["statuses"].items()) {
+               if (status.starts_with("2")) {
+                 o.problems.push_back(name + ": " + std::to_string(n.get<int>()) + " answered " + status);
+               }
+             }
+           }
+           // Bounded: a 100 MB body is never buffered, nor 10,000 connections' worth of state.
+           if (o.peakRssMiB > 256) o.problems.push_back("peak RSS over 256 MiB");
+           expectServing(daemon, o);
+           testing::runCommand({"rm", "-rf", dir});
          });
 }
 

@@ -97,4 +97,15 @@ void TestCluster::stop() {
   if (result.exitCode != 0) throw std::runtime_error("pg.sh stop failed: " + result.output);
 }
 
+std::uint16_t portOf(const std::string& url) {
+  const auto host = url.find("127.0.0.1:") + 10;
+  return static_cast<std::uint16_t>(std::stoi(url.substr(host, url.find('/', host) - host)));
+}
+
+std::string throughPort(const std::string& url, std::uint16_t port) {
+  const auto host = url.find("127.0.0.1:");
+  const auto slash = url.find('/', host);
+  return url.substr(0, host) + "127.0.0.1:" + std::to_string(port) + url.substr(slash);
+}
+
 }  // namespace effectd::testing

@@ -3,6 +3,7 @@
 // of its own for tests that stop and restart the server.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -56,5 +57,10 @@ class TestCluster {
 };
 
 std::string randomSuffix();
+
+// A test database URL's port, and the same URL with another port (to put a
+// proxy in between).
+std::uint16_t portOf(const std::string& url);
+std::string throughPort(const std::string& url, std::uint16_t port);
 
 }  // namespace effectd::testing
