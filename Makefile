@@ -2,6 +2,7 @@
 #   make run    build, start a throwaway PostgreSQL, migrate, seed, serve
 #   make test   build, start a throwaway PostgreSQL, run every suite
 #   make bench  intake throughput next to pgbench, same machine, same run
+#   make soak   faults under load (tests/soak/): the table, and JSON in the build folder
 #   make install    the binary, units, sysusers/tmpfiles, example env
 #                   (PREFIX=/usr/local, DESTDIR= for a staging root)
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
@@ -20,7 +21,7 @@ endif
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench deps build npm format tidy clean install package docker-check settings-docs fuzz
+.PHONY: all run test bench soak deps build npm format tidy clean install package docker-check settings-docs fuzz
 
 all: build
 
@@ -43,6 +44,9 @@ test: build npm
 
 bench: build
 	@deploy/dev/bench.sh $(BUILD)
+
+soak: build npm
+	@deploy/dev/soak.sh $(BUILD)
 
 PREFIX ?= /usr/local
 install: build

@@ -84,7 +84,7 @@ bool malformed(const boost::system::error_code& ec) {
   for (const auto e : {E::bad_line_ending, E::bad_method, E::bad_target, E::bad_version,
                        E::bad_field, E::bad_value, E::bad_content_length,
                        E::bad_transfer_encoding, E::bad_chunk, E::bad_chunk_extension,
-                       E::bad_obs_fold}) {
+                       E::bad_obs_fold, E::multiple_content_length}) {
     if (ec == e) return true;
   }
   return false;

@@ -360,7 +360,8 @@ TEST_F(WebhookE2eTest, MalformedRequestsAre400sWithAThrottledLog) {
        {"GARBAGE\r\n\r\n", "POST /webhooks/stripe HTTP/9.9\r\nHost: x\r\n\r\n",
         "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
         "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "POST /webhooks/stripe HTTP/1.1\r\n Folded: header\r\n\r\n"}) {
+        "POST /webhooks/stripe HTTP/1.1\r\n Folded: header\r\n\r\n",
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"}) {
     RawConnection conn(daemon_->port());
     conn.send(bad);
     const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
