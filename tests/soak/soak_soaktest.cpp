@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "daemon/http_post.hpp"
 #include "tests/soak/soak_outcome.hpp"
 #include "tests/soak/soak_workload.hpp"
 #include "tests/support/daemon.hpp"
@@ -461,6 +462,45 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
            expectServing(daemon, o);
            testing::runCommand({"rm", "-rf", dir});
          });
+}
+
+// The verdict itself, against broken promises planted after a clean run: a
+// stored event deleted (lost), an email posted to the provider a second
+// time (duplicate), an effect put back to running (stuck). A soak whose
+// checks could not fail would prove nothing.
+TEST(SoakVerdict, CatchesALostEventADuplicateAndAStuckEffect) {
+  testing::TestDatabase db;
+  seedOrganizations(db.conn(), "nc", 10);
+  Providers providers;
+  testing::StripeSigner signer;
+  auto workload = makeWorkload("nc", 10, signer, kSecret);
+  const auto events = workload.events.size();
+  Daemon daemon(daemonEnv(db.url(), providers));
+  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = 100});
+  ASSERT_TRUE(settle(traffic, db.url())) << daemon.log();
+  Observed observed{.name = "control", .databaseUrl = db.url(), .traffic = &traffic,
+                    .events = events, .effectKeys = workload.effectKeys,
+                    .providers = providers.tallies()};
+  const auto clean = judge(observed);
+  ASSERT_TRUE(clean.passed()) << clean.toJson().dump(1);
+
+  const auto accepted = traffic.acceptedIds();
+  db.scalar(R"(DELETE FROM "StripeWebhookEvent" WHERE "id" = ')" + accepted.front() + "'");
+  const auto first = providers.email.requests().front();
+  daemon::HttpCall again{.port = providers.email.port(),
+                         .target = first["path"].get<std::string>(),
+                         .headers = {{"Content-Type", "application/json"}},
+                         .body = first["body"].get<std::string>()};
+  ASSERT_EQ(daemon::httpCall(again).status, 200);
+  db.scalar(R"(UPDATE "OutboundEffect" SET "status" = 'running'
+               WHERE "key" = 'analytics:invoice_paid:in_pnc3')");
+  observed.providers = providers.tallies();
+  const auto broken = judge(observed);
+  EXPECT_FALSE(broken.passed());
+  EXPECT_EQ(broken.lost, 1u);
+  EXPECT_EQ(broken.duplicates, 1u);
+  EXPECT_EQ(broken.stuck, 1u);
 }
 
 }  // namespace
