@@ -1,8 +1,11 @@
 // A signed body as the intake reads it: the envelope (simdjson), then the
 // handlers' reading of data.object (nlohmann), in either API shape.
 // Invariants: an accepted envelope has an id and a type; reading the object
-// never throws anything but nlohmann's own errors.
+// throws nothing but nlohmann's errors (a field of the wrong type) and
+// std::invalid_argument (a required field missing): the handler turns both
+// into a failed event.
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "handlers/stripe_event.hpp"
 #include "handlers/stripe_objects.hpp"
@@ -28,6 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)idOf(object);
   } catch (const nlohmann::json::exception&) {
     // A field of the wrong type: the handler fails the event, as it should.
+  } catch (const std::invalid_argument&) {
+    // A required field missing: the same.
   }
   return 0;
 }

@@ -71,6 +71,10 @@ TEST(StripeObjectsTest, MissingRequiredFieldsAreNamed) {
                std::invalid_argument);
   EXPECT_THROW(readInvoice(json::parse(R"({"id":"in_1"})")), std::invalid_argument);
   EXPECT_THROW(readSubscription(json()), std::invalid_argument);
+  // Found by fuzz_envelope (tests/fuzz/corpus/envelope/empty_object): an
+  // empty data.object is a named error, not a crash.
+  EXPECT_THROW(readSubscription(json::object()), std::invalid_argument);
+  EXPECT_THROW(readCheckoutSession(json::object()), std::invalid_argument);
 }
 
 }  // namespace
