@@ -6,24 +6,26 @@
 
 namespace effectd::log {
 
-std::optional<std::uint64_t> LogThrottle::admit(std::chrono::steady_clock::time_point now) {
+std::optional<std::uint64_t> LogThrottle::admit(unsigned status,
+                                                std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
-  if (now - windowStart_ >= std::chrono::seconds(1)) {
-    windowStart_ = now;
-    written_ = 0;
+  auto& w = windows_[status];
+  if (now - w.start >= std::chrono::seconds(1)) {
+    w.start = now;
+    w.written = 0;
   }
-  if (written_ >= linesPerSecond_) {
-    ++heldBack_;
+  if (w.written >= linesPerSecond_) {
+    ++w.heldBack;
     return std::nullopt;
   }
-  ++written_;
-  return std::exchange(heldBack_, 0);
+  ++w.written;
+  return std::exchange(w.heldBack, 0);
 }
 
-bool LogThrottle::admitReporting(std::string_view heldBackMessage) {
-  const auto heldBack = admit();
+bool LogThrottle::admitReporting(unsigned status, std::string_view heldBackMessage) {
+  const auto heldBack = admit(status);
   if (!heldBack) return false;
-  if (*heldBack > 0) warn(heldBackMessage, {{"held_back", *heldBack}});
+  if (*heldBack > 0) warn(heldBackMessage, {{"status", status}, {"held_back", *heldBack}});
   return true;
 }
 

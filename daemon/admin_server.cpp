@@ -249,7 +249,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
           const auto tooLarge =
               AdminRoutes::json(status, R"({"error":"request too large"})", "request too large");
           co_await write(stream, tooLarge, 11, false, false);
-          if (adminRejectionLog.admitReporting("rejected admin requests not logged one by one")) {
+          if (adminRejectionLog.admitReporting(status,
+                                               "rejected admin requests not logged one by one")) {
             log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
           }
         }
@@ -312,7 +313,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
                             .count();
     // Refusals (401, 404) come at a client's rate: throttled.
     if (status >= 400 && status < 500 &&
-        !adminRejectionLog.admitReporting("rejected admin requests not logged one by one")) {
+        !adminRejectionLog.admitReporting(status, "rejected admin requests not logged one by one")) {
       return;
     }
     // The path only: a query may carry a key prefix, never a secret, but

@@ -74,8 +74,8 @@ constexpr std::size_t kMaxChunks = 16 * 1024;
 // second, and a count of the rest.
 log::LogThrottle rejectionLog(20);
 
-bool admitRejectionLog() {
-  return rejectionLog.admitReporting("rejected requests not logged one by one");
+bool admitRejectionLog(unsigned status) {
+  return rejectionLog.admitReporting(status, "rejected requests not logged one by one");
 }
 
 // A request that is not HTTP/1.1 as RFC 9112 has it: answered 400.
@@ -264,7 +264,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           co_await write(stream, *reply, 11, false, false);
           const auto target = parser.get().target();
           if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(*reply, std::nullopt);
-          if (admitRejectionLog()) {
+          if (admitRejectionLog(reply->status)) {
             log::warn("request rejected",
                       {{"status", reply->status}, {"reason", reply->reason}, {"remote", remote}});
           }
@@ -302,11 +302,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         // An endless chunk extension or trailer section.
         exchange.reply = {400, R"({"error":"chunk framing or trailers too long"})",
                           "chunk framing or trailers too long", 0, true};
+      } else if (chunkLimits.exceeded) {
+        exchange.reply = {400, R"({"error":"chunked body framing too long"})",
+                          chunkLimits.exceeded, 0, true};
       } else if (malformed(bodyError)) {
         exchange.reply = {400, R"({"error":"malformed HTTP body framing"})",
                           "malformed body framing: " + bodyError.message(), 0, true};
       } else if (bodyError) {
-        if (admitRejectionLog()) {
+        if (admitRejectionLog(0)) {  // no answer: one budget for all of these
           log::warn("request body not received",
                     {{"remote", remote}, {"path", path}, {"error", bodyError.message()}});
         }
@@ -354,17 +357,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     return std::nullopt;
   }
 
-  // Counts what a chunked body spends on framing; past the caps the parser
-  // stops with bad_chunk_extension (answered 400).
+  // Counts what a chunked body spends on framing; past a cap the parser
+  // stops (bad_chunk_extension) and `exceeded` says which, for the 400.
   struct ChunkLimits {
+    ChunkLimits() = default;
+    ChunkLimits(const ChunkLimits&) = delete;  // the callback points at this one
+    ChunkLimits& operator=(const ChunkLimits&) = delete;
     std::size_t extensionBytes = 0;
     std::size_t chunks = 0;
+    const char* exceeded = nullptr;
     std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)> callback =
-        [this](std::uint64_t, beast::string_view extensions, boost::system::error_code& ec) {
+        [this](std::uint64_t size, beast::string_view extensions, boost::system::error_code& ec) {
           extensionBytes += extensions.size();
-          if (++chunks > kMaxChunks || extensionBytes > kMaxChunkExtensionBytes) {
-            ec = http::error::bad_chunk_extension;
+          chunks += size > 0;  // the last chunk (size 0) ends the body: not counted
+          if (extensionBytes > kMaxChunkExtensionBytes) {
+            exceeded = "chunk extensions over 1 KiB";
+          } else if (chunks > kMaxChunks) {
+            exceeded = "more than 16384 chunks";
           }
+          if (exceeded) ec = http::error::bad_chunk_extension;
         };
   };
 
@@ -414,7 +425,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                        : webhook           ? log::Level::Info
                                            : log::Level::Debug;
     // A client's own mistakes, at a client's rate: throttled. Our 5xx never are.
-    if (reply.status >= 400 && reply.status < 500 && !admitRejectionLog()) return;
+    if (reply.status >= 400 && reply.status < 500 && !admitRejectionLog(reply.status)) return;
     log::write(level, "request",
                {{"method", method},
                 {"path", path},

@@ -93,6 +93,7 @@ CaseOutcome judge(const Observed& o) {
       ++out.ok;
     } else if (r.status == 503) {
       ++out.unavailable;
+      out.unavailableWithoutRetryAfter += !r.retryAfter;
     } else if (r.status == 0) {
       ++out.noAnswer;
     } else {
@@ -100,6 +101,13 @@ CaseOutcome judge(const Observed& o) {
     }
   }
   if (out.otherStatus > 0) problem(std::to_string(out.otherStatus) + " answers neither 2xx nor 503");
+  if (out.unavailableWithoutRetryAfter > 0) {
+    problem(std::to_string(out.unavailableWithoutRetryAfter) + " answers 503 without Retry-After");
+  }
+  // Only a killed daemon leaves Stripe without an answer; a live one says 503.
+  if (out.noAnswer > 0 && !o.crashes) {
+    problem(std::to_string(out.noAnswer) + " requests got no answer from a live daemon");
+  }
   out.unanswered = o.traffic->unacceptedIds().size();
   if (out.unanswered > 0) problem(std::to_string(out.unanswered) + " events never answered 2xx");
 
@@ -117,7 +125,7 @@ CaseOutcome judge(const Observed& o) {
     if (it == eventStatus.end() || it->second == "failed") {
       ++out.lost;
       if (out.lost <= 3) problem(std::string("answered 2xx but ") +
-                                (it == eventStatus.end() ? "not stored: " : "failed: ") + id);
+                                (it == eventStatus.end() ? "not stored: " : "never applied: ") + id);
     } else if (it->second == "received" || it->second == "retrying") {
       ++out.stuck;
     }
@@ -150,7 +158,7 @@ CaseOutcome judge(const Observed& o) {
         continue;
       }
       if (++deliveries[it->second] > 1) {
-        if (d.providerDeduplicates) {
+        if (d.providerDeduplicates && o.crashes) {
           ++out.providerDeduplicated;
         } else if (++out.duplicates <= 3) {
           problem("delivered twice: " + it->second);
@@ -169,7 +177,9 @@ CaseOutcome judge(const Observed& o) {
       ++out.sent;
       if (n == 0 && ++out.missingEffects <= 3) problem("marked sent, never reached a provider: " + key);
     } else if (status == "unknown") {
-      ++out.unknown;  // a delivery the process died waiting for: never resent
+      // A delivery a killed process was waiting for: allowed then, and never resent.
+      if (++out.unknown <= 3 && !o.crashes) problem("unknown without a crash: " + key);
+      if (n > 1 && ++out.duplicates <= 3) problem("unknown, and delivered twice: " + key);
     } else if (status == "dead") {
       ++out.dead;
       if (out.dead <= 3) problem("dead: " + key);

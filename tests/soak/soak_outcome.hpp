@@ -38,7 +38,8 @@ ProviderTally smtpTally(const testing::SmtpServer& server);
 
 struct CaseOutcome {
   std::string name;
-  std::size_t requests = 0, ok = 0, unavailable = 0, otherStatus = 0, noAnswer = 0;
+  std::size_t requests = 0, ok = 0, unavailable = 0, otherStatus = 0, noAnswer = 0,
+              unavailableWithoutRetryAfter = 0;
   std::size_t events = 0, lost = 0, unanswered = 0, missingEffects = 0, duplicates = 0,
               providerDeduplicated = 0, stray = 0, stuck = 0, dead = 0, unknown = 0, sent = 0;
   double recoverySeconds = -1;  // < 0: not applicable
@@ -56,6 +57,9 @@ struct Observed {
   std::size_t events = 0;
   std::set<std::string> effectKeys;  // expected, all of them
   std::vector<ProviderTally> providers;
+  // A daemon was killed: `unknown` effects, requests without an answer and
+  // resends to a deduplicating provider are expected then, and only then.
+  bool crashes = false;
 };
 
 // Counts and checks; every broken promise becomes a problem.

@@ -64,7 +64,9 @@ void StripeTraffic::send() {
                       {"Stripe-Signature", event.signature}};
       call.body = event.body;
       call.timeout = options_.requestTimeout;
-      record.status = daemon::httpCall(call).status;
+      const auto answer = daemon::httpCall(call);
+      record.status = answer.status;
+      record.retryAfter = !answer.header("Retry-After").empty();
     }
     record.latencyMs =
         std::chrono::duration<double, std::milli>(Clock::now() - record.sentAt).count();

@@ -18,6 +18,9 @@ namespace effectd::soak {
 
 using Clock = std::chrono::steady_clock;
 
+// Signed once, before the traffic starts: every retry reuses the signature,
+// where Stripe signs each attempt again. Fine while a case lasts less than
+// the 300 s tolerance.
 struct SignedEvent {
   std::string id;
   std::string body;
@@ -37,6 +40,7 @@ struct RequestRecord {
   Clock::time_point sentAt;
   double latencyMs = 0;
   int status = 0;  // 0: no answer (refused, reset, timed out)
+  bool retryAfter = false;  // the answer had Retry-After
 };
 
 class StripeTraffic {

@@ -22,6 +22,18 @@ std::uint16_t portWrittenBy(ChildProcess& process, const std::string& dir) {
   throw std::runtime_error("stand-in did not start: " + process.log());
 }
 
+// The records a stand-in wrote, one JSON object a line; a last line still
+// being written (no newline yet) is not one yet.
+std::vector<nlohmann::json> jsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  const auto text = readFile(path);
+  std::istringstream lines(text.substr(0, text.rfind('\n') + 1));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json failingAnswers() {
@@ -67,12 +79,7 @@ void ProviderStandIn::plan(const nlohmann::json& responses) {
 }
 
 std::vector<nlohmann::json> ProviderStandIn::requests() const {
-  std::vector<nlohmann::json> out;
-  std::istringstream lines(readFile(dir_ + "/requests.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
+  return jsonLines(dir_ + "/requests.jsonl");
 }
 
 void ProviderStandIn::unavailable(bool on) {
@@ -148,10 +155,7 @@ SmtpServer::~SmtpServer() {
 }
 
 std::vector<nlohmann::json> SmtpServer::messages() const {
-  std::vector<nlohmann::json> out;
-  std::istringstream lines(readFile(dir_ + "/messages.jsonl"));
-  for (std::string line; std::getline(lines, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
+  return jsonLines(dir_ + "/messages.jsonl");
 }
 
 }  // namespace effectd::testing
