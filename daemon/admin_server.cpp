@@ -313,7 +313,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
                             .count();
     // Refusals (401, 404) come at a client's rate: throttled.
     if (status >= 400 && status < 500 &&
-        !adminRejectionLog.admitReporting(status, "rejected admin requests not logged one by one")) {
+        !adminRejectionLog.admitReporting(status,
+                                          "rejected admin requests not logged one by one")) {
       return;
     }
     // The path only: a query may carry a key prefix, never a secret, but

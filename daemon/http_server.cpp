@@ -81,10 +81,10 @@ bool admitRejectionLog(unsigned status) {
 // A request that is not HTTP/1.1 as RFC 9112 has it: answered 400.
 bool malformed(const boost::system::error_code& ec) {
   using E = http::error;
-  for (const auto e : {E::bad_line_ending, E::bad_method, E::bad_target, E::bad_version,
-                       E::bad_field, E::bad_value, E::bad_content_length,
-                       E::bad_transfer_encoding, E::bad_chunk, E::bad_chunk_extension,
-                       E::bad_obs_fold, E::multiple_content_length}) {
+  for (const auto e :
+       {E::bad_line_ending, E::bad_method, E::bad_target, E::bad_version, E::bad_field,
+        E::bad_value, E::bad_content_length, E::bad_transfer_encoding, E::bad_chunk,
+        E::bad_chunk_extension, E::bad_obs_fold, E::multiple_content_length}) {
     if (ec == e) return true;
   }
   return false;
@@ -263,7 +263,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         if (const auto reply = headerRejection(readError)) {
           co_await write(stream, *reply, 11, false, false);
           const auto target = parser.get().target();
-          if (target.substr(0, target.find('?')) == kWebhookPath) countWebhook(*reply, std::nullopt);
+          if (target.substr(0, target.find('?')) == kWebhookPath)
+            countWebhook(*reply, std::nullopt);
           if (admitRejectionLog(reply->status)) {
             log::warn("request rejected",
                       {{"status", reply->status}, {"reason", reply->reason}, {"remote", remote}});
@@ -303,8 +304,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         exchange.reply = {400, R"({"error":"chunk framing or trailers too long"})",
                           "chunk framing or trailers too long", 0, true};
       } else if (chunkLimits.exceeded) {
-        exchange.reply = {400, R"({"error":"chunked body framing too long"})",
-                          chunkLimits.exceeded, 0, true};
+        exchange.reply = {400, R"({"error":"chunked body framing too long"})", chunkLimits.exceeded,
+                          0, true};
       } else if (malformed(bodyError)) {
         exchange.reply = {400, R"({"error":"malformed HTTP body framing"})",
                           "malformed body framing: " + bodyError.message(), 0, true};
@@ -352,7 +353,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       return Reply{431, R"({"error":"request headers too large"})", "headers too large"};
     }
     if (malformed(ec)) {
-      return Reply{400, R"({"error":"malformed HTTP request"})", "malformed request: " + ec.message()};
+      return Reply{400, R"({"error":"malformed HTTP request"})",
+                   "malformed request: " + ec.message()};
     }
     return std::nullopt;
   }

@@ -361,7 +361,8 @@ TEST_F(WebhookE2eTest, MalformedRequestsAre400sWithAThrottledLog) {
         "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
         "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "POST /webhooks/stripe HTTP/1.1\r\n Folded: header\r\n\r\n",
-        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"}) {
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: "
+        "6\r\n\r\nhello"}) {
     RawConnection conn(daemon_->port());
     conn.send(bad);
     const auto response = conn.readUntil("\r\n\r\n", std::chrono::seconds(5));
@@ -385,7 +386,9 @@ TEST_F(WebhookE2eTest, MalformedRequestsAre400sWithAThrottledLog) {
   last.send("GARBAGE\r\n\r\n");
   last.readUntil("\r\n\r\n", std::chrono::seconds(5));
   EXPECT_TRUE(eventually(
-      [&] { return daemon_->log().find("rejected requests not logged one by one") != std::string::npos; },
+      [&] {
+        return daemon_->log().find("rejected requests not logged one by one") != std::string::npos;
+      },
       std::chrono::seconds(5)))
       << daemon_->log();
   std::size_t lines = 0;

@@ -100,7 +100,8 @@ CaseOutcome judge(const Observed& o) {
       ++out.otherStatus;
     }
   }
-  if (out.otherStatus > 0) problem(std::to_string(out.otherStatus) + " answers neither 2xx nor 503");
+  if (out.otherStatus > 0)
+    problem(std::to_string(out.otherStatus) + " answers neither 2xx nor 503");
   if (out.unavailableWithoutRetryAfter > 0) {
     problem(std::to_string(out.unavailableWithoutRetryAfter) + " answers 503 without Retry-After");
   }
@@ -115,7 +116,8 @@ CaseOutcome judge(const Observed& o) {
   pqxx::read_transaction tx(conn);
   std::map<std::string, std::string> eventStatus;
   // A failed event with a next attempt is waiting for its retry.
-  for (const auto& row : tx.exec(R"(SELECT "id", CASE WHEN "status" = 'failed' AND "nextAttemptAt" IS NOT NULL
+  for (const auto& row :
+       tx.exec(R"(SELECT "id", CASE WHEN "status" = 'failed' AND "nextAttemptAt" IS NOT NULL
                                                      THEN 'retrying' ELSE "status" END
                                     FROM "StripeWebhookEvent")")) {
     eventStatus[row[0].as<std::string>()] = row[1].as<std::string>();
@@ -124,8 +126,9 @@ CaseOutcome judge(const Observed& o) {
     const auto it = eventStatus.find(id);
     if (it == eventStatus.end() || it->second == "failed") {
       ++out.lost;
-      if (out.lost <= 3) problem(std::string("answered 2xx but ") +
-                                (it == eventStatus.end() ? "not stored: " : "never applied: ") + id);
+      if (out.lost <= 3)
+        problem(std::string("answered 2xx but ") +
+                (it == eventStatus.end() ? "not stored: " : "never applied: ") + id);
     } else if (it->second == "received" || it->second == "retrying") {
       ++out.stuck;
     }
@@ -142,7 +145,8 @@ CaseOutcome judge(const Observed& o) {
   }
   std::size_t unexpected = 0;
   for (const auto& [key, status] : effectStatus) {
-    if (!o.effectKeys.contains(key) && ++unexpected <= 3) problem("an effect no event should cause: " + key);
+    if (!o.effectKeys.contains(key) && ++unexpected <= 3)
+      problem("an effect no event should cause: " + key);
   }
   // Each expected key's handles: the Message-ID of an email, PostHog's uuid.
   std::map<std::string, std::string> keyOf;
@@ -154,7 +158,8 @@ CaseOutcome judge(const Observed& o) {
     for (const auto& d : provider.accepted) {
       const auto it = keyOf.find(d.identifier);
       if (it == keyOf.end()) {
-        if (++out.stray <= 3) problem("a provider got a message of no expected effect: " + d.sample);
+        if (++out.stray <= 3)
+          problem("a provider got a message of no expected effect: " + d.sample);
         continue;
       }
       if (++deliveries[it->second] > 1) {
@@ -175,7 +180,8 @@ CaseOutcome judge(const Observed& o) {
       if (++out.missingEffects <= 3) problem("never enqueued: " + key);
     } else if (status == "sent") {
       ++out.sent;
-      if (n == 0 && ++out.missingEffects <= 3) problem("marked sent, never reached a provider: " + key);
+      if (n == 0 && ++out.missingEffects <= 3)
+        problem("marked sent, never reached a provider: " + key);
     } else if (status == "unknown") {
       // A delivery a killed process was waiting for: allowed then, and never resent.
       if (++out.unknown <= 3 && !o.crashes) problem("unknown without a crash: " + key);
@@ -188,21 +194,32 @@ CaseOutcome judge(const Observed& o) {
     }
   }
   if (out.lost > 3) problem(std::to_string(out.lost) + " lost events in all");
-  if (out.stuck > 0) problem(std::to_string(out.stuck) + " events or effects left received/pending/running");
+  if (out.stuck > 0)
+    problem(std::to_string(out.stuck) + " events or effects left received/pending/running");
   return out;
 }
 
 nlohmann::json CaseOutcome::toJson() const {
-  json j{{"case", name},         {"requests", requests},
-         {"ok", ok},             {"status503", unavailable},
-         {"otherStatus", otherStatus}, {"noAnswer", noAnswer},
-         {"events", events},     {"lost", lost},
-         {"unanswered", unanswered}, {"missingEffects", missingEffects},
-         {"duplicates", duplicates}, {"resentToDeduplicatingProvider", providerDeduplicated},
-         {"stray", stray},       {"stuck", stuck},
-         {"dead", dead},         {"unknown", unknown},
-         {"sent", sent},         {"peakRssMiB", peakRssMiB},
-         {"passed", passed()},   {"problems", problems},
+  json j{{"case", name},
+         {"requests", requests},
+         {"ok", ok},
+         {"status503", unavailable},
+         {"otherStatus", otherStatus},
+         {"noAnswer", noAnswer},
+         {"events", events},
+         {"lost", lost},
+         {"unanswered", unanswered},
+         {"missingEffects", missingEffects},
+         {"duplicates", duplicates},
+         {"resentToDeduplicatingProvider", providerDeduplicated},
+         {"stray", stray},
+         {"stuck", stuck},
+         {"dead", dead},
+         {"unknown", unknown},
+         {"sent", sent},
+         {"peakRssMiB", peakRssMiB},
+         {"passed", passed()},
+         {"problems", problems},
          {"details", details}};
   j["recoverySeconds"] = recoverySeconds < 0 ? json() : json(recoverySeconds);
   return j;
@@ -234,10 +251,11 @@ void printTable(const std::vector<CaseOutcome>& outcomes) {
               "lost", "dup", "stuck", "recovery", "peak RSS", "result");
   for (const auto& c : outcomes) {
     char recovery[32] = "-";
-    if (c.recoverySeconds >= 0) std::snprintf(recovery, sizeof recovery, "%.2f s", c.recoverySeconds);
-    std::printf("%-18s %9zu %9zu %7zu %5zu %5zu %5zu %9s %4.0f MiB  %s\n", c.name.c_str(), c.requests,
-                c.ok, c.unavailable, c.lost + c.missingEffects + c.unanswered, c.duplicates, c.stuck,
-                recovery, c.peakRssMiB, c.passed() ? "pass" : "FAIL");
+    if (c.recoverySeconds >= 0)
+      std::snprintf(recovery, sizeof recovery, "%.2f s", c.recoverySeconds);
+    std::printf("%-18s %9zu %9zu %7zu %5zu %5zu %5zu %9s %4.0f MiB  %s\n", c.name.c_str(),
+                c.requests, c.ok, c.unavailable, c.lost + c.missingEffects + c.unanswered,
+                c.duplicates, c.stuck, recovery, c.peakRssMiB, c.passed() ? "pass" : "FAIL");
   }
   for (const auto& c : outcomes) {
     if (!c.details.empty()) std::printf("  %s: %s\n", c.name.c_str(), c.details.dump().c_str());

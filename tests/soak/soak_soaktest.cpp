@@ -46,11 +46,11 @@ constexpr bool kSanitized = false;
 
 struct Scale {
   bool full = false;
-  double rate = 40;            // new events per second
-  Seconds load{6};             // how long the steady traffic lasts
-  Seconds databaseOutage{3};   // PostgreSQL stopped, or a black hole
-  Seconds providerOutage{6};   // providers answering 503
-  Seconds abuse{8};            // abusive clients, after as long a quiet phase
+  double rate = 40;           // new events per second
+  Seconds load{6};            // how long the steady traffic lasts
+  Seconds databaseOutage{3};  // PostgreSQL stopped, or a black hole
+  Seconds providerOutage{6};  // providers answering 503
+  Seconds abuse{8};           // abusive clients, after as long a quiet phase
   int idleConnections = 2000;
   std::chrono::seconds settle{90};
 };
@@ -59,8 +59,14 @@ const Scale& scale() {
   static const Scale s = [] {
     Scale s;
     if (const char* mode = std::getenv("EFFECTD_SOAK"); mode && std::string(mode) == "full") {
-      s = {.full = true, .rate = 100, .load = 30s, .databaseOutage = 10s, .providerOutage = 30s,
-           .abuse = 20s, .idleConnections = 10000, .settle = 180s};
+      s = {.full = true,
+           .rate = 100,
+           .load = 30s,
+           .databaseOutage = 10s,
+           .providerOutage = 30s,
+           .abuse = 20s,
+           .idleConnections = 10000,
+           .settle = 180s};
     }
     return s;
   }();
@@ -81,7 +87,6 @@ std::vector<CaseOutcome>& outcomes() {
 void sleepFor(Seconds s) {
   std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(s));
 }
-
 
 // The providers' stand-ins: Postmark (no idempotency handle) for email,
 // PostHog for analytics, or a real SMTP server for email.
@@ -144,7 +149,8 @@ bool settle(const StripeTraffic& traffic, const std::string& databaseUrl) {
   return eventually(
       [&] {
         pqxx::nontransaction tx(conn);
-        return tx.exec(R"(SELECT 1 FROM "StripeWebhookEvent" WHERE "status" = 'received'
+        return tx
+            .exec(R"(SELECT 1 FROM "StripeWebhookEvent" WHERE "status" = 'received'
                              OR ("status" = 'failed' AND "nextAttemptAt" IS NOT NULL)
                           UNION ALL
                           SELECT 1 FROM "OutboundEffect" WHERE "status" IN ('pending', 'running')
@@ -168,17 +174,37 @@ double firstAcceptedAfter(const StripeTraffic& traffic, Clock::time_point after)
   return best;
 }
 
+// A case's traffic: `organizations` seeded with an owner each, and their
+// events signed by Stripe's SDK.
+struct Load {
+  std::vector<SignedEvent> events;  // handed to the traffic
+  std::size_t count = 0;
+  std::set<std::string> effectKeys;
+};
+
+Load prepare(pqxx::connection_base& conn, const std::string& tag, int organizations) {
+  seedOrganizations(conn, tag, organizations);
+  testing::StripeSigner signer;
+  auto workload = makeWorkload(tag, organizations, signer, kSecret);
+  const auto count = workload.events.size();
+  return {std::move(workload.events), count, std::move(workload.effectKeys)};
+}
+
 std::string migrated(const std::string& url) {
-  const auto r = testing::runCommand({testing::effectdBinary(), "migrate"}, {{"DATABASE_URL", url}});
+  const auto r =
+      testing::runCommand({testing::effectdBinary(), "migrate"}, {{"DATABASE_URL", url}});
   if (r.exitCode != 0) throw std::runtime_error("migrate: " + r.output);
   return url;
 }
 
 class Soak : public ::testing::Test {
  protected:
-  // Judges the case and keeps its row for the table.
-  void finish(Observed observed, const std::function<void(CaseOutcome&)>& complete) {
+  // Judges the case and keeps its row for the table; `log` is a daemon's,
+  // for when the case did not settle.
+  void finish(Observed observed, bool settled, const std::string& log,
+              const std::function<void(CaseOutcome&)>& complete) {
     auto outcome = judge(observed);
+    if (!settled) outcome.problems.push_back("did not settle:\n" + log.substr(0, 4000));
     complete(outcome);
     for (const auto& p : outcome.problems) ADD_FAILURE() << observed.name << ": " << p;
     outcomes().push_back(std::move(outcome));
@@ -197,16 +223,13 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
   testing::TestCluster cluster;
   const auto url = migrated(cluster.url());
   const int orgs = organizationsFor(scale().load);
-  {
-    pqxx::connection c(url);
-    seedOrganizations(c, "pg", orgs);
-  }
   Providers providers;
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("pg", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = [&] {
+    pqxx::connection c(url);
+    return prepare(c, "pg", orgs);
+  }();
   Daemon daemon(daemonEnv(url, providers));
-  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
   sleepFor(scale().load / 3);
   cluster.stop();
@@ -214,11 +237,13 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
   cluster.start();
   const auto restored = Clock::now();
   const bool settled = settle(traffic, url);
-  finish({.name = "postgres stopped", .databaseUrl = url, .traffic = &traffic,
-          .events = events, .effectKeys = workload.effectKeys,
+  finish({.name = "postgres stopped",
+          .databaseUrl = url,
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
           .providers = providers.tallies()},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+         settled, daemon.log(), [&](CaseOutcome& o) {
            o.recoverySeconds = firstAcceptedAfter(traffic, restored);
            o.peakRssMiB = peakRssMiB(daemon.process().pid());
            o.details["outageSeconds"] = scale().databaseOutage.count();
@@ -230,14 +255,11 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
 TEST_F(Soak, PostgresUnreachableWithoutReset) {
   testing::TestDatabase db;
   const int orgs = organizationsFor(scale().load);
-  seedOrganizations(db.conn(), "bh", orgs);
   Providers providers;
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("bh", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "bh", orgs);
   testing::BlackHoleProxy proxy(testing::portOf(db.url()));
   Daemon daemon(daemonEnv(testing::throughPort(db.url(), proxy.port()), providers));
-  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
   sleepFor(scale().load / 3);
   proxy.blackHole(true);
@@ -245,10 +267,13 @@ TEST_F(Soak, PostgresUnreachableWithoutReset) {
   proxy.blackHole(false);
   const auto restored = Clock::now();
   const bool settled = settle(traffic, db.url());
-  finish({.name = "postgres unreachable", .databaseUrl = db.url(), .traffic = &traffic,
-          .events = events, .effectKeys = workload.effectKeys, .providers = providers.tallies()},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+  finish({.name = "postgres unreachable",
+          .databaseUrl = db.url(),
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers.tallies()},
+         settled, daemon.log(), [&](CaseOutcome& o) {
            o.recoverySeconds = firstAcceptedAfter(traffic, restored);
            o.peakRssMiB = peakRssMiB(daemon.process().pid());
            o.details["outageSeconds"] = scale().databaseOutage.count();
@@ -263,21 +288,17 @@ TEST_F(Soak, PostgresUnreachableWithoutReset) {
 TEST_F(Soak, KilledAndRestartedThreeTimes) {
   testing::TestDatabase db;
   const int orgs = organizationsFor(scale().load);
-  seedOrganizations(db.conn(), "k9", orgs);
   auto providers = Providers::withSmtp();
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("k9", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "k9", orgs);
   const auto env = daemonEnv(db.url(), *providers);
   auto daemon = std::make_unique<Daemon>(env);
   std::atomic<std::uint16_t> port{daemon->port()};
-  StripeTraffic traffic(
-      std::move(workload.events),
-      [&] {
-        const auto p = port.load();
-        return p == 0 ? std::vector<std::uint16_t>{} : std::vector{p};
-      },
-      {.eventsPerSecond = scale().rate});
+  StripeTraffic traffic(std::move(load.events),
+                        [&] {
+                          const auto p = port.load();
+                          return p == 0 ? std::vector<std::uint16_t>{} : std::vector{p};
+                        },
+                        {.eventsPerSecond = scale().rate});
   double peak = 0;
   std::vector<Clock::time_point> kills;
   for (int round = 0; round < 3; ++round) {
@@ -290,10 +311,14 @@ TEST_F(Soak, KilledAndRestartedThreeTimes) {
     port = daemon->port();
   }
   const bool settled = settle(traffic, db.url());
-  finish({.name = "kill -9 x3", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
-          .effectKeys = workload.effectKeys, .providers = providers->tallies(), .crashes = true},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemon->log().substr(0, 4000));
+  finish({.name = "kill -9 x3",
+          .databaseUrl = db.url(),
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers->tallies(),
+          .crashes = true},
+         settled, daemon->log(), [&](CaseOutcome& o) {
            // Kill to the first webhook the restarted daemon accepted, at worst.
            for (const auto k : kills) {
              o.recoverySeconds = std::max(o.recoverySeconds, firstAcceptedAfter(traffic, k));
@@ -311,23 +336,20 @@ TEST_F(Soak, KilledAndRestartedThreeTimes) {
 TEST_F(Soak, ThreeInstancesOneKilled) {
   testing::TestDatabase db;
   const int orgs = organizationsFor(scale().load);
-  seedOrganizations(db.conn(), "ti", orgs);
   Providers providers;
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("ti", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "ti", orgs);
   std::vector<std::unique_ptr<Daemon>> daemons;
-  for (int i = 0; i < 3; ++i) daemons.push_back(std::make_unique<Daemon>(daemonEnv(db.url(), providers)));
+  for (int i = 0; i < 3; ++i)
+    daemons.push_back(std::make_unique<Daemon>(daemonEnv(db.url(), providers)));
   std::mutex mutex;
   std::vector<std::uint16_t> ports;
   for (const auto& d : daemons) ports.push_back(d->port());
-  StripeTraffic traffic(
-      std::move(workload.events),
-      [&] {
-        std::lock_guard lock(mutex);
-        return ports;
-      },
-      {.eventsPerSecond = scale().rate});
+  StripeTraffic traffic(std::move(load.events),
+                        [&] {
+                          std::lock_guard lock(mutex);
+                          return ports;
+                        },
+                        {.eventsPerSecond = scale().rate});
   sleepFor(scale().load / 2);
   const auto victim = daemons[0]->process().pid();
   double peak = peakRssMiB(victim);
@@ -340,27 +362,32 @@ TEST_F(Soak, ThreeInstancesOneKilled) {
   pqxx::connection conn(db.url());
   const auto claimsAtKill = [&] {
     pqxx::nontransaction tx(conn);
-    return tx.exec_params1(R"(SELECT count(*) FROM "OutboundEffect"
+    return tx
+        .exec_params1(R"(SELECT count(*) FROM "OutboundEffect"
                               WHERE "status" = 'running' AND "lockedBy" LIKE '%:' || $1 || ':%')",
-                           victim)[0]
+                      victim)[0]
         .as<int>();
   }();
   const bool rescued = eventually(
       [&] {
         pqxx::nontransaction tx(conn);
-        return tx.exec_params(R"(SELECT 1 FROM "OutboundEffect"
+        return tx
+            .exec_params(R"(SELECT 1 FROM "OutboundEffect"
                                  WHERE "status" = 'running' AND "lockedBy" LIKE '%:' || $1 || ':%')",
-                              victim)
+                         victim)
             .empty();
       },
       60s);
   const auto rescueSeconds = Seconds(Clock::now() - killed).count();
   const bool settled = settle(traffic, db.url());
-  finish({.name = "3 instances, 1 killed", .databaseUrl = db.url(), .traffic = &traffic,
-          .events = events, .effectKeys = workload.effectKeys, .providers = providers.tallies(),
+  finish({.name = "3 instances, 1 killed",
+          .databaseUrl = db.url(),
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers.tallies(),
           .crashes = true},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemons[1]->log().substr(0, 4000));
+         settled, daemons[1]->log(), [&](CaseOutcome& o) {
            if (!rescued) o.problems.push_back("the killed instance's claims were never rescued");
            // Kill to the last of the killed instance's claims taken over
            // (none to take over when it held none at that moment).
@@ -381,18 +408,16 @@ TEST_F(Soak, ProvidersUnavailableForAWhile) {
   testing::TestDatabase db;
   // Traffic for the first third of the outage; then only the retries remain.
   const int orgs = organizationsFor(scale().providerOutage / 3);
-  seedOrganizations(db.conn(), "po", orgs);
   Providers providers;
   providers.email.unavailable(true);
   providers.analytics.unavailable(true);
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("po", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "po", orgs);
   auto env = daemonEnv(db.url(), providers);
   env["EFFECTD_EFFECT_RETRY_MAX"] = "8";
   Daemon daemon(env);
-  const auto outageEnds = Clock::now() + std::chrono::duration_cast<Clock::duration>(scale().providerOutage);
-  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+  const auto outageEnds =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(scale().providerOutage);
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
   std::this_thread::sleep_until(traffic.loadEnds() + 1s);
   const auto quietFrom = Clock::now();
@@ -406,10 +431,13 @@ TEST_F(Soak, ProvidersUnavailableForAWhile) {
   const bool settled = settle(traffic, db.url());
   const auto drained = Seconds(Clock::now() - restored).count();
   auto tallies = providers.tallies();
-  finish({.name = "providers 503", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
-          .effectKeys = workload.effectKeys, .providers = tallies},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+  finish({.name = "providers 503",
+          .databaseUrl = db.url(),
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = tallies},
+         settled, daemon.log(), [&](CaseOutcome& o) {
            std::size_t refused = 0;
            for (const auto& t : tallies) refused += t.refused;
            if (refused == 0) o.problems.push_back("no provider ever answered 503: no outage seen");
@@ -435,34 +463,35 @@ TEST_F(Soak, ProvidersUnavailableForAWhile) {
 TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
   testing::TestDatabase db;
   const int orgs = organizationsFor(2 * scale().abuse);
-  seedOrganizations(db.conn(), "ab", orgs);
   Providers providers;
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("ab", orgs, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "ab", orgs);
   Daemon daemon(daemonEnv(db.url(), providers));
   const auto quietFrom = Clock::now();
-  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
   sleepFor(scale().abuse);
   const auto abuseFrom = Clock::now();
   const auto dir = testing::tempDirectory("effectd-abuse-");
   // Niced: on a real host the attackers' CPU is not effectd's to share.
-  testing::ChildProcess abuser({"/usr/bin/nice", "-n", "10", "/usr/bin/python3", EFFECTD_SOURCE_DIR "/tests/soak/abuser.py",
-                                "--port", std::to_string(daemon.port()), "--seconds",
-                                std::to_string(scale().abuse.count()), "--idle",
-                                std::to_string(scale().idleConnections), "--out", dir + "/abuse.json"},
-                               {}, dir + "/abuser.log");
-  const bool abuserDone = eventually([&] { return !abuser.running(); },
-                                     std::chrono::duration_cast<std::chrono::seconds>(scale().abuse) + 60s);
+  testing::ChildProcess abuser(
+      {"/usr/bin/nice", "-n", "10", "/usr/bin/python3", EFFECTD_SOURCE_DIR "/tests/soak/abuser.py",
+       "--port", std::to_string(daemon.port()), "--seconds", std::to_string(scale().abuse.count()),
+       "--idle", std::to_string(scale().idleConnections), "--out", dir + "/abuse.json"},
+      {}, dir + "/abuser.log");
+  const bool abuserDone =
+      eventually([&] { return !abuser.running(); },
+                 std::chrono::duration_cast<std::chrono::seconds>(scale().abuse) + 60s);
   const auto abuseTo = Clock::now();
   const auto peakDuringAbuse = peakRssMiB(daemon.process().pid());
   const bool settled = settle(traffic, db.url());
   const auto requests = traffic.requests();
-  finish({.name = "abusive clients", .databaseUrl = db.url(), .traffic = &traffic, .events = events,
-          .effectKeys = workload.effectKeys, .providers = providers.tallies()},
-         [&](CaseOutcome& o) {
-           if (!settled) o.problems.push_back("did not settle:\n" + daemon.log().substr(0, 4000));
+  finish({.name = "abusive clients",
+          .databaseUrl = db.url(),
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers.tallies()},
+         settled, daemon.log(), [&](CaseOutcome& o) {
            o.peakRssMiB = peakDuringAbuse;
            o.details["p50QuietMs"] = percentileMs(requests, 50, quietFrom, abuseFrom);
            o.details["p99QuietMs"] = percentileMs(requests, 99, quietFrom, abuseFrom);
@@ -470,7 +499,8 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
            o.details["p99AbuseMs"] = percentileMs(requests, 99, abuseFrom, abuseTo);
            const auto report = testing::readFile(dir + "/abuse.json");
            if (!abuserDone || report.empty()) {
-             o.problems.push_back("the abuser did not finish: " + testing::readFile(dir + "/abuser.log"));
+             o.problems.push_back("the abuser did not finish: " +
+                                  testing::readFile(dir + "/abuser.log"));
              return;
            }
            const auto attacks = nlohmann::json::parse(report);
@@ -478,7 +508,8 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
            for (const auto& [name, a] : attacks.items()) {
              for (const auto& [status, n] : a["statuses"].items()) {
                if (status.starts_with("2")) {
-                 o.problems.push_back(name + ": " + std::to_string(n.get<int>()) + " answered " + status);
+                 o.problems.push_back(name + ": " + std::to_string(n.get<int>()) + " answered " +
+                                      status);
                }
              }
            }
@@ -505,17 +536,17 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
 // checks could not fail would prove nothing.
 TEST(SoakVerdict, CatchesALostEventADuplicateAndAStuckEffect) {
   testing::TestDatabase db;
-  seedOrganizations(db.conn(), "nc", 10);
   Providers providers;
-  testing::StripeSigner signer;
-  auto workload = makeWorkload("nc", 10, signer, kSecret);
-  const auto events = workload.events.size();
+  auto load = prepare(db.conn(), "nc", 10);
   Daemon daemon(daemonEnv(db.url(), providers));
-  StripeTraffic traffic(std::move(workload.events), [&] { return std::vector{daemon.port()}; },
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = 100});
   ASSERT_TRUE(settle(traffic, db.url())) << daemon.log();
-  Observed observed{.name = "control", .databaseUrl = db.url(), .traffic = &traffic,
-                    .events = events, .effectKeys = workload.effectKeys,
+  Observed observed{.name = "control",
+                    .databaseUrl = db.url(),
+                    .traffic = &traffic,
+                    .events = load.count,
+                    .effectKeys = load.effectKeys,
                     .providers = providers.tallies()};
   const auto clean = judge(observed);
   ASSERT_TRUE(clean.passed()) << clean.toJson().dump(1);

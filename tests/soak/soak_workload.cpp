@@ -16,14 +16,18 @@ Workload makeWorkload(const std::string& tag, int organizations, testing::Stripe
   auto started = [&](int u) {
     const auto n = tag + std::to_string(u);
     const auto shape = u % 2 == 0 ? ApiShape::Current : ApiShape::Legacy;
-    testing::SubscriptionSpec s{.id = "sub_" + n, .customer = "cus_" + n, .status = "active",
-                                .created = now - 60, .periodStart = now - 60,
-                                .periodEnd = now + 30 * 86400, .organizationId = "org_" + n};
+    testing::SubscriptionSpec s{.id = "sub_" + n,
+                                .customer = "cus_" + n,
+                                .status = "active",
+                                .created = now - 60,
+                                .periodStart = now - 60,
+                                .periodEnd = now + 30 * 86400,
+                                .organizationId = "org_" + n};
     w.effectKeys.insert("email:subscription_started:sub_" + n);
     w.effectKeys.insert("analytics:subscription_started:sub_" + n);
-    return std::pair{"evt_" + n + "_c", testing::subscriptionEvent(shape, "evt_" + n + "_c",
-                                                                   "customer.subscription.created",
-                                                                   now - 60, s)};
+    return std::pair{"evt_" + n + "_c",
+                     testing::subscriptionEvent(shape, "evt_" + n + "_c",
+                                                "customer.subscription.created", now - 60, s)};
   };
   auto invoice = [&](int u, bool paid) {
     const auto n = tag + std::to_string(u);
@@ -36,11 +40,10 @@ Workload makeWorkload(const std::string& tag, int organizations, testing::Stripe
       w.effectKeys.insert("email:payment_failed:" + id + ":1");
       w.effectKeys.insert("analytics:payment_failed:" + id + ":1");
     }
-    return std::pair{eventId, testing::invoiceEvent(shape, eventId,
-                                                    paid ? "invoice.paid" : "invoice.payment_failed",
-                                                    now - 50, {.id = id, .customer = "cus_" + n,
-                                                               .subscription = "sub_" + n,
-                                                               .paid = paid})};
+    return std::pair{
+        eventId, testing::invoiceEvent(
+                     shape, eventId, paid ? "invoice.paid" : "invoice.payment_failed", now - 50,
+                     {.id = id, .customer = "cus_" + n, .subscription = "sub_" + n, .paid = paid})};
   };
   // A unit's invoices follow its subscription by 10 and 20 places: in order
   // on a quiet day, out of order once retries mix them up.
@@ -64,10 +67,11 @@ void seedOrganizations(pqxx::connection_base& conn, const std::string& tag, int 
                     SELECT 'org_' || $1 || g, 'Soak ' || g, 'org_' || $1 || g, now()
                     FROM generate_series(0, $2::int) g)",
                  tag, n);
-  tx.exec_params(R"(INSERT INTO "User" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt")
+  tx.exec_params(
+      R"(INSERT INTO "User" ("id", "name", "email", "emailVerified", "createdAt", "updatedAt")
                     SELECT 'user_' || $1 || g, 'Owner', 'owner' || $1 || g || '@soak.example', true, now(), now()
                     FROM generate_series(0, $2::int) g)",
-                 tag, n);
+      tag, n);
   tx.exec_params(R"(INSERT INTO "Member" ("id", "organizationId", "userId", "role", "createdAt")
                     SELECT 'member_' || $1 || g, 'org_' || $1 || g, 'user_' || $1 || g, 'owner', now()
                     FROM generate_series(0, $2::int) g)",

@@ -79,7 +79,8 @@ void StripeTraffic::send() {
       accepted_[next.event] = true;
       changed_.notify_all();  // waitUntilAllAccepted
     } else {
-      const auto backoff = std::min(options_.maxRetry, options_.firstRetry * (1 << std::min(next.attempt, 10)));
+      const auto backoff =
+          std::min(options_.maxRetry, options_.firstRetry * (1 << std::min(next.attempt, 10)));
       due_.push({.at = Clock::now() + backoff, .event = next.event, .attempt = next.attempt + 1});
       changed_.notify_one();
     }

@@ -39,7 +39,7 @@ struct TrafficOptions {
 struct RequestRecord {
   Clock::time_point sentAt;
   double latencyMs = 0;
-  int status = 0;  // 0: no answer (refused, reset, timed out)
+  int status = 0;           // 0: no answer (refused, reset, timed out)
   bool retryAfter = false;  // the answer had Retry-After
 };
 
