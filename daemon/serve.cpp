@@ -41,9 +41,10 @@ int serve(const config::Config& config) {
                                 .policy = config::eventRetryPolicy(config),
                                 .interval = config.eventRetryPoll,
                                 .databaseTimeout = databaseTimeout});
+  const auto worker = queue::Drainer::defaultWorkerName();
   queue::Drainer drainer({.databaseUrl = config.databaseUrl,
                           .listenUrl = config.databaseListenUrl,
-                          .worker = queue::Drainer::defaultWorkerName(),
+                          .worker = worker,
                           .concurrency = config.drainConcurrency,
                           .batchSize = config.drainBatch,
                           .lease = config.effectLease,
@@ -54,6 +55,7 @@ int serve(const config::Config& config) {
                          makeChannels(config));
   queue::Maintenance maintenance({.databaseUrl = config.databaseUrl,
                                   .lease = config.effectLease,
+                                  .worker = worker,
                                   .retention = std::chrono::hours(24 * config.retentionDays),
                                   .databaseTimeout = databaseTimeout});
   // Before the services that post into it, so that it outlives them.

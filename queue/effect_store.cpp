@@ -164,7 +164,7 @@ int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
   return static_cast<int>(r.affected_rows());
 }
 
-RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
+RescueCounts rescueExpired(pqxx::connection_base& conn, int limit, const std::string& ownWorker) {
   pqxx::work tx(conn, "rescue");
   // Decided from the provider that held the lease, as recorded at claim
   // time; whatever this daemon delivers through today does not matter.
@@ -172,6 +172,7 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
                                       R"(WITH expired AS (
            SELECT "id", COALESCE("lockedIdempotent", false) AS safe FROM "OutboundEffect"
            WHERE "status" = 'running' AND "lockedUntil" < now() AT TIME ZONE 'UTC'
+             AND ($4 = '' OR "lockedBy" IS DISTINCT FROM $4)
            ORDER BY "lockedUntil" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e SET
            "status" = CASE WHEN expired.safe THEN $2 ELSE $3 END,
@@ -185,7 +186,7 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit) {
          FROM expired WHERE e."id" = expired."id"
          RETURNING expired.safe)",
                                       limit, std::string(toString(afterExpiredLease(true))),
-                                      std::string(toString(afterExpiredLease(false))));
+                                      std::string(toString(afterExpiredLease(false))), ownWorker);
   tx.commit();
   RescueCounts counts;
   for (const auto& r : rows) (r[0].as<bool>() ? counts.requeued : counts.unknown)++;

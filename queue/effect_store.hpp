@@ -81,8 +81,11 @@ struct RescueCounts {
 };
 // Effects whose lease expired (their daemon died or hung), as
 // afterExpiredLease decides from the lease holder's provider (recorded at
-// claim).
-RescueCounts rescueExpired(pqxx::connection_base& conn, int limit);
+// claim). Never those of `ownWorker`, this process's drainer: it is alive,
+// renews what it holds and writes what it delivered, however late a
+// database outage lets it.
+RescueCounts rescueExpired(pqxx::connection_base& conn, int limit,
+                           const std::string& ownWorker = {});
 
 struct PruneCounts {
   int effectsCompacted = 0;

@@ -22,7 +22,7 @@ Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Opti
   Counts counts;
   if (now >= schedule.rescue) {
     schedule.rescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
-    counts.rescued = rescueExpired(conn, options.rescueBatch);
+    counts.rescued = rescueExpired(conn, options.rescueBatch, options.worker);
   }
   if (now >= schedule.prune) {
     schedule.prune = now + options.pruneEvery;
@@ -36,8 +36,16 @@ Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Opti
 }
 
 bool Maintenance::pass() {
+  // Unreachable now: whatever lease expires meanwhile, its holder could not
+  // renew it either.
+  const auto holdOffRescue = [this] {
+    schedule_.rescue = std::max(schedule_.rescue, Clock::now() + options_.lease);
+  };
   auto* conn = connection_.get();
-  if (!conn) return false;
+  if (!conn) {
+    holdOffRescue();
+    return false;
+  }
   try {
     // One deadline for the pass: rescue runs first, retention has what is left.
     const auto deadline = connection_.deadline();
@@ -52,6 +60,7 @@ bool Maintenance::pass() {
     }
   } catch (const std::exception& e) {
     connection_.dropIfBroken();
+    holdOffRescue();
     log::warn("queue maintenance failed", {{"error", sql::errorText(e)}});
   }
   return false;

@@ -2,6 +2,9 @@
 // never delays a claim or a completion: rescues effects whose lease expired
 // (their daemon died or hung) and applies retention (sent and cancelled
 // effects compacted, old events deleted), each on its own schedule.
+// After it lost the database, it rescues nothing for a lease's length:
+// the outage kept every daemon from renewing, and the living ones must have
+// the time to write what they delivered before their claims are taken.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,8 @@ class Maintenance final : public Service {
     // Rescue runs every half lease (at least every second): an expired
     // lease waits at most that long.
     std::chrono::seconds lease{60};
+    // This process's drainer: its leases are never rescued here.
+    std::string worker;
     int rescueBatch = 100;
     std::chrono::hours retention{24 * 30};  // EFFECTD_RETENTION_DAYS
     int pruneBatch = 500;

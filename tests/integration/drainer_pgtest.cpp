@@ -191,6 +191,27 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByTheLeaseHoldersPr
   EXPECT_EQ(drain().sent, 2);
 }
 
+// A database outage longer than the lease: the daemon that holds the claims
+// is alive, and its own rescuer leaves them to it. It writes the outcome it
+// has in hand, and nothing is sent twice or left unknown. Another daemon's
+// rescuer still takes over what is left.
+TEST_F(DrainerPgTest, ADaemonNeverRescuesItsOwnLeases) {
+  enqueueEmails(2);
+  const auto claimed = claim("alive", seconds(1), {EffectKind::Email}, {});
+  ASSERT_EQ(claimed.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const auto own = rescueExpired(db_.conn(), 10, "alive");
+  EXPECT_EQ(own.requeued + own.unknown, 0);
+  EXPECT_EQ(field("k0", "status"), "running");
+  const auto& k0 = claimed[0].key == "k0" ? claimed[0] : claimed[1];
+  pqxx::work late(db_.conn());
+  EXPECT_EQ(completeEffects(late, "alive", {{k0.id, DeliveryResult::sent(), 1, 12}}, policy_), 1);
+  late.commit();
+  EXPECT_EQ(field("k0", "status"), "sent");
+  EXPECT_EQ(rescueExpired(db_.conn(), 10, "another").unknown, 1);
+  EXPECT_EQ(field("k1", "status"), "unknown");
+}
+
 TEST_F(DrainerPgTest, RescueFollowsTheProviderThatHeldTheLeaseNotTheRescuers) {
   // A fleet switching from SMTP to Resend: the SMTP daemon claimed the email
   // and died. The rescuer (this test's drainer) delivers email idempotently,

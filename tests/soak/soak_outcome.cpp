@@ -258,7 +258,14 @@ void printTable(const std::vector<CaseOutcome>& outcomes) {
                 c.duplicates, c.stuck, recovery, c.peakRssMiB, c.passed() ? "pass" : "FAIL");
   }
   for (const auto& c : outcomes) {
-    if (!c.details.empty()) std::printf("  %s: %s\n", c.name.c_str(), c.details.dump().c_str());
+    auto details = c.details;
+    const auto attacks = details.contains("attacks") ? details["attacks"] : json();
+    details.erase("attacks");
+    if (!details.empty()) std::printf("  %s: %s\n", c.name.c_str(), details.dump().c_str());
+    for (const auto& [attack, a] : attacks.items()) {
+      std::printf("    %-22s tries %-6d closed by effectd %-6d answers %s\n", attack.c_str(),
+                  a.value("tries", 0), a.value("closedByServer", 0), a["statuses"].dump().c_str());
+    }
     for (const auto& p : c.problems) std::printf("  %s: %s\n", c.name.c_str(), p.c_str());
   }
   std::fflush(stdout);

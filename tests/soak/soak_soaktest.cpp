@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -82,6 +83,10 @@ int organizationsFor(Seconds seconds) {
 std::vector<CaseOutcome>& outcomes() {
   static std::vector<CaseOutcome> all;
   return all;
+}
+
+double rounded(double x, double per = 10) {
+  return std::round(x * per) / per;
 }
 
 void sleepFor(Seconds s) {
@@ -446,8 +451,8 @@ TEST_F(Soak, ProvidersUnavailableForAWhile) {
            o.peakRssMiB = peakRssMiB(daemon.process().pid());
            o.details["outageSeconds"] = scale().providerOutage.count();
            o.details["providerRefusals"] = refused;
-           o.details["cpuSecondsRetryingOnly"] = cpu;
-           o.details["retryingOnlyWindowSeconds"] = window;
+           o.details["cpuSecondsRetryingOnly"] = rounded(cpu, 100);
+           o.details["retryingOnlyWindowSeconds"] = rounded(window);
            // A busy loop would take a whole core.
            if (!kSanitized && window > 1 && cpu > 0.25 * window) {
              o.problems.push_back("effectd used " + std::to_string(cpu) + " s of CPU in " +
@@ -493,10 +498,10 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
           .providers = providers.tallies()},
          settled, daemon.log(), [&](CaseOutcome& o) {
            o.peakRssMiB = peakDuringAbuse;
-           o.details["p50QuietMs"] = percentileMs(requests, 50, quietFrom, abuseFrom);
-           o.details["p99QuietMs"] = percentileMs(requests, 99, quietFrom, abuseFrom);
-           o.details["p50AbuseMs"] = percentileMs(requests, 50, abuseFrom, abuseTo);
-           o.details["p99AbuseMs"] = percentileMs(requests, 99, abuseFrom, abuseTo);
+           o.details["p50QuietMs"] = rounded(percentileMs(requests, 50, quietFrom, abuseFrom));
+           o.details["p99QuietMs"] = rounded(percentileMs(requests, 99, quietFrom, abuseFrom));
+           o.details["p50AbuseMs"] = rounded(percentileMs(requests, 50, abuseFrom, abuseTo));
+           o.details["p99AbuseMs"] = rounded(percentileMs(requests, 99, abuseFrom, abuseTo));
            const auto report = testing::readFile(dir + "/abuse.json");
            if (!abuserDone || report.empty()) {
              o.problems.push_back("the abuser did not finish: " +
