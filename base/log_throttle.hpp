@@ -17,7 +17,7 @@ namespace effectd::log {
 
 class LogThrottle {
  public:
-  explicit LogThrottle(int linesPerSecond) : linesPerSecond_(linesPerSecond) {}
+  explicit LogThrottle(int linesPerSecond) noexcept : linesPerSecond_(linesPerSecond) {}
 
   // nullopt: do not write the line. Otherwise write it; the value is how
   // many lines of this status were held back since the last one written.

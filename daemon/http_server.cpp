@@ -68,7 +68,7 @@ constexpr std::size_t kFramingSlack = std::size_t{8} * 1024;
 // many chunks: Stripe sends neither, and without a cap a client can keep
 // the parser busy with framing that carries (almost) no body.
 constexpr std::size_t kMaxChunkExtensionBytes = 1024;
-constexpr std::size_t kMaxChunks = 16 * 1024;
+constexpr std::size_t kMaxChunks = std::size_t{16} * 1024;
 
 // Log lines a client causes at will (rejected requests): at most this many a
 // second, and a count of the rest.

@@ -58,9 +58,11 @@ async def one(name, send):
     t["statuses"][key] = t["statuses"].get(key, 0) + 1
     # The server closes once it has answered an error (or without one).
     try:
-        rest = await asyncio.wait_for(reader.read(), timeout=5)
+        await asyncio.wait_for(reader.read(), timeout=5)
         closed = True
-    except (asyncio.TimeoutError, ConnectionError):
+    except ConnectionError:
+        closed = True  # a reset: closed while our bytes were still arriving
+    except asyncio.TimeoutError:
         closed = False
     if closed or status is None:
         t["closedByServer"] += 1
