@@ -1,6 +1,7 @@
 #include "queue/maintenance.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "base/log.hpp"
 #include "sql/error_text.hpp"
@@ -18,13 +19,18 @@ Maintenance::~Maintenance() {
 }
 
 Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Options& options,
-                                         Schedule& schedule, Clock::time_point now) {
+                                         Schedule& schedule, Clock::time_point now, Task* running) {
   Counts counts;
+  const auto entering = [&](Task task) {
+    if (running) *running = task;
+  };
   if (now >= schedule.rescue) {
+    entering(Task::Rescue);
     schedule.rescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
     counts.rescued = rescueExpired(conn, options.rescueBatch, options.worker);
   }
   if (now >= schedule.prune) {
+    entering(Task::Retention);
     schedule.prune = now + options.pruneEvery;
     counts.pruned = pruneOld(conn, options.retention, options.pruneBatch);
     counts.backlog = counts.pruned.effectsCompacted >= options.pruneBatch ||
@@ -36,20 +42,22 @@ Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Opti
 }
 
 bool Maintenance::pass() {
-  // Unreachable now: whatever lease expires meanwhile, its holder could not
-  // renew it either.
-  const auto holdOffRescue = [this] {
-    schedule_.rescue = std::max(schedule_.rescue, Clock::now() + options_.lease);
-  };
   auto* conn = connection_.get();
   if (!conn) {
-    holdOffRescue();
+    lostDatabase_ = true;
     return false;
   }
+  // Back after losing the database: the outage kept every daemon from
+  // renewing its leases, so none is judged until each had a lease's time to
+  // reconnect and write what it delivered. Counted from now, the reconnect.
+  if (std::exchange(lostDatabase_, false)) {
+    schedule_.rescue = std::max(schedule_.rescue, Clock::now() + options_.lease);
+  }
+  auto running = Task::None;
   try {
     // One deadline for the pass: rescue runs first, retention has what is left.
     const auto deadline = connection_.deadline();
-    const auto counts = runOnce(*conn, options_, schedule_, Clock::now());
+    const auto counts = runOnce(*conn, options_, schedule_, Clock::now(), &running);
     if (counts.rescued.requeued || counts.rescued.unknown) {
       log::warn("rescued effects with expired leases",
                 {{"requeued", counts.rescued.requeued}, {"unknown", counts.rescued.unknown}});
@@ -59,8 +67,9 @@ bool Maintenance::pass() {
                               {"events_deleted", counts.pruned.eventsDeleted}});
     }
   } catch (const std::exception& e) {
-    connection_.dropIfBroken();
-    holdOffRescue();
+    // Retention cut short by the deadline (a large table) is no outage: it
+    // must not keep postponing the rescue.
+    if (connection_.dropIfBroken() && running == Task::Rescue) lostDatabase_ = true;
     log::warn("queue maintenance failed", {{"error", sql::errorText(e)}});
   }
   return false;

@@ -2,9 +2,10 @@
 // never delays a claim or a completion: rescues effects whose lease expired
 // (their daemon died or hung) and applies retention (sent and cancelled
 // effects compacted, old events deleted), each on its own schedule.
-// After it lost the database, it rescues nothing for a lease's length:
-// the outage kept every daemon from renewing, and the living ones must have
-// the time to write what they delivered before their claims are taken.
+// After it lost the database, it rescues nothing for a lease's length from
+// the reconnect: the outage kept every daemon from renewing, and the living
+// ones must have the time to write what they delivered before their claims
+// are taken.
 #pragma once
 
 #include <chrono>
@@ -51,18 +52,23 @@ class Maintenance final : public Service {
   void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
   void stop() override { thread_.stop(); }
 
+  enum class Task { None, Rescue, Retention };
+
   // Runs the tasks `schedule` says are due at `now` and moves them on.
   // Each task is scheduled before it runs: one that keeps failing waits for
   // its turn instead of running on every pass. Throws what the database
-  // throws.
+  // throws; `running`, when given, then says which task it was in.
   static Counts runOnce(pqxx::connection_base& conn, const Options& options, Schedule& schedule,
-                        Clock::time_point now);
+                        Clock::time_point now, Task* running = nullptr);
 
  private:
   bool pass();
 
   Options options_;
   Schedule schedule_;
+  // The database was lost (no connection, or the rescue's was cut): rescue
+  // waits a lease from the next connection.
+  bool lostDatabase_ = false;
   sql::Connection connection_;
   PeriodicThread thread_;  // last: it runs passes on the members above
 };
