@@ -49,7 +49,7 @@ struct Scale {
   bool full = false;
   double rate = 40;           // new events per second
   Seconds load{6};            // how long the steady traffic lasts
-  Seconds databaseOutage{3};  // PostgreSQL stopped, or a black hole
+  Seconds databaseOutage{6};  // PostgreSQL stopped, or a black hole: longer than the lease (5 s)
   Seconds providerOutage{6};  // providers answering 503
   Seconds abuse{8};           // abusive clients, after as long a quiet phase
   int idleConnections = 2000;
@@ -403,6 +403,49 @@ TEST_F(Soak, ThreeInstancesOneKilled) {
            for (std::size_t i = 1; i < daemons.size(); ++i) {
              o.peakRssMiB = std::max(o.peakRssMiB, peakRssMiB(daemons[i]->process().pid()));
              expectServing(*daemons[i], o);
+           }
+         });
+}
+
+// Three daemons on one database, and PostgreSQL stopped for longer than
+// the lease: every daemon's claims expire meanwhile, and when the database
+// is back each must write what it delivered before another one rescues them.
+TEST_F(Soak, ThreeInstancesThroughAPostgresOutage) {
+  testing::TestCluster cluster;
+  const auto url = migrated(cluster.url());
+  const int orgs = organizationsFor(scale().load);
+  Providers providers;
+  auto load = [&] {
+    pqxx::connection c(url);
+    return prepare(c, "tp", orgs);
+  }();
+  std::vector<std::unique_ptr<Daemon>> daemons;
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < 3; ++i) {
+    daemons.push_back(std::make_unique<Daemon>(daemonEnv(url, providers)));
+    ports.push_back(daemons.back()->port());
+  }
+  StripeTraffic traffic(std::move(load.events), [&] { return ports; },
+                        {.eventsPerSecond = scale().rate});
+  sleepFor(scale().load / 3);
+  cluster.stop();
+  sleepFor(scale().databaseOutage);
+  cluster.start();
+  const auto restored = Clock::now();
+  const bool settled = settle(traffic, url);
+  finish({.name = "3 instances, pg down",
+          .databaseUrl = url,
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers.tallies()},
+         settled, daemons[0]->log(), [&](CaseOutcome& o) {
+           o.recoverySeconds = firstAcceptedAfter(traffic, restored);
+           o.details["outageSeconds"] = scale().databaseOutage.count();
+           if (o.unavailable == 0) o.problems.push_back("no 503 while PostgreSQL was down");
+           for (auto& d : daemons) {
+             o.peakRssMiB = std::max(o.peakRssMiB, peakRssMiB(d->process().pid()));
+             expectServing(*d, o);
            }
          });
 }
