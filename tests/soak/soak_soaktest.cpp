@@ -202,6 +202,39 @@ std::string migrated(const std::string& url) {
   return url;
 }
 
+enum class Crashes { No, Yes };  // a daemon is killed in the case
+
+Observed observe(std::string name, const std::string& databaseUrl, const StripeTraffic& traffic,
+                 const Load& load, const Providers& providers, Crashes crashes = Crashes::No) {
+  return {.name = std::move(name),
+          .databaseUrl = databaseUrl,
+          .traffic = &traffic,
+          .events = load.count,
+          .effectKeys = load.effectKeys,
+          .providers = providers.tallies(),
+          .crashes = crashes == Crashes::Yes};
+}
+
+// The daemon must still be serving, unrestarted, after the fault.
+void expectServing(Daemon& daemon, CaseOutcome& outcome) {
+  if (!daemon.process().running()) {
+    outcome.problems.push_back("effectd exited:\n" + daemon.log());
+  } else if (daemon.get("/readyz").status != 200) {
+    outcome.problems.push_back("effectd is not ready after the fault");
+  }
+}
+
+// A database outage's figures and checks: Stripe was told 503 meanwhile,
+// and the daemon took webhooks again by itself.
+void afterDatabaseOutage(CaseOutcome& o, const StripeTraffic& traffic, Clock::time_point restored,
+                         Daemon& daemon) {
+  o.recoverySeconds = firstAcceptedAfter(traffic, restored);
+  o.peakRssMiB = std::max(o.peakRssMiB, peakRssMiB(daemon.process().pid()));
+  o.details["outageSeconds"] = scale().databaseOutage.count();
+  if (o.unavailable == 0) o.problems.push_back("no 503 while the database was out");
+  expectServing(daemon, o);
+}
+
 class Soak : public ::testing::Test {
  protected:
   // Judges the case and keeps its row for the table; `log` is a daemon's,
@@ -213,14 +246,6 @@ class Soak : public ::testing::Test {
     complete(outcome);
     for (const auto& p : outcome.problems) ADD_FAILURE() << observed.name << ": " << p;
     outcomes().push_back(std::move(outcome));
-  }
-  // The daemon must still be serving, unrestarted, after the fault.
-  static void expectServing(Daemon& daemon, CaseOutcome& outcome) {
-    if (!daemon.process().running()) {
-      outcome.problems.push_back("effectd exited:\n" + daemon.log());
-    } else if (daemon.get("/readyz").status != 200) {
-      outcome.problems.push_back("effectd is not ready after the fault");
-    }
   }
 };
 
@@ -242,19 +267,8 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
   cluster.start();
   const auto restored = Clock::now();
   const bool settled = settle(traffic, url);
-  finish({.name = "postgres stopped",
-          .databaseUrl = url,
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers.tallies()},
-         settled, daemon.log(), [&](CaseOutcome& o) {
-           o.recoverySeconds = firstAcceptedAfter(traffic, restored);
-           o.peakRssMiB = peakRssMiB(daemon.process().pid());
-           o.details["outageSeconds"] = scale().databaseOutage.count();
-           if (o.unavailable == 0) o.problems.push_back("no 503 while PostgreSQL was down");
-           expectServing(daemon, o);
-         });
+  finish(observe("postgres stopped", url, traffic, load, providers), settled, daemon.log(),
+         [&](CaseOutcome& o) { afterDatabaseOutage(o, traffic, restored, daemon); });
 }
 
 TEST_F(Soak, PostgresUnreachableWithoutReset) {
@@ -272,19 +286,8 @@ TEST_F(Soak, PostgresUnreachableWithoutReset) {
   proxy.blackHole(false);
   const auto restored = Clock::now();
   const bool settled = settle(traffic, db.url());
-  finish({.name = "postgres unreachable",
-          .databaseUrl = db.url(),
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers.tallies()},
-         settled, daemon.log(), [&](CaseOutcome& o) {
-           o.recoverySeconds = firstAcceptedAfter(traffic, restored);
-           o.peakRssMiB = peakRssMiB(daemon.process().pid());
-           o.details["outageSeconds"] = scale().databaseOutage.count();
-           if (o.unavailable == 0) o.problems.push_back("no 503 while PostgreSQL was unreachable");
-           expectServing(daemon, o);
-         });
+  finish(observe("postgres unreachable", db.url(), traffic, load, providers), settled, daemon.log(),
+         [&](CaseOutcome& o) { afterDatabaseOutage(o, traffic, restored, daemon); });
 }
 
 // kill -9 three times in a row under intake and drain load, each time
@@ -316,14 +319,8 @@ TEST_F(Soak, KilledAndRestartedThreeTimes) {
     port = daemon->port();
   }
   const bool settled = settle(traffic, db.url());
-  finish({.name = "kill -9 x3",
-          .databaseUrl = db.url(),
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers->tallies(),
-          .crashes = true},
-         settled, daemon->log(), [&](CaseOutcome& o) {
+  finish(observe("kill -9 x3", db.url(), traffic, load, *providers, Crashes::Yes), settled,
+         daemon->log(), [&](CaseOutcome& o) {
            // Kill to the first webhook the restarted daemon accepted, at worst.
            for (const auto k : kills) {
              o.recoverySeconds = std::max(o.recoverySeconds, firstAcceptedAfter(traffic, k));
@@ -385,13 +382,7 @@ TEST_F(Soak, ThreeInstancesOneKilled) {
       60s);
   const auto rescueSeconds = Seconds(Clock::now() - killed).count();
   const bool settled = settle(traffic, db.url());
-  finish({.name = "3 instances, 1 killed",
-          .databaseUrl = db.url(),
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers.tallies(),
-          .crashes = true},
+  finish(observe("3 instances, 1 killed", db.url(), traffic, load, providers, Crashes::Yes),
          settled, daemons[1]->log(), [&](CaseOutcome& o) {
            if (!rescued) o.problems.push_back("the killed instance's claims were never rescued");
            // Kill to the last of the killed instance's claims taken over
@@ -433,20 +424,9 @@ TEST_F(Soak, ThreeInstancesThroughAPostgresOutage) {
   cluster.start();
   const auto restored = Clock::now();
   const bool settled = settle(traffic, url);
-  finish({.name = "3 instances, pg down",
-          .databaseUrl = url,
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers.tallies()},
-         settled, daemons[0]->log(), [&](CaseOutcome& o) {
-           o.recoverySeconds = firstAcceptedAfter(traffic, restored);
-           o.details["outageSeconds"] = scale().databaseOutage.count();
-           if (o.unavailable == 0) o.problems.push_back("no 503 while PostgreSQL was down");
-           for (auto& d : daemons) {
-             o.peakRssMiB = std::max(o.peakRssMiB, peakRssMiB(d->process().pid()));
-             expectServing(*d, o);
-           }
+  finish(observe("3 instances, pg down", url, traffic, load, providers), settled, daemons[0]->log(),
+         [&](CaseOutcome& o) {
+           for (auto& d : daemons) afterDatabaseOutage(o, traffic, restored, *d);
          });
 }
 
@@ -479,13 +459,8 @@ TEST_F(Soak, ProvidersUnavailableForAWhile) {
   const bool settled = settle(traffic, db.url());
   const auto drained = Seconds(Clock::now() - restored).count();
   auto tallies = providers.tallies();
-  finish({.name = "providers 503",
-          .databaseUrl = db.url(),
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = tallies},
-         settled, daemon.log(), [&](CaseOutcome& o) {
+  finish(observe("providers 503", db.url(), traffic, load, providers), settled, daemon.log(),
+         [&](CaseOutcome& o) {
            std::size_t refused = 0;
            for (const auto& t : tallies) refused += t.refused;
            if (refused == 0) o.problems.push_back("no provider ever answered 503: no outage seen");
@@ -533,13 +508,8 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
   const auto peakDuringAbuse = peakRssMiB(daemon.process().pid());
   const bool settled = settle(traffic, db.url());
   const auto requests = traffic.requests();
-  finish({.name = "abusive clients",
-          .databaseUrl = db.url(),
-          .traffic = &traffic,
-          .events = load.count,
-          .effectKeys = load.effectKeys,
-          .providers = providers.tallies()},
-         settled, daemon.log(), [&](CaseOutcome& o) {
+  finish(observe("abusive clients", db.url(), traffic, load, providers), settled, daemon.log(),
+         [&](CaseOutcome& o) {
            o.peakRssMiB = peakDuringAbuse;
            o.details["p50QuietMs"] = rounded(percentileMs(requests, 50, quietFrom, abuseFrom));
            o.details["p99QuietMs"] = rounded(percentileMs(requests, 99, quietFrom, abuseFrom));
