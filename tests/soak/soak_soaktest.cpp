@@ -493,7 +493,9 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
   StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
   sleepFor(scale().abuse);
+  const auto quietCpu = cpuSeconds(daemon.process().pid());
   const auto abuseFrom = Clock::now();
+  const auto cpuBeforeAbuse = cpuSeconds(daemon.process().pid());
   const auto dir = testing::tempDirectory("effectd-abuse-");
   // Niced: on a real host the attackers' CPU is not effectd's to share.
   testing::ChildProcess abuser(
@@ -505,6 +507,7 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
       eventually([&] { return !abuser.running(); },
                  std::chrono::duration_cast<std::chrono::seconds>(scale().abuse) + 60s);
   const auto abuseTo = Clock::now();
+  const auto abuseCpu = cpuSeconds(daemon.process().pid()) - cpuBeforeAbuse;
   const auto peakDuringAbuse = peakRssMiB(daemon.process().pid());
   const bool settled = settle(traffic, db.url());
   const auto requests = traffic.requests();
@@ -515,6 +518,11 @@ TEST_F(Soak, AbusiveClientsWhileWebhooksFlow) {
            o.details["p99QuietMs"] = rounded(percentileMs(requests, 99, quietFrom, abuseFrom));
            o.details["p50AbuseMs"] = rounded(percentileMs(requests, 50, abuseFrom, abuseTo));
            o.details["p99AbuseMs"] = rounded(percentileMs(requests, 99, abuseFrom, abuseTo));
+           // effectd's own share of the two cores, quiet and under attack.
+           o.details["cpuCoresQuiet"] =
+               rounded(quietCpu / Seconds(abuseFrom - quietFrom).count(), 100);
+           o.details["cpuCoresUnderAttack"] =
+               rounded(abuseCpu / Seconds(abuseTo - abuseFrom).count(), 100);
            const auto report = testing::readFile(dir + "/abuse.json");
            if (!abuserDone || report.empty()) {
              o.problems.push_back("the abuser did not finish: " +
