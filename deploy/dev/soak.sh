@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# `make soak`: every soak case (tests/soak/) at full length against a
-# throwaway PostgreSQL (plus the private clusters the cases start), then the
-# cluster is removed. Prints the table; writes it as JSON to
-# BUILD/soak/results.json. Exits non-zero when a case fails.
+# `make soak`: every soak case (tests/soak/) at full length against make
+# test's throwaway PostgreSQL (plus the private clusters the cases start).
+# Prints the table; writes it as JSON to BUILD/soak/results.json. Exits
+# non-zero when a case fails. Extra arguments go to the soak binary
+# (--gtest_filter=...).
 set -euo pipefail
-build=$(cd "${1:?usage: soak.sh BUILD_DIR}" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-cluster=$build/pg-soak
-
-"$here/pg.sh" destroy "$cluster"
-trap '"$here/pg.sh" destroy "$cluster"' EXIT
-url=$("$here/pg.sh" start "$cluster" --fsync off)
-export EFFECTD_TEST_ADMIN_URL=${url%/effectd}/postgres
+build=$(cd "${1:?usage: soak.sh BUILD_DIR [gtest flags]}" && pwd)
+shift
 mkdir -p "$build/soak"
 export EFFECTD_SOAK=full EFFECTD_SOAK_OUT=$build/soak/results.json
-cd "$build"
-tests/effectd_soak --gtest_brief=1 "$@"
+"$(dirname "$0")/test.sh" "$build" tests/effectd_soak --gtest_brief=1 "$@"
 echo "results: $EFFECTD_SOAK_OUT"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: a throwaway PostgreSQL on a free port, every CTest suite
 # against it, then the cluster is removed. Exits non-zero on any failure.
+#   test.sh BUILD [COMMAND ...]   COMMAND (run in BUILD) instead of ctest:
+#                                 make soak runs the soak binary this way.
 set -euo pipefail
-build=$(cd "${1:?usage: test.sh BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: test.sh BUILD_DIR [COMMAND ...]}" && pwd)
+shift
 here=$(cd "$(dirname "$0")" && pwd)
 cluster=$build/pg-test
 
@@ -21,4 +24,8 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/sanitizers/lsan.sup
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 cd "$build"
-ctest --output-on-failure --timeout 600 -j "${CTEST_JOBS:-2}"
+if (($# > 0)); then
+  "$@"
+else
+  ctest --output-on-failure --timeout 600 -j "${CTEST_JOBS:-2}"
+fi

@@ -148,8 +148,7 @@ EnvOverrides daemonEnv(const std::string& databaseUrl, const Providers& provider
 
 // Until Stripe has a 2xx for every event and nothing is left to do.
 bool settle(const StripeTraffic& traffic, const std::string& databaseUrl) {
-  // Cast away: waiting is all it does.
-  if (!const_cast<StripeTraffic&>(traffic).waitUntilAllAccepted(scale().settle)) return false;
+  if (!traffic.waitUntilAllAccepted(scale().settle)) return false;
   pqxx::connection conn(databaseUrl);
   return eventually(
       [&] {
@@ -193,6 +192,13 @@ Load prepare(pqxx::connection_base& conn, const std::string& tag, int organizati
   auto workload = makeWorkload(tag, organizations, signer, kSecret);
   const auto count = workload.events.size();
   return {std::move(workload.events), count, std::move(workload.effectKeys)};
+}
+
+// The same on a connection of its own, closed before the case stops the
+// server under it.
+Load prepare(const std::string& url, const std::string& tag, int organizations) {
+  pqxx::connection conn(url);
+  return prepare(conn, tag, organizations);
 }
 
 std::string migrated(const std::string& url) {
@@ -254,10 +260,7 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
   const auto url = migrated(cluster.url());
   const int orgs = organizationsFor(scale().load);
   Providers providers;
-  auto load = [&] {
-    pqxx::connection c(url);
-    return prepare(c, "pg", orgs);
-  }();
+  auto load = prepare(url, "pg", orgs);
   Daemon daemon(daemonEnv(url, providers));
   StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
@@ -406,10 +409,7 @@ TEST_F(Soak, ThreeInstancesThroughAPostgresOutage) {
   const auto url = migrated(cluster.url());
   const int orgs = organizationsFor(scale().load);
   Providers providers;
-  auto load = [&] {
-    pqxx::connection c(url);
-    return prepare(c, "tp", orgs);
-  }();
+  auto load = prepare(url, "tp", orgs);
   std::vector<std::unique_ptr<Daemon>> daemons;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < 3; ++i) {

@@ -87,7 +87,7 @@ void StripeTraffic::send() {
   }
 }
 
-bool StripeTraffic::waitUntilAllAccepted(std::chrono::seconds timeout) {
+bool StripeTraffic::waitUntilAllAccepted(std::chrono::seconds timeout) const {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] { return acceptedCount_ == events_.size(); });
 }

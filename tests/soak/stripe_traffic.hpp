@@ -56,7 +56,7 @@ class StripeTraffic {
   StripeTraffic& operator=(const StripeTraffic&) = delete;
 
   // True once every event has been answered 2xx.
-  bool waitUntilAllAccepted(std::chrono::seconds timeout);
+  bool waitUntilAllAccepted(std::chrono::seconds timeout) const;
   // When the last first delivery is due (the end of the steady load).
   Clock::time_point loadEnds() const { return loadEnds_; }
   void stop();
@@ -80,7 +80,7 @@ class StripeTraffic {
   Clock::time_point loadEnds_;
 
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  mutable std::condition_variable changed_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   std::vector<bool> accepted_;
   std::size_t acceptedCount_ = 0;
