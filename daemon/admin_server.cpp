@@ -26,6 +26,7 @@
 #include "daemon/admin_worker.hpp"
 #include "daemon/listen_socket.hpp"
 #include "daemon/operator_json.hpp"
+#include "daemon/read_refusal.hpp"
 #include "daemon/transition_feed.hpp"
 #include "queue/effect_admin.hpp"
 #include "queue/effect_transitions.hpp"
@@ -243,15 +244,15 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       // Closed to make room while it waited: its read was cancelled.
       if (!session->idle.exchange(false)) break;
       if (ec) {
-        if (ec == http::error::body_limit || ec == http::error::header_limit ||
-            ec == http::error::buffer_overflow) {
-          const auto status = ec == http::error::body_limit ? 413u : 431u;
-          const auto tooLarge =
-              AdminRoutes::json(status, R"({"error":"request too large"})", "request too large");
-          co_await write(stream, tooLarge, 11, false, false);
-          if (adminRejectionLog.admitReporting(status,
+        if (const auto refusal = readRefusal(ec)) {
+          const auto reply = AdminRoutes::json(
+              refusal->status, R"({"error":")" + std::string(refusal->error) + R"("})",
+              refusal->reason);
+          co_await write(stream, reply, 11, false, false);
+          if (adminRejectionLog.admitReporting(refusal->status,
                                                "rejected admin requests not logged one by one")) {
-            log::warn("admin request rejected", {{"status", status}, {"reason", "too large"}});
+            log::warn("admin request rejected",
+                      {{"status", refusal->status}, {"reason", refusal->reason}});
           }
         }
         break;

@@ -23,6 +23,7 @@
 #include "base/metrics.hpp"
 #include "daemon/listen_socket.hpp"
 #include "daemon/public_routes.hpp"
+#include "daemon/read_refusal.hpp"
 #include "intake/intake_writer.hpp"
 
 namespace effectd::daemon {
@@ -76,18 +77,6 @@ log::LogThrottle rejectionLog(20);
 
 bool admitRejectionLog(unsigned status) {
   return rejectionLog.admitReporting(status, "rejected requests not logged one by one");
-}
-
-// A request that is not HTTP/1.1 as RFC 9112 has it: answered 400.
-bool malformed(const boost::system::error_code& ec) {
-  using E = http::error;
-  for (const auto e :
-       {E::bad_line_ending, E::bad_method, E::bad_target, E::bad_version, E::bad_field,
-        E::bad_value, E::bad_content_length, E::bad_transfer_encoding, E::bad_chunk,
-        E::bad_chunk_extension, E::bad_obs_fold, E::multiple_content_length}) {
-    if (ec == e) return true;
-  }
-  return false;
 }
 
 struct SessionState {
@@ -306,7 +295,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       } else if (chunkLimits.exceeded) {
         exchange.reply = {400, R"({"error":"chunked body framing too long"})", chunkLimits.exceeded,
                           0, true};
-      } else if (malformed(bodyError)) {
+      } else if (malformedHttp(bodyError)) {
         exchange.reply = {400, R"({"error":"malformed HTTP body framing"})",
                           "malformed body framing: " + bodyError.message(), 0, true};
       } else if (bodyError) {
@@ -346,17 +335,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   // The answer to a request refused while its header was read, when it gets one.
   std::optional<Reply> headerRejection(const boost::system::error_code& ec) const {
-    // Beast refuses a Content-Length over the body limit while still reading
-    // the header, before a byte of the body is read.
-    if (ec == http::error::body_limit) return routes.bodyTooLarge();
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return Reply{431, R"({"error":"request headers too large"})", "headers too large"};
-    }
-    if (malformed(ec)) {
-      return Reply{400, R"({"error":"malformed HTTP request"})",
-                   "malformed request: " + ec.message()};
-    }
-    return std::nullopt;
+    auto refusal = readRefusal(ec);
+    if (!refusal) return std::nullopt;
+    if (refusal->status == 413) return routes.bodyTooLarge();  // it names the limit
+    return Reply{refusal->status, R"({"error":")" + std::string(refusal->error) + R"("})",
+                 std::move(refusal->reason)};
   }
 
   // Counts what a chunked body spends on framing; past a cap the parser

@@ -234,6 +234,19 @@ TEST_F(AdminE2eTest, IdleConnectionsGiveWayToAScrape) {
   EXPECT_TRUE(refused.closedByPeer(std::chrono::seconds(5)));
 }
 
+// The admin listener refuses what is not HTTP as the public one does: a 400
+// (not a silent close), and an oversized header a 431.
+TEST_F(AdminE2eTest, MalformedAndOversizedRequestsGetAnAnswer) {
+  start({{"EFFECTD_ADMIN_TOKEN", kToken}});
+  RawConnection garbage(daemon_->adminPort());
+  ASSERT_TRUE(garbage.send("GARBAGE\r\n\r\n"));
+  EXPECT_EQ(garbage.readUntil("\r\n\r\n", std::chrono::seconds(5)).rfind("HTTP/1.1 400", 0), 0u);
+  RawConnection huge(daemon_->adminPort());
+  ASSERT_TRUE(huge.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                        std::string(64 * 1024, 'h') + "\r\n\r\n"));
+  EXPECT_EQ(huge.readUntil("\r\n\r\n", std::chrono::seconds(5)).rfind("HTTP/1.1 431", 0), 0u);
+}
+
 TEST_F(AdminE2eTest, WithoutATokenTheAdminApiIsNotThereAndMetricsAre) {
   start();
   EXPECT_EQ(daemon_->admin("GET", "/admin/api/stats").status, 404);
