@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
@@ -221,6 +222,17 @@ Observed observe(std::string name, const std::string& databaseUrl, const StripeT
           .crashes = crashes == Crashes::Yes};
 }
 
+// A third into the load, the database goes away for the scale's outage and
+// comes back; returns when it is back.
+Clock::time_point databaseOutage(const std::function<void()>& down,
+                                 const std::function<void()>& up) {
+  sleepFor(scale().load / 3);
+  down();
+  sleepFor(scale().databaseOutage);
+  up();
+  return Clock::now();
+}
+
 // The daemon must still be serving, unrestarted, after the fault.
 void expectServing(Daemon& daemon, CaseOutcome& outcome) {
   if (!daemon.process().running()) {
@@ -264,11 +276,7 @@ TEST_F(Soak, PostgresStoppedForAWhile) {
   Daemon daemon(daemonEnv(url, providers));
   StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
-  sleepFor(scale().load / 3);
-  cluster.stop();
-  sleepFor(scale().databaseOutage);
-  cluster.start();
-  const auto restored = Clock::now();
+  const auto restored = databaseOutage([&] { cluster.stop(); }, [&] { cluster.start(); });
   const bool settled = settle(traffic, url);
   finish(observe("postgres stopped", url, traffic, load, providers), settled, daemon.log(),
          [&](CaseOutcome& o) { afterDatabaseOutage(o, traffic, restored, daemon); });
@@ -283,11 +291,8 @@ TEST_F(Soak, PostgresUnreachableWithoutReset) {
   Daemon daemon(daemonEnv(testing::throughPort(db.url(), proxy.port()), providers));
   StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
                         {.eventsPerSecond = scale().rate});
-  sleepFor(scale().load / 3);
-  proxy.blackHole(true);
-  sleepFor(scale().databaseOutage);
-  proxy.blackHole(false);
-  const auto restored = Clock::now();
+  const auto restored =
+      databaseOutage([&] { proxy.blackHole(true); }, [&] { proxy.blackHole(false); });
   const bool settled = settle(traffic, db.url());
   finish(observe("postgres unreachable", db.url(), traffic, load, providers), settled, daemon.log(),
          [&](CaseOutcome& o) { afterDatabaseOutage(o, traffic, restored, daemon); });
@@ -418,11 +423,7 @@ TEST_F(Soak, ThreeInstancesThroughAPostgresOutage) {
   }
   StripeTraffic traffic(std::move(load.events), [&] { return ports; },
                         {.eventsPerSecond = scale().rate});
-  sleepFor(scale().load / 3);
-  cluster.stop();
-  sleepFor(scale().databaseOutage);
-  cluster.start();
-  const auto restored = Clock::now();
+  const auto restored = databaseOutage([&] { cluster.stop(); }, [&] { cluster.start(); });
   const bool settled = settle(traffic, url);
   finish(observe("3 instances, pg down", url, traffic, load, providers), settled, daemons[0]->log(),
          [&](CaseOutcome& o) {
