@@ -172,7 +172,7 @@ AdminDecision replayEvent(std::string id, handlers::RetryPolicy policy) {
     }
     if (events.empty()) return notFound();
     const auto& e = events.front();
-    const auto outcome = handlers::replayEvent(conn, e.envelope, e.payload, policy);
+    const auto outcome = handlers::replayEvent(conn, {&e.envelope, e.payload}, policy);
     return AdminRoutes::json(200,
                              dump({{"id", e.envelope.id},
                                    {"status", handlers::toString(outcome.status)},

@@ -198,9 +198,13 @@ int runCli(int argc, char** argv) {
   auto* replayCmd = eventsCmd->add_subcommand("replay", "Re-run the handlers of stored events");
   replayCmd->add_option("id", eventId, "Event id (evt_...)");
   addFilters(replayCmd);
+  bool relink = false;
+  replayCmd->add_flag("--relink", relink,
+                      "Let this checkout move its organization away from a customer whose "
+                      "subscription is live (after checking that the move is right)");
   replayCmd->callback(withConfig([&](const config::Config& c) {
     filter.id = eventId;
-    return eventsReplay(c, filter, json);
+    return eventsReplay(c, filter, json, relink);
   }));
 
   queue::EffectFilter effectFilter;

@@ -49,9 +49,14 @@ int eventsShow(const config::Config& config, const std::string& id, bool asJson)
   });
 }
 
-int eventsReplay(const config::Config& config, intake::EventFilter filter, bool asJson) {
+int eventsReplay(const config::Config& config, intake::EventFilter filter, bool asJson,
+                 bool relink) {
   if (filter.id.empty() && filter.status.empty() && filter.type.empty() && filter.since.empty()) {
     std::cerr << "effectd events replay: name an event id, or --status, --type or --since\n";
+    return 2;
+  }
+  if (relink && filter.id.empty()) {
+    std::cerr << "effectd events replay: --relink applies to one event: name its id\n";
     return 2;
   }
   filter.withPayload = true;
@@ -69,7 +74,7 @@ int eventsReplay(const config::Config& config, intake::EventFilter filter, bool 
     int failed = 0;
     json out = json::array();
     for (const auto& e : events) {
-      const auto outcome = handlers::replayEvent(conn, e.envelope, e.payload, policy);
+      const auto outcome = handlers::replayEvent(conn, {&e.envelope, e.payload, relink}, policy);
       failed += outcome.status == handlers::EventStatus::Failed;
       const auto status = std::string(handlers::toString(outcome.status));
       if (asJson) {

@@ -79,6 +79,10 @@ Reply PublicRoutes::afterStore(intake::StoreOutcome outcome) {
       return Reply{200, R"({"received":true})", "stored"};
     case StoreOutcome::Duplicate:
       return Reply{200, R"({"received":true,"duplicate":true})", "duplicate"};
+    case StoreOutcome::Refused:
+      // Not an outage: Stripe's retries would be refused alike. The log
+      // line at error level names the event and the database's reason.
+      return error(422, "the database refuses this event's data; effectd's log names why");
     case StoreOutcome::Unavailable:
     case StoreOutcome::Overloaded:
     case StoreOutcome::ShuttingDown:

@@ -23,6 +23,77 @@ std::string dump(const json& rows) {
   return rows.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Timestamp timeOf(const json& entry, const char* name) {
+  const auto it = entry.find(name);
+  if (it == entry.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+std::string textOf(const json& entry, const char* name) {
+  const auto it = entry.find(name);
+  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// One subscription's state as "stripeSubscriptions" keeps it, and as
+// billing_write_subscriptions reads the shown one: the same names, so that
+// migration 0004 can build it from the row's columns.
+json toJson(const SubscriptionState& state) {
+  const auto& s = state.object;
+  return {{"subscription", s.id},
+          {"customer", s.customer},
+          {"price", s.priceId},
+          {"product", s.productId},
+          {"status", s.status},
+          {"quantity", s.quantity ? json(*s.quantity) : json()},
+          {"created", s.created},
+          {"periodStart", orNull(s.currentPeriodStart)},
+          {"periodEnd", orNull(s.currentPeriodEnd)},
+          {"cancelAt", orNull(s.cancelAt)},
+          {"cancelAtPeriodEnd", s.cancelAtPeriodEnd},
+          {"canceledAt", orNull(s.canceledAt)},
+          {"endedAt", orNull(s.endedAt)},
+          {"trialStart", orNull(s.trialStart)},
+          {"trialEnd", orNull(s.trialEnd)},
+          {"livemode", s.livemode},
+          {"eventAt", state.eventAt},
+          {"eventId", state.eventId}};
+}
+
+SubscriptionState fromJson(const json& e) {
+  SubscriptionState state;
+  auto& s = state.object;
+  s.id = textOf(e, "subscription");
+  s.customer = textOf(e, "customer");
+  s.priceId = textOf(e, "price");
+  s.productId = textOf(e, "product");
+  s.status = textOf(e, "status");
+  if (const auto q = timeOf(e, "quantity")) s.quantity = *q;
+  s.created = timeOf(e, "created").value_or(0);
+  s.currentPeriodStart = timeOf(e, "periodStart");
+  s.currentPeriodEnd = timeOf(e, "periodEnd");
+  s.cancelAt = timeOf(e, "cancelAt");
+  s.cancelAtPeriodEnd = e.value("cancelAtPeriodEnd", false);
+  s.canceledAt = timeOf(e, "canceledAt");
+  s.endedAt = timeOf(e, "endedAt");
+  s.trialStart = timeOf(e, "trialStart");
+  s.trialEnd = timeOf(e, "trialEnd");
+  s.livemode = e.value("livemode", false);
+  state.eventAt = timeOf(e, "eventAt").value_or(0);
+  state.eventId = textOf(e, "eventId");
+  return state;
+}
+
+OrganizationSubscriptions readSubscriptions(const std::string& stored) {
+  const auto list = json::parse(stored, nullptr, false);
+  std::vector<SubscriptionState> states;
+  if (list.is_array()) {
+    for (const auto& e : list) {
+      if (e.is_object() && !textOf(e, "subscription").empty()) states.push_back(fromJson(e));
+    }
+  }
+  return OrganizationSubscriptions(std::move(states));
+}
+
 }  // namespace
 
 // The reads below probe a unique index once per wanted row, through a
@@ -51,9 +122,25 @@ std::vector<SubscriptionRow> lockRows(pqxx::transaction_base& tx,
                                WHERE "stripeCustomerId" = wanted.v LIMIT 1) f
            ORDER BY 2) found
          CROSS JOIN LATERAL (
-           SELECT "organizationId", "stripeCustomerId", COALESCE("stripeSubscriptionId", ''),
-                  "status", extract(epoch FROM "stripeEventAt")::bigint,
-                  COALESCE("stripeEventId", ''), "livemode"
+           SELECT "organizationId", "stripeCustomerId", "stripeSubscriptions"::text,
+                  extract(epoch FROM "stripeLinkedAt")::bigint, "livemode",
+                  -- The shown subscription as the columns hold it, in the list's form.
+                  CASE WHEN "stripeSubscriptionId" IS NOT NULL THEN jsonb_build_object(
+                    'subscription', "stripeSubscriptionId", 'customer', "stripeCustomerId",
+                    'price', COALESCE("stripePriceId", ''), 'product', COALESCE("stripeProductId", ''),
+                    'status', "status", 'quantity', "quantity",
+                    'created', COALESCE(extract(epoch FROM "stripeSubscriptionCreatedAt")::bigint, 0),
+                    'periodStart', extract(epoch FROM "currentPeriodStart")::bigint,
+                    'periodEnd', extract(epoch FROM "currentPeriodEnd")::bigint,
+                    'cancelAt', extract(epoch FROM "cancelAt")::bigint,
+                    'cancelAtPeriodEnd', "cancelAtPeriodEnd",
+                    'canceledAt', extract(epoch FROM "canceledAt")::bigint,
+                    'endedAt', extract(epoch FROM "endedAt")::bigint,
+                    'trialStart', extract(epoch FROM "trialStart")::bigint,
+                    'trialEnd', extract(epoch FROM "trialEnd")::bigint,
+                    'livemode', "livemode",
+                    'eventAt', COALESCE(extract(epoch FROM "stripeEventAt")::bigint, 0),
+                    'eventId', COALESCE("stripeEventId", ''))::text END
            FROM "Subscription"
            WHERE "id" = found."id"
              AND ("organizationId" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
@@ -65,10 +152,19 @@ std::vector<SubscriptionRow> lockRows(pqxx::transaction_base& tx,
     SubscriptionRow row;
     row.organizationId = r[0].as<std::string>();
     row.customer = r[1].as<std::string>();
-    row.mirrored = {r[2].as<std::string>(), r[3].as<std::string>(), std::nullopt,
-                    r[5].as<std::string>()};
-    if (!r[4].is_null()) row.mirrored.eventAt = r[4].as<std::int64_t>();
-    row.livemode = r[6].as<bool>();
+    row.subscriptions = readSubscriptions(r[2].as<std::string>());
+    // A row written before migration 0004, or by an older build since, lists
+    // nothing or an older state of the subscription its columns show: the
+    // columns' state joins the list under the same ordering rules (a no-op
+    // when the list has it already).
+    if (!r[5].is_null()) {
+      const auto columns = fromJson(json::parse(r[5].as<std::string>()));
+      if (row.subscriptions.record(columns) == OrderingDecision::Apply) {
+        row.subscriptionsChanged = true;
+      }
+    }
+    if (!r[3].is_null()) row.linkedAt = r[3].as<std::int64_t>();
+    row.livemode = r[4].as<bool>();
     out.push_back(std::move(row));
   }
   return out;
@@ -81,17 +177,18 @@ std::set<std::string> insertRows(pqxx::transaction_base& tx, const BillingState&
     rows.push_back({{"id", sql::newUuidV7()},
                     {"org", org},
                     {"customer", row.customer},
+                    {"linkedAt", row.linkedAt ? json(*row.linkedAt) : json()},
                     {"livemode", row.livemode}});
   }
   std::set<std::string> inserted;
   if (rows.empty()) return inserted;
   const auto result = sql::execPrepared(tx, "billing_insert_rows",
                                         R"(INSERT INTO "Subscription" ("id", "organizationId",
-             "stripeCustomerId", "livemode", "createdAt", "updatedAt")
-         SELECT v."id", v."org", v."customer", v."livemode",
-                now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+             "stripeCustomerId", "stripeLinkedAt", "livemode", "createdAt", "updatedAt")
+         SELECT v."id", v."org", v."customer", to_timestamp(v."linkedAt") AT TIME ZONE 'UTC',
+                v."livemode", now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "org" text, "customer" text,
-                                                  "livemode" boolean)
+                                                  "linkedAt" bigint, "livemode" boolean)
          ORDER BY v."org"
          ON CONFLICT ("organizationId") DO NOTHING
          RETURNING "organizationId")",
@@ -146,35 +243,31 @@ void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
   json links = json::array();
   json applied = json::array();
   for (const auto& [org, row] : state.rows()) {
-    if (row.relinked) links.push_back({{"org", org}, {"customer", row.customer}});
-    if (!row.applied) continue;
-    const auto& s = row.applied->subscription;
-    applied.push_back({{"org", org},
-                       {"customer", s.customer},
-                       {"subscription", s.id},
-                       {"price", s.priceId},
-                       {"product", s.productId},
-                       {"status", s.status},
-                       {"quantity", s.quantity ? json(*s.quantity) : json()},
-                       {"periodStart", orNull(s.currentPeriodStart)},
-                       {"periodEnd", orNull(s.currentPeriodEnd)},
-                       {"cancelAt", orNull(s.cancelAt)},
-                       {"cancelAtPeriodEnd", s.cancelAtPeriodEnd},
-                       {"canceledAt", orNull(s.canceledAt)},
-                       {"endedAt", orNull(s.endedAt)},
-                       {"trialStart", orNull(s.trialStart)},
-                       {"trialEnd", orNull(s.trialEnd)},
-                       {"livemode", s.livemode},
-                       {"eventAt", row.applied->eventAt},
-                       {"eventId", row.applied->eventId}});
+    const json linkedAt = row.linkedAt ? json(*row.linkedAt) : json();
+    if (!row.subscriptionsChanged) {
+      if (row.relinked) {
+        links.push_back({{"org", org}, {"customer", row.customer}, {"linkedAt", linkedAt}});
+      }
+      continue;
+    }
+    json list = json::array();
+    for (const auto& known : row.subscriptions.states()) list.push_back(toJson(known));
+    auto shown = toJson(*row.subscriptions.shown());
+    shown["org"] = org;
+    shown["customer"] = row.customer;
+    shown["linkedAt"] = linkedAt;
+    shown["subscriptions"] = std::move(list);
+    applied.push_back(std::move(shown));
   }
   // Both probe the primary key, spelled out so the planner does not hash
   // the whole table against the batch.
   if (!links.empty()) {
     sql::execPrepared(tx, "billing_write_links",
                       R"(UPDATE "Subscription" s
-         SET "stripeCustomerId" = v."customer", "updatedAt" = now() AT TIME ZONE 'UTC'
-         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text)
+         SET "stripeCustomerId" = v."customer",
+             "stripeLinkedAt" = to_timestamp(v."linkedAt") AT TIME ZONE 'UTC',
+             "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text, "linkedAt" bigint)
          WHERE s."organizationId" = v."org"
            AND s."organizationId" = ANY(ARRAY(SELECT r->>'org' FROM jsonb_array_elements($1::jsonb) r)))",
                       dump(links));
@@ -182,7 +275,10 @@ void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
   if (applied.empty()) return;
   sql::execPrepared(tx, "billing_write_subscriptions",
                     R"(UPDATE "Subscription" s SET
-           "stripeCustomerId" = v."customer", "stripeSubscriptionId" = v."subscription",
+           "stripeCustomerId" = v."customer",
+           "stripeLinkedAt" = to_timestamp(v."linkedAt") AT TIME ZONE 'UTC',
+           "stripeSubscriptionId" = v."subscription",
+           "stripeSubscriptionCreatedAt" = to_timestamp(v."created") AT TIME ZONE 'UTC',
            "stripePriceId" = NULLIF(v."price", ''), "stripeProductId" = NULLIF(v."product", ''),
            "status" = v."status", "quantity" = v."quantity",
            "currentPeriodStart" = to_timestamp(v."periodStart") AT TIME ZONE 'UTC',
@@ -196,9 +292,10 @@ void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
            "livemode" = v."livemode",
            "stripeEventAt" = to_timestamp(v."eventAt") AT TIME ZONE 'UTC',
            "stripeEventId" = v."eventId",
+           "stripeSubscriptions" = v."subscriptions",
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text,
-              "subscription" text, "price" text, "product" text, "status" text,
+              "linkedAt" bigint, "subscriptions" jsonb, "created" bigint, "subscription" text, "price" text, "product" text, "status" text,
               "quantity" integer, "periodStart" bigint, "periodEnd" bigint, "cancelAt" bigint,
               "cancelAtPeriodEnd" boolean, "canceledAt" bigint, "endedAt" bigint,
               "trialStart" bigint, "trialEnd" bigint, "livemode" boolean, "eventAt" bigint,

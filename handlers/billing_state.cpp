@@ -28,25 +28,27 @@ std::optional<std::string> BillingState::organizationOf(const std::string& custo
 }
 
 SubscriptionRow& BillingState::createRow(const std::string& organizationId,
-                                         const std::string& customer, bool livemode) {
+                                         const std::string& customer, bool livemode,
+                                         std::int64_t linkedAt) {
   SubscriptionRow row;
   row.organizationId = organizationId;
   row.customer = customer;
+  row.linkedAt = linkedAt;
   row.livemode = livemode;
   row.stored = false;
-  row.mirrored.status = "incomplete";  // the column's default
   organizationByCustomer_[customer] = organizationId;
   return rows_.insert_or_assign(organizationId, std::move(row)).first->second;
 }
 
 void BillingState::link(const std::string& organizationId, const std::string& customer,
-                        bool livemode) {
+                        bool livemode, std::int64_t linkedAt) {
   auto* existing = row(organizationId);
   if (!existing) {
-    createRow(organizationId, customer, livemode);
+    createRow(organizationId, customer, livemode, linkedAt);
     return;
   }
   if (existing->customer == customer) return;
+  existing->linkedAt = linkedAt;
   if (organizationByCustomer_[existing->customer] == organizationId) {
     organizationByCustomer_.erase(existing->customer);
   }

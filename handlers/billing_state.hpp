@@ -18,21 +18,15 @@
 
 namespace effectd::handlers {
 
-// A state of the subscription to write into the row, and the event it came from.
-struct AppliedSubscription {
-  SubscriptionObject subscription;
-  std::int64_t eventAt = 0;
-  std::string eventId;
-};
-
 struct SubscriptionRow {
   std::string organizationId;
-  std::string customer;  // stripeCustomerId
-  MirroredState mirrored;
-  bool livemode = false;                       // for a row this batch creates
-  bool stored = true;                          // false: this batch creates it
-  bool relinked = false;                       // a checkout moved it to another customer
-  std::optional<AppliedSubscription> applied;  // the state to write, if any
+  std::string customer;                     // stripeCustomerId
+  OrganizationSubscriptions subscriptions;  // stripeSubscriptions; the row shows shown()
+  std::optional<std::int64_t> linkedAt;     // stripeLinkedAt: the event that set the customer
+  bool livemode = false;                    // for a row this batch creates
+  bool stored = true;                       // false: this batch creates it
+  bool relinked = false;                    // its customer changed
+  bool subscriptionsChanged = false;        // write shown() and the list
 };
 
 struct Recipients {
@@ -51,9 +45,11 @@ class BillingState {
   std::optional<std::string> organizationOf(const std::string& customer) const;
   // A new row linking the organization to the customer (stored = false).
   SubscriptionRow& createRow(const std::string& organizationId, const std::string& customer,
-                             bool livemode);
-  // Moves (or makes) the organization's link to this customer.
-  void link(const std::string& organizationId, const std::string& customer, bool livemode);
+                             bool livemode, std::int64_t linkedAt);
+  // Moves (or makes) the organization's link to this customer, as of the
+  // time of the event that does it.
+  void link(const std::string& organizationId, const std::string& customer, bool livemode,
+            std::int64_t linkedAt);
   // The organization's recipients; the fallback when it has none.
   Recipients recipients(const std::string& organizationId, const std::string& fallbackEmail) const;
 

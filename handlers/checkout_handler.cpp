@@ -1,9 +1,30 @@
-// checkout.session.completed: links the organization (client_reference_id or
-// metadata.organizationId) to the Stripe customer, and wakes the events that
-// were waiting for that link.
+// checkout.session.completed: links the organization to the Stripe customer,
+// and wakes the events that were waiting for that link.
+//
+// A checkout is a buyer's doing, and a buyer may choose client_reference_id
+// (a Payment Link's ?client_reference_id=, the pricing table): a checkout
+// never takes an organization away from another customer whose subscription
+// is live, and an older checkout never moves a newer link.
+#include "base/log.hpp"
 #include "handlers/handler.hpp"
 
 namespace effectd::handlers {
+namespace {
+
+// Why this checkout must not move the organization's link, if it must not.
+std::string relinkRefusal(const SubscriptionRow& row, const CheckoutSessionObject& session,
+                          const EventEnvelope& event) {
+  const auto* shown = row.subscriptions.shown();
+  if (!shown || isTerminal(shown->object.status) || shown->object.customer != row.customer) {
+    return {};
+  }
+  return "refused to move organization " + row.organizationId + " from customer " + row.customer +
+         " (subscription " + shown->object.id + " is " + shown->object.status + ") to customer " +
+         session.customer + " of checkout session " + session.id +
+         "; if the move is right, run: effectd events replay " + event.id + " --relink";
+}
+
+}  // namespace
 
 HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx,
                                              const CheckoutSessionObject& session) {
@@ -14,11 +35,31 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx,
     throw RetryLater("checkout session " + session.id +
                      " has no client_reference_id or metadata.organizationId");
   }
+  if (!session.clientReferenceId.empty() && !session.metadataOrganizationId.empty() &&
+      session.clientReferenceId != session.metadataOrganizationId) {
+    throw RetryLater("checkout session " + session.id + " names organization " +
+                     session.metadataOrganizationId + " in metadata.organizationId but " +
+                     session.clientReferenceId + " in client_reference_id");
+  }
   if (!ctx.state.organizationExists(session.organizationId)) {
     throw RetryLater("organization " + session.organizationId + " does not exist");
   }
+  if (const auto* row = ctx.state.row(session.organizationId);
+      row && row->customer != session.customer) {
+    if (row->linkedAt && ctx.event.created < *row->linkedAt) {
+      log::info("checkout older than the organization's link; link kept",
+                {{"event_id", ctx.event.id},
+                 {"organization_id", row->organizationId},
+                 {"customer", session.customer}});
+      return HandlerResult::Processed;
+    }
+    if (auto refusal = relinkRefusal(*row, session, ctx.event);
+        !refusal.empty() && !ctx.allowRelink) {
+      throw RetryLater(std::move(refusal));
+    }
+  }
   // Creates the link, or moves it to this customer. A replay changes nothing.
-  ctx.state.link(session.organizationId, session.customer, session.livemode);
+  ctx.state.link(session.organizationId, session.customer, session.livemode, ctx.event.created);
   ctx.state.wake(session.customer);
   return HandlerResult::Processed;
 }

@@ -49,10 +49,11 @@ struct ReadEvent {
   BillingObject object;
   nlohmann::json previousAttributes;
   std::string error;  // not readable: the event fails without running
+  bool allowRelink = false;
 };
 
 ReadEvent readEvent(const EventInput& input) {
-  ReadEvent out{input.envelope, {}, nullptr, {}};
+  ReadEvent out{input.envelope, {}, nullptr, {}, input.allowRelink};
   const auto handled = handledAs(input.envelope->type);
   if (handled == Handled::No) return out;
   const auto doc = nlohmann::json::parse(input.payload, nullptr, false);
@@ -132,7 +133,7 @@ std::vector<ProcessOutcome> runHandlers(BillingState& state, std::span<const Rea
       continue;
     }
     std::vector<queue::NewEffect> caused;
-    HandlerContext ctx{state, *e.envelope, e.previousAttributes, caused};
+    HandlerContext ctx{state, *e.envelope, e.previousAttributes, caused, e.allowRelink};
     try {
       const auto result = std::visit(
           [&ctx](const auto& object) {
@@ -305,8 +306,9 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
                     rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& event,
-                           std::string_view payload, const RetryPolicy& policy) {
+ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventInput& input,
+                           const RetryPolicy& policy) {
+  const auto& event = *input.envelope;
   AppliedEvents applied;
   {
     pqxx::work tx(conn, "replay");
@@ -318,7 +320,6 @@ ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& eve
     // Pruned since it was listed: nothing to replay.
     if (row.empty()) return failed("the event is no longer stored");
     const int runsBefore = row[0][0].as<int>();
-    const EventInput input{&event, payload};
     applied = applyEvents(tx, std::span(&input, 1));
     recordOutcomes(tx, {{event.id, applied.outcomes.front(), runsBefore}}, policy);
     tx.commit();

@@ -51,6 +51,9 @@ struct EventOutcome {
 struct EventInput {
   const EventEnvelope* envelope = nullptr;
   std::string_view payload;  // the event's JSON as stored
+  // An operator's decision (events replay --relink): a checkout may move its
+  // organization away from a customer whose subscription is live.
+  bool allowRelink = false;
 };
 
 // What a batch's handlers decided.
@@ -88,7 +91,7 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
 
 // An operator's replay of one stored event, in a transaction of its own:
 // applyEvents, recordOutcomes, commit, then the wake-up.
-ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventEnvelope& event,
-                           std::string_view payload, const RetryPolicy& policy);
+ProcessOutcome replayEvent(pqxx::connection_base& conn, const EventInput& event,
+                           const RetryPolicy& policy);
 
 }  // namespace effectd::handlers

@@ -21,6 +21,9 @@ struct HandlerContext {
   const EventEnvelope& event;
   const nlohmann::json& previousAttributes;  // data.previous_attributes, or null
   std::vector<queue::NewEffect>& effects;    // what this event enqueues
+  // An operator's replay may move a link away from a customer whose
+  // subscription is live (events replay --relink).
+  bool allowRelink = false;
 };
 
 // The event cannot be applied yet (its organization is not linked, say);

@@ -44,6 +44,7 @@ SubscriptionObject readSubscription(const json& o) {
   s.id = required(text(o, "id"), "subscription id");
   s.customer = required(idOf(field(o, "customer")), "customer");
   s.status = required(text(o, "status"), "status");
+  s.created = timestamp(o, "created").value_or(timestamp(o, "start_date").value_or(0));
   s.cancelAt = timestamp(o, "cancel_at");
   s.cancelAtPeriodEnd =
       field(o, "cancel_at_period_end").is_boolean() && field(o, "cancel_at_period_end").get<bool>();
@@ -108,8 +109,10 @@ CheckoutSessionObject readCheckoutSession(const json& o) {
   c.customerEmail = text(field(o, "customer_details"), "email");
   if (c.customerEmail.empty()) c.customerEmail = text(o, "customer_email");
   c.subscription = idOf(field(o, "subscription"));
-  c.organizationId = text(o, "client_reference_id");
-  if (c.organizationId.empty()) c.organizationId = text(field(o, "metadata"), "organizationId");
+  c.clientReferenceId = text(o, "client_reference_id");
+  c.metadataOrganizationId = text(field(o, "metadata"), "organizationId");
+  c.organizationId =
+      c.metadataOrganizationId.empty() ? c.clientReferenceId : c.metadataOrganizationId;
   c.livemode = field(o, "livemode").is_boolean() && field(o, "livemode").get<bool>();
   return c;
 }

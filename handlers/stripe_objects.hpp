@@ -17,8 +17,9 @@ struct SubscriptionObject {
   std::string id;
   std::string customer;
   std::string status;
-  std::string priceId;    // first item's price
-  std::string productId;  // first item's price's product
+  std::int64_t created = 0;  // when the subscription was created (unix seconds)
+  std::string priceId;       // first item's price
+  std::string productId;     // first item's price's product
   std::optional<std::int64_t> quantity;
   Timestamp currentPeriodStart;
   Timestamp currentPeriodEnd;
@@ -50,7 +51,12 @@ struct CheckoutSessionObject {
   std::string customer;
   std::string customerEmail;
   std::string subscription;
-  std::string organizationId;  // client_reference_id, else metadata.organizationId
+  // The organization: metadata.organizationId, which only the app's server
+  // sets, else client_reference_id, which a buyer may set on a Payment Link
+  // or a pricing table.
+  std::string organizationId;
+  std::string clientReferenceId;
+  std::string metadataOrganizationId;
   bool livemode = false;
 };
 

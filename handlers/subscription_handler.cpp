@@ -1,6 +1,7 @@
 // customer.subscription.created|updated|deleted|paused|resumed|trial_will_end:
-// mirror the subscription into its organization's row, guarded by the
-// ordering rules, and enqueue the effects the event causes.
+// record the subscription's state in its organization's row, which shows the
+// subscription the ordering rules rank first, and enqueue the effects the
+// event causes.
 #include "base/log.hpp"
 #include "handlers/billing_effects.hpp"
 #include "handlers/handler.hpp"
@@ -18,16 +19,20 @@ HandlerResult handleSubscriptionEvent(HandlerContext& ctx, const SubscriptionObj
     row = ctx.state.row(org);
   }
   // Nothing below fails.
-  if (!row) row = &ctx.state.createRow(org, s.customer, s.livemode);
-  const auto decision =
-      decideOrdering(row->mirrored, {s.id, s.status, ctx.event.created, ctx.event.id});
+  if (!row) row = &ctx.state.createRow(org, s.customer, s.livemode, ctx.event.created);
+  const auto* before = row->subscriptions.shown();
+  const std::string shownBefore = before ? before->eventId : std::string();
+  const auto decision = row->subscriptions.record({s, ctx.event.created, ctx.event.id});
   if (decision == OrderingDecision::Apply) {
-    ctx.state.link(org, s.customer, s.livemode);
-    row->mirrored = {s.id, s.status, ctx.event.created, ctx.event.id};
-    row->applied = AppliedSubscription{s, ctx.event.created, ctx.event.id};
+    row->subscriptionsChanged = true;
+    const auto& shown = *row->subscriptions.shown();
+    if (shown.eventId != shownBefore) {
+      // The row follows the subscription it shows to that subscription's customer.
+      ctx.state.link(org, shown.object.customer, shown.object.livemode, ctx.event.created);
+    }
   } else {
     log::debug(
-        "subscription row kept",
+        "subscription state kept",
         {{"event_id", ctx.event.id}, {"organization_id", org}, {"reason", describe(decision)}});
   }
   enqueueSubscriptionEffects(ctx, s, org);

@@ -1,5 +1,6 @@
 #include "handlers/subscription_ordering.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 namespace effectd::handlers {
@@ -21,37 +22,60 @@ std::string_view describe(OrderingDecision decision) {
     case OrderingDecision::AlreadyApplied:
       return "already applied";
     case OrderingDecision::Stale:
-      return "older than the row";
+      return "older than what is known of the subscription";
     case OrderingDecision::CanceledIsFinal:
       return "subscription already ended";
-    case OrderingDecision::OtherSubscription:
-      return "another subscription holds the row";
   }
   return "unknown";
 }
 
-OrderingDecision decideOrdering(const MirroredState& row, const IncomingState& event) {
-  if (row.subscriptionId.empty() || !row.eventAt) return OrderingDecision::Apply;
-  if (row.eventId == event.eventId) return OrderingDecision::AlreadyApplied;
-
+OrderingDecision decideOrdering(const SubscriptionState& held, const SubscriptionState& incoming) {
+  if (held.eventId == incoming.eventId) return OrderingDecision::AlreadyApplied;
+  const auto& h = held.object.status;
+  const auto& i = incoming.object.status;
+  // An ended subscription stays ended: Stripe never revives one, so a live
+  // state is older news whatever its timestamp, and the end always applies.
+  if (isTerminal(h) && !isTerminal(i)) return OrderingDecision::CanceledIsFinal;
+  if (!isTerminal(h) && isTerminal(i)) return OrderingDecision::Apply;
   // Newer event first; on a one-second tie the later lifecycle state; on a
   // full tie the event id, which is arbitrary but the same in every order.
-  const auto newer = std::make_tuple(event.eventAt, lifecycleRank(event.status), event.eventId) >
-                     std::make_tuple(*row.eventAt, lifecycleRank(row.status), row.eventId);
-  const bool rowEnded = isTerminal(row.status);
-  const bool eventEnded = isTerminal(event.status);
+  const auto newer = std::make_tuple(incoming.eventAt, lifecycleRank(i), incoming.eventId) >
+                     std::make_tuple(held.eventAt, lifecycleRank(h), held.eventId);
+  return newer ? OrderingDecision::Apply : OrderingDecision::Stale;
+}
 
-  if (row.subscriptionId == event.subscriptionId) {
-    // An ended subscription stays ended: Stripe never revives one, so a live
-    // state is older news whatever its timestamp, and the end always applies.
-    if (rowEnded && !eventEnded) return OrderingDecision::CanceledIsFinal;
-    if (!rowEnded && eventEnded) return OrderingDecision::Apply;
-    return newer ? OrderingDecision::Apply : OrderingDecision::Stale;
+bool showsBefore(const SubscriptionState& a, const SubscriptionState& b) {
+  const auto rank = [](const SubscriptionState& s) {
+    return std::make_tuple(!isTerminal(s.object.status), s.object.created, s.object.id);
+  };
+  return rank(a) > rank(b);
+}
+
+OrganizationSubscriptions::OrganizationSubscriptions(std::vector<SubscriptionState> states)
+    : states_(std::move(states)) {
+  std::sort(states_.begin(), states_.end(), showsBefore);
+}
+
+OrderingDecision OrganizationSubscriptions::record(const SubscriptionState& incoming) {
+  const auto it = std::find_if(states_.begin(), states_.end(), [&](const SubscriptionState& s) {
+    return s.object.id == incoming.object.id;
+  });
+  if (it != states_.end()) {
+    const auto decision = decideOrdering(*it, incoming);
+    if (decision != OrderingDecision::Apply) return decision;
+    *it = incoming;
+  } else {
+    states_.push_back(incoming);
   }
-  // Another subscription of the same organization: it replaces the row only
-  // with a newer event, and never ends a live subscription it is not.
-  if (!rowEnded && eventEnded) return OrderingDecision::OtherSubscription;
-  return newer ? OrderingDecision::Apply : OrderingDecision::OtherSubscription;
+  std::sort(states_.begin(), states_.end(), showsBefore);
+  // The last ranked are ended ones whenever any is; a live one is dropped
+  // only when seventeen are live at once.
+  if (states_.size() > kMaxKept) states_.resize(kMaxKept);
+  return OrderingDecision::Apply;
+}
+
+const SubscriptionState* OrganizationSubscriptions::shown() const {
+  return states_.empty() ? nullptr : &states_.front();
 }
 
 }  // namespace effectd::handlers

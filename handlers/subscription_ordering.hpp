@@ -1,13 +1,28 @@
-// The ordering guard: whether an event's subscription state may replace what
-// the Subscription row holds. Stripe delivers out of order and `created` has
-// one-second resolution; these rules make the row's final state the same
-// whatever order the events arrive in.
+// The ordering guard: which state of which subscription an organization's
+// Subscription row shows. Stripe delivers out of order, retries late, and
+// `created` has one-second resolution; and an organization can have several
+// subscriptions over time (a plan switch by a new subscription cancels the
+// old one a second after the new one starts). The row's final state must be
+// the same whatever order the events arrive in, duplicates included.
+//
+// Two rules, each a maximum, so that the result does not depend on order:
+// - within one subscription, the newest state wins (decideOrdering), and an
+//   ended subscription stays ended;
+// - between the organization's subscriptions, each in its newest state, the
+//   row shows the one that ranks first (showsBefore): a live one before an
+//   ended one, then the one created later.
+// The second needs every subscription's newest state, not only the shown
+// one's, so the row keeps them (OrganizationSubscriptions, the column
+// "stripeSubscriptions").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "handlers/stripe_objects.hpp"
 
 namespace effectd::handlers {
 
@@ -15,30 +30,51 @@ namespace effectd::handlers {
 int lifecycleRank(std::string_view status);
 bool isTerminal(std::string_view status);  // canceled, incomplete_expired
 
-struct MirroredState {         // what the row holds
-  std::string subscriptionId;  // empty: linked to a customer, no subscription yet
-  std::string status;
-  std::optional<std::int64_t> eventAt;  // stripeEventAt, unix seconds
-  std::string eventId;
-};
-
-struct IncomingState {  // what the event carries
-  std::string subscriptionId;
-  std::string status;
+// A subscription as one event showed it.
+struct SubscriptionState {
+  SubscriptionObject object;
   std::int64_t eventAt = 0;  // the event's `created`
   std::string eventId;
 };
 
 enum class OrderingDecision {
   Apply,
-  AlreadyApplied,     // this very event made the row what it is
-  Stale,              // an older state of the same subscription
-  CanceledIsFinal,    // a live state for a subscription the row holds as ended
-  OtherSubscription,  // another subscription's event that must not replace the row's
+  AlreadyApplied,   // this very event gave the subscription its state
+  Stale,            // an older state of the subscription
+  CanceledIsFinal,  // a live state of a subscription already ended
 };
 
 std::string_view describe(OrderingDecision decision);
 
-OrderingDecision decideOrdering(const MirroredState& row, const IncomingState& event);
+// Two states of one subscription: whether `incoming` replaces `held`.
+OrderingDecision decideOrdering(const SubscriptionState& held, const SubscriptionState& incoming);
+
+// Two different subscriptions of one organization, each in its newest state:
+// whether the row shows `a` rather than `b`. Live before ended, then the one
+// created later, then the id: a total order, the same in every process.
+bool showsBefore(const SubscriptionState& a, const SubscriptionState& b);
+
+// Every subscription an organization's row has seen, each in its newest
+// state, and the one the row shows.
+class OrganizationSubscriptions {
+ public:
+  // Beyond this many, the ended subscriptions that rank last are forgotten:
+  // a stale event of one of them could then show it again (an organization
+  // with seventeen subscriptions, one of them replayed months late).
+  static constexpr std::size_t kMaxKept = 16;
+
+  OrganizationSubscriptions() = default;
+  explicit OrganizationSubscriptions(std::vector<SubscriptionState> states);
+
+  // Records an event's state of its subscription; Apply when it changed what
+  // is known of that subscription (which may or may not change what is shown).
+  OrderingDecision record(const SubscriptionState& incoming);
+
+  const SubscriptionState* shown() const;  // null when none is known
+  const std::vector<SubscriptionState>& states() const { return states_; }
+
+ private:
+  std::vector<SubscriptionState> states_;  // shown first, then by showsBefore
+};
 
 }  // namespace effectd::handlers

@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "intake/storable_payload.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
@@ -23,7 +24,7 @@ using handlers::toString;
 using handlers::wakeLinkedCustomers;
 namespace {
 
-constexpr std::size_t kColumns = 10;
+constexpr std::size_t kColumns = 11;
 
 // A writer's connection counts as in use while it stores a batch.
 struct InUse {
@@ -40,7 +41,7 @@ std::string insertSql(std::size_t n) {
   std::string sql =
       R"(INSERT INTO "StripeWebhookEvent" ("id", "type", "livemode", "apiVersion", "account",)"
       R"( "stripeCreatedAt", "payload", "status", "lastError", "attempts", "processedAt",)"
-      R"( "nextAttemptAt", "receivedAt") VALUES )";
+      R"( "nextAttemptAt", "receivedAt", "signedPayload") VALUES )";
   const auto param = [](std::size_t i) { return "$" + std::to_string(i); };
   for (std::size_t row = 0; row < n; ++row) {
     const auto p = [&](std::size_t col) { return param(row * kColumns + col); };
@@ -50,7 +51,7 @@ std::string insertSql(std::size_t n) {
            p(8) + ",NULLIF(" + p(9) + ",''),1,CASE WHEN " + p(8) +
            " = 'failed' THEN NULL ELSE now() AT TIME ZONE 'UTC' END," +
            "now() AT TIME ZONE 'UTC' + make_interval(secs => NULLIF(" + p(10) +
-           ",'')::float8),now() AT TIME ZONE 'UTC')";
+           ",'')::float8),now() AT TIME ZONE 'UTC',NULLIF(" + p(11) + ",''))";
   }
   sql += R"( ON CONFLICT ("id") DO NOTHING RETURNING "id")";
   return sql;
@@ -60,6 +61,7 @@ std::string insertSql(std::size_t n) {
 // inserted (those another writer had stored are not).
 std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
                                              std::span<const IncomingEvent> events,
+                                             std::span<const std::string_view> storable,
                                              std::span<const std::size_t> indices,
                                              std::span<const ProcessOutcome> outcomes,
                                              const RetryPolicy& retry) {
@@ -80,12 +82,16 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     params.push_back(e.apiVersion);
     params.push_back(e.account);
     params.push_back(std::to_string(e.created));
-    params.push_back(events[indices[k]].payload);
+    const auto& signedBody = events[indices[k]].payload;
+    const auto stored = storable[indices[k]];
+    params.emplace_back(stored);
     params.push_back(std::string(toString(outcomes[k].status)));
     params.push_back(outcomes[k].error);
     const auto retryIn =
         outcomes[k].status == handlers::EventStatus::Failed ? retry.retryIn(0) : std::nullopt;
     params.push_back(retryIn ? std::to_string(*retryIn) : std::string());
+    // The exact bytes that were signed, only where the jsonb copy differs.
+    params.push_back(stored.data() == signedBody.data() ? std::string() : signedBody);
   }
   const auto name = "intake_insert_" + std::to_string(indices.size());
   tx.conn().prepare(name, insertSql(indices.size()));
@@ -110,6 +116,8 @@ std::string_view describe(StoreOutcome outcome) {
       return "intake queue full";
     case StoreOutcome::ShuttingDown:
       return "shutting down";
+    case StoreOutcome::Refused:
+      return "refused by the database";
   }
   return "unknown";
 }
@@ -125,6 +133,14 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
     if (seen.insert(events[i].envelope.id).second) candidates.push_back(i);
   }
   std::vector<StoreOutcome> outcomes(events.size(), StoreOutcome::Duplicate);
+  // What jsonb can store, which the handlers read too: the same text the
+  // retrier and a replay will read back.
+  std::vector<std::optional<std::string>> rewritten(events.size());
+  std::vector<std::string_view> storable(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    rewritten[i] = jsonbStorable(events[i].payload);
+    storable[i] = rewritten[i] ? std::string_view(*rewritten[i]) : events[i].payload;
+  }
   // Handlers first, then each event row written once with its outcome. An
   // event another writer stored first is a duplicate: the transaction starts
   // over without it, so that nothing its handler did here remains. A batch
@@ -135,7 +151,7 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   while (!candidates.empty()) {
     std::vector<EventInput> inputs;
     inputs.reserve(candidates.size());
-    for (auto i : candidates) inputs.push_back({&events[i].envelope, events[i].payload});
+    for (auto i : candidates) inputs.push_back({&events[i].envelope, storable[i]});
     pqxx::work tx(conn, "intake");
     AppliedEvents handled;
     if (isolate) {
@@ -154,7 +170,7 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
         continue;
       }
     }
-    const auto inserted = insertEvents(tx, events, candidates, handled.outcomes, retry);
+    const auto inserted = insertEvents(tx, events, storable, candidates, handled.outcomes, retry);
     if (inserted.size() == candidates.size()) {
       tx.commit();
       auto& processed = metrics::registry().eventsProcessed;
@@ -308,9 +324,18 @@ void IntakeWriter::run(int index) {
         const auto deadline = connection.deadline();
         outcomes[i] = storeBatch(*single, std::span(&events[i], 1), options_.retry).front();
       } catch (const std::exception& e) {
-        connection.dropIfBroken();
-        log::warn("storing webhook event failed",
-                  {{"event_id", events[i].envelope.id}, {"error", sql::errorText(e)}});
+        if (connection.dropIfBroken() || sql::transactionLost(e) || !sql::refusesTheData(e)) {
+          log::warn("storing webhook event failed",
+                    {{"event_id", events[i].envelope.id}, {"error", sql::errorText(e)}});
+          continue;
+        }
+        // Every retry of Stripe's would be refused the same way: not an
+        // outage, and an operator must look at it.
+        outcomes[i] = StoreOutcome::Refused;
+        log::error("the database refuses this webhook event; it is not stored",
+                   {{"event_id", events[i].envelope.id},
+                    {"event_type", events[i].envelope.type},
+                    {"error", sql::errorText(e)}});
       }
     }
     finish(outcomes);

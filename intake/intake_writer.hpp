@@ -31,7 +31,7 @@ namespace effectd::intake {
 
 struct IncomingEvent {
   handlers::EventEnvelope envelope;
-  std::string payload;  // the raw body, stored as JSONB
+  std::string payload;  // the raw body, as signed; stored as JSONB (intake/storable_payload.hpp)
 };
 
 enum class StoreOutcome {
@@ -40,6 +40,7 @@ enum class StoreOutcome {
   Unavailable,   // the database could not be reached or the commit failed
   Overloaded,    // the queue is full
   ShuttingDown,  // the writer no longer accepts work
+  Refused,       // the database refuses this event's data: every retry would fail alike
 };
 
 std::string_view describe(StoreOutcome outcome);

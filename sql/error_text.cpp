@@ -19,4 +19,11 @@ bool transactionLost(const std::exception& e) {
          dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
 }
 
+bool refusesTheData(const std::exception& e) {
+  const auto* sqlError = dynamic_cast<const pqxx::sql_error*>(&e);
+  if (!sqlError) return false;
+  const auto state = sqlError->sqlstate();
+  return state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state.rfind("54", 0) == 0;
+}
+
 }  // namespace effectd::sql

@@ -13,4 +13,10 @@ std::string errorText(const std::exception& e);
 // transaction is lost, so no savepoint or retry within it can help.
 bool transactionLost(const std::exception& e);
 
+// The server refused the statement's data (SQLSTATE classes 22, data
+// exception, and 23, integrity constraint violation) or hit a limit of its
+// own (54): the same statement fails the same way every time, unlike an
+// outage, a deadlock or a serialization failure.
+bool refusesTheData(const std::exception& e);
+
 }  // namespace effectd::sql

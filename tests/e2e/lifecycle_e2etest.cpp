@@ -178,5 +178,71 @@ TEST_F(LifecycleE2eTest, ReplayingEveryEventWithTheCliChangesNothing) {
   });
 }
 
+// The plan switch the issue found, through the binary: sub_2 created at
+// T+10, sub_1 deleted at T+11, delivered newest first. The organization
+// shows sub_2 active, not canceled.
+TEST_F(LifecycleE2eTest, APlanSwitchDeliveredNewestFirstShowsTheNewSubscription) {
+  const auto shape = ApiShape::Current;
+  SubscriptionSpec one;
+  one.created = T;
+  auto ended = one;
+  ended.status = "canceled";
+  ended.canceledAt = T + 11;
+  ended.endedAt = T + 11;
+  SubscriptionSpec two;
+  two.id = "sub_2";
+  two.price = "price_team";
+  two.created = T + 10;
+  const std::vector<Delivery> order{
+      {"evt_co", checkoutCompletedEvent(shape, "evt_co", T, {.clientReferenceId = "org_1"})},
+      {"evt_1", subscriptionEvent(shape, "evt_1", "customer.subscription.created", T + 1, one)},
+      {"evt_1_deleted",
+       subscriptionEvent(shape, "evt_1_deleted", "customer.subscription.deleted", T + 11, ended)},
+      {"evt_2", subscriptionEvent(shape, "evt_2", "customer.subscription.created", T + 10, two)},
+  };
+  const auto got = run(order, 1, order.size());
+  EXPECT_EQ(got.row.at("stripeSubscriptionId"), "sub_2");
+  EXPECT_EQ(got.row.at("status"), "active");
+  EXPECT_EQ(got.row.at("stripePriceId"), "price_team");
+}
+
+// A buyer's Payment Link with ?client_reference_id=org_1 while org_1 pays
+// through cus_1: the checkout is answered 200 and stored failed with its
+// reason; org_1 keeps its row; the operator's replay --relink applies it.
+TEST_F(LifecycleE2eTest, ABuyersCheckoutCannotTakeAnOrganizationWithALiveSubscription) {
+  const auto shape = ApiShape::Legacy;
+  SubscriptionSpec one;
+  one.created = T;
+  const std::vector<Delivery> order{
+      {"evt_co", checkoutCompletedEvent(shape, "evt_co", T, {.clientReferenceId = "org_1"})},
+      {"evt_1", subscriptionEvent(shape, "evt_1", "customer.subscription.created", T + 1, one)},
+      {"evt_takeover",
+       checkoutCompletedEvent(
+           shape, "evt_takeover", T + 100,
+           {.id = "cs_buyer", .customer = "cus_buyer", .clientReferenceId = "org_1"})},
+  };
+  run(order, 1, 2, [](TestDatabase& db) {
+    const EnvOverrides env{{"DATABASE_URL", db.url()}};
+    EXPECT_EQ(subscriptionRow(db.conn(), "org_1").at("stripeCustomerId"), "cus_1");
+    const auto failed =
+        runCommand({effectdBinary(), "events", "list", "--status", "failed", "--json"}, env);
+    EXPECT_EQ(failed.exitCode, 0) << failed.output;
+    EXPECT_NE(failed.output.find("evt_takeover"), std::string::npos) << failed.output;
+    EXPECT_NE(failed.output.find("refused to move organization org_1 from customer cus_1"),
+              std::string::npos)
+        << failed.output;
+    const auto plain = runCommand({effectdBinary(), "events", "replay", "evt_takeover"}, env);
+    EXPECT_EQ(plain.exitCode, 1) << plain.output;
+    EXPECT_EQ(subscriptionRow(db.conn(), "org_1").at("stripeCustomerId"), "cus_1");
+    const auto decided =
+        runCommand({effectdBinary(), "events", "replay", "evt_takeover", "--relink"}, env);
+    EXPECT_EQ(decided.exitCode, 0) << decided.output;
+    EXPECT_NE(decided.output.find("evt_takeover  checkout.session.completed  processed"),
+              std::string::npos)
+        << decided.output;
+    EXPECT_EQ(subscriptionRow(db.conn(), "org_1").at("stripeCustomerId"), "cus_buyer");
+  });
+}
+
 }  // namespace
 }  // namespace effectd::testing

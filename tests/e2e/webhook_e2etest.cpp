@@ -461,5 +461,39 @@ TEST_F(TimeoutsE2eTest, AnIdleKeptAliveConnectionIsClosed) {
   EXPECT_TRUE(conn.closedByPeer(std::chrono::seconds(4)));
 }
 
+// jsonb refuses \u0000; the event is answered 200 and stored, not refused
+// with a 503 on every one of Stripe's retries for three days.
+TEST_F(WebhookE2eTest, AnEventWithANulEscapeIsStoredAndAnswered200) {
+  const auto body =
+      eventJson("evt_nul", "customer.subscription.created",
+                R"({"id":"sub_1","object":"subscription","customer":"cus_1","status":"active",)"
+                R"("metadata":{"organizationId":"org_1","note":"a\u0000b"}})",
+                unixNow());
+  const auto answer = post(body);
+  EXPECT_EQ(answer.status, 200) << answer.body << daemon_->log();
+  EXPECT_EQ(
+      db_.scalar(R"(SELECT "signedPayload" FROM "StripeWebhookEvent" WHERE "id" = 'evt_nul')"),
+      body);
+}
+
+// A refusal by the database that every retry would meet again is a 422
+// with a reason and an error line in the log, never "database unavailable".
+TEST_F(WebhookE2eTest, AnEventTheDatabaseRefusesIsA422NotA503) {
+  db_.scalar(R"(ALTER TABLE "StripeWebhookEvent" ADD CONSTRAINT "test_refuses"
+              CHECK ("type" <> 'test.refused'))");
+  const auto refused = post(newEvent("test.refused"));
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("refuses"), std::string::npos) << refused.body;
+  EXPECT_EQ(rows(), "0");
+  const auto fine = post(newEvent("customer.created"));
+  EXPECT_EQ(fine.status, 200) << fine.body;
+  EXPECT_EQ(rows(), "1");
+  const auto log = daemon_->log();
+  EXPECT_NE(log.find(R"("level":"error","msg":"the database refuses this webhook event)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("23514"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace effectd::testing

@@ -391,7 +391,8 @@ TEST_P(HandlersPgTest, ReplayingEveryEventChangesNothing) {
   read.commit();
   ASSERT_EQ(events.size(), 5u);
   for (const auto& e : events) {
-    EXPECT_NE(replayEvent(db_.conn(), e.envelope, e.payload, policy_).status, EventStatus::Failed);
+    EXPECT_NE(replayEvent(db_.conn(), {&e.envelope, e.payload}, policy_).status,
+              EventStatus::Failed);
   }
   EXPECT_EQ(before(), snapshot);
 }
@@ -470,6 +471,137 @@ TEST_P(HandlersPgTest, ACheckoutWithoutAnOrganizationFailsVisibly) {
   EXPECT_NE(
       db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent")").find("client_reference_id"),
       std::string::npos);
+}
+
+// The order the issue found: the old subscription's cancellation (T+1)
+// before the new subscription's creation (T). The row shows the new one.
+TEST_P(HandlersPgTest, APlanSwitchByANewSubscriptionShowsTheNewOneInEitherOrder) {
+  linkCustomer();
+  auto one = spec("active");
+  one.created = T - 1000;
+  deliver(sub("evt_1", "customer.subscription.created", T - 1000, one));
+  auto canceled = one;
+  canceled.status = "canceled";
+  canceled.canceledAt = T + 1;
+  canceled.endedAt = T + 1;
+  deliver(sub("evt_1_deleted", "customer.subscription.deleted", T + 1, canceled));
+  EXPECT_EQ(row().at("status"), "canceled");
+  auto two = spec("active", "sub_2");
+  two.price = "price_team";
+  deliver(sub("evt_2", "customer.subscription.created", T, two));
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_2");
+  EXPECT_EQ(row().at("status"), "active");
+  EXPECT_EQ(row().at("stripePriceId"), "price_team");
+  EXPECT_EQ(row().at("stripeEventId"), "evt_2");
+  EXPECT_EQ(row().at("stripeSubscriptionCreatedAt"), "2025-10-09 08:53:20");
+  // Both subscriptions are kept, the shown one first; a late live event of
+  // the ended one changes nothing.
+  EXPECT_EQ(db_.scalar(R"(SELECT string_agg(e->>'subscription' || ':' || (e->>'status'), ',')
+                          FROM "Subscription", jsonb_array_elements("stripeSubscriptions") e)"),
+            "sub_2:active,sub_1:canceled");
+  deliver(sub("evt_1_late", "customer.subscription.updated", T + 5, one));
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_2");
+  EXPECT_EQ(row().at("stripeEventId"), "evt_2");
+}
+
+// A buyer's Payment Link with ?client_reference_id=org_1 (the victim, with a
+// live subscription of cus_1): the checkout fails with its reason, the
+// victim's row is untouched, and the operator's replay --relink applies it.
+TEST_P(HandlersPgTest, ACheckoutNeverTakesAnOrganizationFromALiveSubscription) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("active")));
+  const auto before = row();
+  deliver(checkoutCompletedEvent(
+      GetParam(), "evt_takeover", T + 100,
+      {.id = "cs_attacker", .customer = "cus_attacker", .clientReferenceId = "org_1"}));
+  EXPECT_EQ(eventStatus("evt_takeover"), "failed");
+  const auto error =
+      db_.scalar(R"(SELECT "lastError" FROM "StripeWebhookEvent" WHERE "id" = 'evt_takeover')");
+  EXPECT_NE(error.find("refused to move organization org_1 from customer cus_1"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("--relink"), std::string::npos) << error;
+  EXPECT_EQ(row(), before);
+  // The attacker's subscription finds no organization.
+  auto theirs = spec("active", "sub_attacker");
+  theirs.customer = "cus_attacker";
+  deliver(sub("evt_theirs", "customer.subscription.created", T + 101, theirs));
+  EXPECT_EQ(eventStatus("evt_theirs"), "failed");
+  EXPECT_EQ(row(), before);
+
+  pqxx::read_transaction read(db_.conn());
+  const auto stored = selectEvents(read, {.id = "evt_takeover", .limit = 1, .withPayload = true});
+  read.commit();
+  ASSERT_EQ(stored.size(), 1u);
+  const auto& e = stored.front();
+  EXPECT_EQ(replayEvent(db_.conn(), {&e.envelope, e.payload}, policy_).status, EventStatus::Failed);
+  EXPECT_EQ(replayEvent(db_.conn(), {&e.envelope, e.payload, true}, policy_).status,
+            EventStatus::Processed);
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_attacker");
+}
+
+// Once the subscription has ended, a checkout of another customer may link
+// the organization (a returning customer who paid with a new account).
+TEST_P(HandlersPgTest, ACheckoutMovesALinkWhoseSubscriptionEnded) {
+  linkCustomer();
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 2;
+  deliver(sub("evt_1", "customer.subscription.deleted", T + 2, canceled));
+  deliver(
+      checkoutCompletedEvent(GetParam(), "evt_new", T + 100,
+                             {.id = "cs_2", .customer = "cus_2", .clientReferenceId = "org_1"}));
+  EXPECT_EQ(eventStatus("evt_new"), "processed");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_2");
+  // The old checkout, resent from the dashboard, does not move it back.
+  deliver(
+      checkoutCompletedEvent(GetParam(), "evt_old_resent", T,
+                             {.id = "cs_1", .customer = "cus_1", .clientReferenceId = "org_1"}));
+  EXPECT_EQ(eventStatus("evt_old_resent"), "processed");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_2");
+  EXPECT_EQ(row().at("stripeLinkedAt"), "2025-10-09 08:55:00");
+}
+
+// metadata.organizationId is the app server's word; client_reference_id a
+// buyer's. When both are set and differ, nothing is linked.
+TEST_P(HandlersPgTest, ACheckoutWhoseTwoOrganizationIdsDisagreeFails) {
+  seedOrganization(db_.conn(), "org_2", "owner@org2.example");
+  deliver(checkoutCompletedEvent(
+      GetParam(), "evt_co", T,
+      {.customer = "cus_9", .clientReferenceId = "org_1", .metadataOrganizationId = "org_2"}));
+  EXPECT_EQ(eventStatus("evt_co"), "failed");
+  EXPECT_TRUE(row().empty());
+  EXPECT_TRUE(subscriptionRow(db_.conn(), "org_2").empty());
+  deliver(checkoutCompletedEvent(
+      GetParam(), "evt_co_meta", T,
+      {.id = "cs_2", .customer = "cus_9", .metadataOrganizationId = "org_2"}));
+  EXPECT_EQ(subscriptionRow(db_.conn(), "org_2").at("stripeCustomerId"), "cus_9");
+}
+
+// A customer's metadata holds \u0000, which jsonb refuses: the cancellation
+// is stored and applied all the same (Stripe gets 200, not three days of
+// 503s), and the exact signed bytes are kept.
+TEST_P(HandlersPgTest, AnEventJsonbRefusesAsItIsIsStoredAndApplied) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("active")));
+  auto canceled = spec("canceled");
+  canceled.canceledAt = T + 2;
+  auto doc =
+      nlohmann::json::parse(sub("evt_poison", "customer.subscription.deleted", T + 2, canceled));
+  doc["data"]["object"]["metadata"]["note"] = std::string("before\0after", 12);
+  const auto body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  ASSERT_NE(body.find("\\u0000"), std::string::npos);
+  EXPECT_EQ(deliver(body), StoreOutcome::Stored);
+  EXPECT_EQ(eventStatus("evt_poison"), "processed");
+  EXPECT_EQ(row().at("status"), "canceled");
+  EXPECT_EQ(
+      db_.scalar(R"(SELECT "signedPayload" FROM "StripeWebhookEvent" WHERE "id" = 'evt_poison')"),
+      body);
+  EXPECT_EQ(db_.scalar(R"(SELECT "payload" #>> '{data,object,metadata,note}'
+                          FROM "StripeWebhookEvent" WHERE "id" = 'evt_poison')"),
+            "before\xef\xbf\xbd"
+            "after");
+  EXPECT_EQ(
+      db_.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "signedPayload" IS NULL)"),
+      "2");
 }
 
 }  // namespace

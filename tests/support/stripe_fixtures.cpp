@@ -118,6 +118,7 @@ std::string checkoutCompletedEvent(ApiShape shape, const std::string& eventId, s
   o["subscription"] = c.subscription;
   o["created"] = created;
   o["client_reference_id"] = c.clientReferenceId.empty() ? json() : json(c.clientReferenceId);
+  if (!c.metadataOrganizationId.empty()) o["metadata"]["organizationId"] = c.metadataOrganizationId;
   return envelope(shape, eventId, "checkout.session.completed", created, std::move(o));
 }
 

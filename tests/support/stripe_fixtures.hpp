@@ -44,7 +44,8 @@ struct CheckoutSpec {
   std::string id = "cs_test_1";
   std::string customer = "cus_1";
   std::string subscription = "sub_1";
-  std::string clientReferenceId;  // the organization
+  std::string clientReferenceId;       // the organization, as a buyer may set it
+  std::string metadataOrganizationId;  // the organization, as the app's server sets it
 };
 
 // `previousAttributesJson` is data.previous_attributes ("" for none).

@@ -51,17 +51,19 @@ TEST(StripeObjectsTest, InvoiceSubscriptionInEitherPlace) {
   EXPECT_EQ(current.currency, "eur");
 }
 
-TEST(StripeObjectsTest, CheckoutOrganizationFromReferenceThenMetadata) {
+// metadata.organizationId is set by the app's server; client_reference_id
+// may be a buyer's choice (a Payment Link's ?client_reference_id=).
+TEST(StripeObjectsTest, CheckoutOrganizationFromMetadataThenReference) {
+  const auto both = readCheckoutSession(json::parse(
+      R"({"id":"cs_1","client_reference_id":"org_a","metadata":{"organizationId":"org_b"}})"));
+  EXPECT_EQ(both.organizationId, "org_b");
+  EXPECT_EQ(both.clientReferenceId, "org_a");
+  EXPECT_EQ(both.metadataOrganizationId, "org_b");
+  EXPECT_EQ(readCheckoutSession(json::parse(R"({"id":"cs_1","client_reference_id":"org_a"})"))
+                .organizationId,
+            "org_a");
   EXPECT_EQ(
-      readCheckoutSession(
-          json::parse(
-              R"({"id":"cs_1","client_reference_id":"org_a","metadata":{"organizationId":"org_b"}})"))
-          .organizationId,
-      "org_a");
-  EXPECT_EQ(
-      readCheckoutSession(
-          json::parse(
-              R"({"id":"cs_1","client_reference_id":null,"metadata":{"organizationId":"org_b"}})"))
+      readCheckoutSession(json::parse(R"({"id":"cs_1","metadata":{"organizationId":"org_b"}})"))
           .organizationId,
       "org_b");
 }

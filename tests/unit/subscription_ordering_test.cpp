@@ -9,8 +9,15 @@
 namespace effectd::handlers {
 namespace {
 
-MirroredState row(std::string sub, std::string status, std::int64_t at, std::string id) {
-  return {std::move(sub), std::move(status), at, std::move(id)};
+SubscriptionState state(std::string sub, std::string status, std::int64_t at, std::string event,
+                        std::int64_t created = 1) {
+  SubscriptionState s;
+  s.object.id = std::move(sub);
+  s.object.status = std::move(status);
+  s.object.created = created;
+  s.eventAt = at;
+  s.eventId = std::move(event);
+  return s;
 }
 
 TEST(SubscriptionOrderingTest, LifecycleRanks) {
@@ -22,69 +29,114 @@ TEST(SubscriptionOrderingTest, LifecycleRanks) {
   EXPECT_EQ(lifecycleRank("canceled"), lifecycleRank("incomplete_expired"));
 }
 
-TEST(SubscriptionOrderingTest, ALinkedRowWithoutSubscriptionTakesAnything) {
-  EXPECT_EQ(decideOrdering({}, {"sub_1", "incomplete", 5, "evt_1"}), OrderingDecision::Apply);
-}
-
 TEST(SubscriptionOrderingTest, NewerWinsOlderIsStale) {
-  const auto r = row("sub_1", "active", 100, "evt_b");
-  EXPECT_EQ(decideOrdering(r, {"sub_1", "past_due", 101, "evt_c"}), OrderingDecision::Apply);
-  EXPECT_EQ(decideOrdering(r, {"sub_1", "past_due", 99, "evt_a"}), OrderingDecision::Stale);
-  EXPECT_EQ(decideOrdering(r, {"sub_1", "active", 100, "evt_b"}), OrderingDecision::AlreadyApplied);
+  const auto held = state("sub_1", "active", 100, "evt_b");
+  EXPECT_EQ(decideOrdering(held, state("sub_1", "past_due", 101, "evt_c")),
+            OrderingDecision::Apply);
+  EXPECT_EQ(decideOrdering(held, state("sub_1", "past_due", 99, "evt_a")), OrderingDecision::Stale);
+  EXPECT_EQ(decideOrdering(held, state("sub_1", "active", 100, "evt_b")),
+            OrderingDecision::AlreadyApplied);
 }
 
 TEST(SubscriptionOrderingTest, TiesGoToTheLaterLifecycleState) {
-  EXPECT_EQ(
-      decideOrdering(row("sub_1", "incomplete", 100, "evt_z"), {"sub_1", "active", 100, "evt_a"}),
-      OrderingDecision::Apply);
-  EXPECT_EQ(
-      decideOrdering(row("sub_1", "active", 100, "evt_a"), {"sub_1", "incomplete", 100, "evt_z"}),
-      OrderingDecision::Stale);
+  EXPECT_EQ(decideOrdering(state("sub_1", "incomplete", 100, "evt_z"),
+                           state("sub_1", "active", 100, "evt_a")),
+            OrderingDecision::Apply);
+  EXPECT_EQ(decideOrdering(state("sub_1", "active", 100, "evt_a"),
+                           state("sub_1", "incomplete", 100, "evt_z")),
+            OrderingDecision::Stale);
 }
 
 TEST(SubscriptionOrderingTest, CanceledIsFinalAndAlwaysApplies) {
-  EXPECT_EQ(
-      decideOrdering(row("sub_1", "canceled", 100, "evt_a"), {"sub_1", "active", 200, "evt_b"}),
-      OrderingDecision::CanceledIsFinal);
-  EXPECT_EQ(
-      decideOrdering(row("sub_1", "active", 200, "evt_b"), {"sub_1", "canceled", 100, "evt_a"}),
-      OrderingDecision::Apply);
+  EXPECT_EQ(decideOrdering(state("sub_1", "canceled", 100, "evt_a"),
+                           state("sub_1", "active", 200, "evt_b")),
+            OrderingDecision::CanceledIsFinal);
+  EXPECT_EQ(decideOrdering(state("sub_1", "active", 200, "evt_b"),
+                           state("sub_1", "canceled", 100, "evt_a")),
+            OrderingDecision::Apply);
 }
 
-TEST(SubscriptionOrderingTest, AnotherSubscriptionReplacesOnlyWithANewerEvent) {
-  const auto canceled = row("sub_1", "canceled", 100, "evt_a");
-  EXPECT_EQ(decideOrdering(canceled, {"sub_2", "active", 101, "evt_b"}), OrderingDecision::Apply);
-  EXPECT_EQ(decideOrdering(canceled, {"sub_0", "active", 99, "evt_old"}),
-            OrderingDecision::OtherSubscription);
-  const auto live = row("sub_2", "active", 101, "evt_b");
-  EXPECT_EQ(decideOrdering(live, {"sub_1", "canceled", 300, "evt_c"}),
-            OrderingDecision::OtherSubscription);
-  EXPECT_EQ(decideOrdering(live, {"sub_1", "active", 50, "evt_d"}),
-            OrderingDecision::OtherSubscription);
+// Between subscriptions the events' times do not matter: a live one is
+// shown before an ended one, then the one created later.
+TEST(SubscriptionOrderingTest, BetweenSubscriptionsLiveThenCreatedLater) {
+  const auto oldLive = state("sub_1", "active", 500, "evt_a", 10);
+  const auto newLive = state("sub_2", "active", 100, "evt_b", 20);
+  const auto newEnded = state("sub_2", "canceled", 900, "evt_c", 20);
+  EXPECT_TRUE(showsBefore(newLive, oldLive));
+  EXPECT_FALSE(showsBefore(oldLive, newLive));
+  EXPECT_TRUE(showsBefore(oldLive, newEnded));
+  const auto oldEnded = state("sub_1", "canceled", 100, "evt_d", 10);
+  EXPECT_TRUE(showsBefore(newEnded, oldEnded));
 }
 
-// The property the handlers rely on: for one subscription, the row's final
-// state does not depend on the order the events arrive in, duplicates included.
-TEST(SubscriptionOrderingTest, FinalStateIsTheSameInEveryOrder) {
-  const std::vector<IncomingState> events{
-      {"sub_1", "incomplete", 100, "evt_1"}, {"sub_1", "active", 101, "evt_2"},
-      {"sub_1", "past_due", 103, "evt_3"},   {"sub_1", "active", 103, "evt_4"},
-      {"sub_1", "active", 105, "evt_5"},     {"sub_1", "canceled", 106, "evt_6"},
-      {"sub_1", "active", 107, "evt_7"},  // a late, odd update after the deletion
+// The order the issue found: the old subscription's cancellation first, the
+// new subscription's creation (an earlier event) second.
+TEST(SubscriptionOrderingTest, APlanSwitchShowsTheNewSubscriptionInEitherOrder) {
+  const auto created = state("sub_2", "active", 1000, "evt_new", 1000);
+  const auto deleted = state("sub_1", "canceled", 1001, "evt_del", 10);
+  for (const auto& order : {std::vector{deleted, created}, std::vector{created, deleted}}) {
+    OrganizationSubscriptions org({state("sub_1", "active", 10, "evt_old", 10)});
+    for (const auto& e : order) org.record(e);
+    ASSERT_NE(org.shown(), nullptr);
+    EXPECT_EQ(org.shown()->object.id, "sub_2");
+    EXPECT_EQ(org.shown()->object.status, "active");
+  }
+}
+
+// A stale live event of a subscription that has ended, while the row shows
+// another ended one, does not bring it back: its end is remembered.
+TEST(SubscriptionOrderingTest, AnEndedSubscriptionIsRememberedWhenAnotherIsShown) {
+  OrganizationSubscriptions org;
+  org.record(state("sub_1", "canceled", 200, "evt_1_end", 10));
+  org.record(state("sub_2", "canceled", 400, "evt_2_end", 300));
+  EXPECT_EQ(org.shown()->object.id, "sub_2");
+  EXPECT_EQ(org.record(state("sub_1", "active", 100, "evt_1_late", 10)),
+            OrderingDecision::CanceledIsFinal);
+  EXPECT_EQ(org.shown()->object.id, "sub_2");
+}
+
+TEST(SubscriptionOrderingTest, KeepsAtMostTheLimitDroppingEndedOnesFirst) {
+  OrganizationSubscriptions org;
+  org.record(state("sub_live", "active", 1, "evt_live", 1));
+  for (int i = 0; i < 30; ++i) {
+    org.record(
+        state("sub_" + std::to_string(i), "canceled", 10 + i, "evt_" + std::to_string(i), 100 + i));
+  }
+  EXPECT_EQ(org.states().size(), OrganizationSubscriptions::kMaxKept);
+  EXPECT_EQ(org.shown()->object.id, "sub_live");
+  // The newest ended ones are kept, the oldest forgotten.
+  const auto kept = [&](const std::string& id) {
+    return std::any_of(org.states().begin(), org.states().end(),
+                       [&](const auto& s) { return s.object.id == id; });
   };
-  auto run = [](std::vector<IncomingState> order) {
-    MirroredState state;
-    for (const auto& e : order) {
-      if (decideOrdering(state, e) == OrderingDecision::Apply) {
-        state = {e.subscriptionId, e.status, e.eventAt, e.eventId};
-      }
-    }
-    return state.eventId;
+  EXPECT_TRUE(kept("sub_29"));
+  EXPECT_FALSE(kept("sub_0"));
+}
+
+// For many subscriptions at once, duplicates included, the shown state does
+// not depend on the order of arrival.
+TEST(SubscriptionOrderingTest, TheShownStateIsTheSameInEveryOrder) {
+  const std::vector<SubscriptionState> events{
+      state("sub_1", "incomplete", 100, "evt_1", 100),
+      state("sub_1", "active", 101, "evt_2", 100),
+      state("sub_1", "past_due", 103, "evt_3", 100),
+      state("sub_1", "active", 103, "evt_4", 100),
+      state("sub_2", "trialing", 200, "evt_5", 200),
+      state("sub_1", "canceled", 201, "evt_6", 100),
+      state("sub_1", "active", 207, "evt_7", 100),  // a late, odd update after the deletion
+      state("sub_2", "active", 300, "evt_8", 200),
+      state("sub_3", "incomplete", 400, "evt_9", 400),
+      state("sub_3", "incomplete_expired", 500, "evt_10", 400),
+  };
+  auto run = [](const std::vector<SubscriptionState>& order) {
+    OrganizationSubscriptions org;
+    for (const auto& e : order) org.record(e);
+    return org.shown()->eventId;
   };
   const auto expected = run(events);
-  EXPECT_EQ(expected, "evt_6");
-  std::mt19937 rng(20261126);
-  for (int i = 0; i < 2000; ++i) {
+  EXPECT_EQ(expected, "evt_8");
+  std::mt19937 rng(20261207);
+  for (int i = 0; i < 5000; ++i) {
     auto order = events;
     std::uniform_int_distribution<std::size_t> pick(0, events.size() - 1);
     for (int d = 0; d < 3; ++d) order.push_back(events[pick(rng)]);

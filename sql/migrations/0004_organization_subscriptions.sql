@@ -1,0 +1,19 @@
+-- An organization can have several subscriptions over time: a plan switch by a
+-- new subscription cancels the old one a second after the new one starts, and
+-- Stripe delivers those events in any order. The row shows the subscription
+-- that ranks first (live before ended, then created later), which needs every
+-- subscription's newest state, not only the shown one's:
+-- "stripeSubscriptions" keeps them (a JSON array, at most 16, the shown one
+-- first; handlers/subscription_ordering.hpp), and
+-- "stripeSubscriptionCreatedAt" says when the shown one was created.
+--
+-- "stripeLinkedAt" is the time of the Stripe event that set
+-- "stripeCustomerId": an older checkout never moves a newer link.
+ALTER TABLE "Subscription"
+    ADD COLUMN "stripeSubscriptionCreatedAt" TIMESTAMP(3),
+    ADD COLUMN "stripeSubscriptions" JSONB NOT NULL DEFAULT '[]',
+    ADD COLUMN "stripeLinkedAt" TIMESTAMP(3);
+
+-- Rows written before this migration (or by an older build since) list
+-- nothing yet: the handlers read the columns' own subscription into the list
+-- when it is missing there (handlers/billing_rows.cpp, lockRows).
