@@ -357,9 +357,9 @@ struct Drainer::State {
       // Only a kind claimed now is due no more, until NOTIFY or a full claim.
       if (strictLimit > 0) notifiedStrict = false;
       if (aheadLimit > 0) notifiedAhead = false;
-      const std::vector<std::string> heldNow =
-          reconcile ? std::vector<std::string>(held.begin(), held.end())
-                    : std::vector<std::string>();
+      // What is in hand is never claimed again: an effect whose completion's
+      // commit answer was lost may be pending in the table already.
+      const std::vector<std::string> heldNow(held.begin(), held.end());
       lock.unlock();
 
       std::vector<ClaimedEffect> claimedStrict;
@@ -383,7 +383,8 @@ struct Drainer::State {
             return claimEffects(tx, {.worker = options.worker,
                                      .limit = limit,
                                      .lease = options.lease,
-                                     .routes = routes});
+                                     .routes = routes,
+                                     .exclude = heldNow});
           };
           claimedStrict = claim(strict, strictLimit);
           claimedAhead = claim(ahead, aheadLimit);

@@ -47,6 +47,7 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
            FROM "OutboundEffect"
            WHERE "status" = 'pending' AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
              AND "kind" = ANY($4::text[])
+             AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($9::jsonb))))
            ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e
          SET "status" = CASE WHEN due.elsewhere THEN $7 ELSE $8 END,
@@ -71,7 +72,7 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
                    to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
       request.limit, request.worker, static_cast<double>(request.lease.count()), kindArray(kinds),
       kindArray(idempotentKinds), providers.dump(), std::string(toString(atClaim(true))),
-      std::string(toString(atClaim(false))));
+      std::string(toString(atClaim(false))), nlohmann::json(request.exclude).dump());
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
@@ -91,6 +92,7 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
   for (const auto& c : completions) {
     const auto next = afterAttempt(c.result, c.attempts, c.maxAttempts, policy);
     rows.push_back({{"id", c.id},
+                    {"attempts", c.attempts},
                     {"status", toString(next.status)},
                     {"error", withoutNul(c.result.error)},
                     {"message", withoutNul(c.result.providerMessageId)},
@@ -110,8 +112,12 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($2::jsonb)
-              AS v("id" text, "status" text, "error" text, "message" text, "delay" float8)
+              AS v("id" text, "attempts" integer, "status" text, "error" text, "message" text,
+                   "delay" float8)
+         -- The attempt too: a completion written again after its commit's
+         -- answer was lost must not land on a later attempt's claim.
          WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1
+           AND e."attempts" = v."attempts"
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r)))",

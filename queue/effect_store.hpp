@@ -45,6 +45,9 @@ struct ClaimRequest {
   int limit = 32;
   std::chrono::seconds lease{60};
   std::vector<KindRoute> routes;  // kinds without one stay pending for another daemon
+  // Effects still in this worker's hand (a completion not yet confirmed
+  // among them): never claimed again until their outcome is written.
+  std::vector<std::string> exclude;
 };
 
 // Marks up to `limit` due pending effects of the routed kinds running,
@@ -53,8 +56,8 @@ struct ClaimRequest {
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
 // Writes outcomes, each as afterAttempt decides; an effect whose lease was
-// taken over meanwhile (lockedBy differs) is left alone. Returns how many
-// rows were written.
+// taken over meanwhile (lockedBy differs), or claimed again since (attempts
+// differ), is left alone. Returns how many rows were written.
 int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy);
 

@@ -212,6 +212,50 @@ TEST_F(DrainerPgTest, ADaemonNeverRescuesItsOwnLeases) {
   EXPECT_EQ(field("k1", "status"), "unknown");
 }
 
+// Attempt 1 failed and its completion committed, but the answer was lost:
+// the completer still holds it. The effect must not be claimed again while
+// it is in hand, and once claimed again (attempt 2), the old completion
+// written a second time must not land on attempt 2's claim.
+TEST_F(DrainerPgTest, ACompletionWrittenAgainNeverLandsOnALaterAttempt) {
+  enqueueEmails(1);
+  const auto first = claim("w", seconds(60), {EffectKind::Email});
+  ASSERT_EQ(first.size(), 1u);
+  const Completion failedOnce{first[0].id, DeliveryResult::retry("503 from the provider"), 1, 12};
+  {
+    pqxx::work tx(db_.conn());
+    EXPECT_EQ(completeEffects(tx, "w", {failedOnce}, policy_), 1);
+    tx.commit();  // committed; the daemon never heard so
+  }
+  db_.scalar(R"(UPDATE "OutboundEffect" SET "runAt" = now() AT TIME ZONE 'UTC' - interval '1 s')");
+  {
+    pqxx::work tx(db_.conn());
+    const auto inHand = claimEffects(tx, {.worker = "w",
+                                          .limit = 10,
+                                          .lease = seconds(60),
+                                          .routes = {{.kind = EffectKind::Email}},
+                                          .exclude = {first[0].id}});
+    EXPECT_TRUE(inHand.empty());
+    tx.commit();
+  }
+  const auto second = claim("w", seconds(60), {EffectKind::Email});
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempts, 2);
+  {
+    pqxx::work tx(db_.conn());
+    EXPECT_EQ(completeEffects(tx, "w", {failedOnce}, policy_), 0);
+    tx.commit();
+  }
+  EXPECT_EQ(field("k0", "status"), "running");
+  EXPECT_EQ(field("k0", "attempts"), "2");
+  {
+    pqxx::work tx(db_.conn());
+    EXPECT_EQ(completeEffects(tx, "w", {{second[0].id, DeliveryResult::sent(), 2, 12}}, policy_),
+              1);
+    tx.commit();
+  }
+  EXPECT_EQ(field("k0", "status"), "sent");
+}
+
 TEST_F(DrainerPgTest, RescueFollowsTheProviderThatHeldTheLeaseNotTheRescuers) {
   // A fleet switching from SMTP to Resend: the SMTP daemon claimed the email
   // and died. The rescuer (this test's drainer) delivers email idempotently,
