@@ -185,6 +185,7 @@ void Registry::render(std::string& out) const {
   webhookDuration.render(out);
   eventsProcessed.render(out);
   deliveryAttempts.render(out);
+  lateCompletions.render(out);
   deliveryLatency.render(out);
   intakeQueueLength.render(out);
   intakeBatchSize.render(out);

@@ -87,6 +87,12 @@ struct Registry {
   CounterFamily deliveryAttempts{"effectd_delivery_attempts_total",
                                  "Delivery attempts of effects by provider and outcome.",
                                  {"provider", "outcome"}};
+  CounterFamily lateCompletions{
+      "effectd_completions_unmatched_total",
+      "Delivery outcomes whose claim was gone when written (rescued by another daemon, or "
+      "claimed again), by the status they would have written and what became of them: "
+      "settled (a sent that marked the effect sent) or dropped.",
+      {"outcome", "result"}};
   Histogram deliveryLatency{
       "effectd_delivery_latency_seconds",
       "From an effect's enqueueing to the provider accepting it (a retried effect counts from its "

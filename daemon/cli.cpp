@@ -248,7 +248,9 @@ int runCli(int argc, char** argv) {
     cmd->add_option("--kind", steer.selection.kind, "email, analytics or webhook");
     cmd->add_option("--key-prefix", steer.selection.keyPrefix, "Keys starting with this");
     cmd->add_option("--since", steer.selection.since, "Enqueued at or after (ISO 8601)");
-    cmd->add_flag("-y,--yes", steer.yes, "Do not ask before changing what a filter selects");
+    cmd->add_flag("-y,--yes", steer.yes,
+                  "Do not ask before changing what a filter selects, or before retrying an "
+                  "unknown effect");
     cmd->callback(withConfig([&, command](const config::Config& c) {
       steer.command = command;
       return effectsSteer(c, steer);

@@ -242,6 +242,32 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
   }
   return withDatabase(config, command, [&](pqxx::connection_base& conn) {
     std::optional<long> confirmed;
+    if (one && retry) {
+      // An unknown effect may have reached a provider that cannot
+      // deduplicate: retrying it may deliver it a second time.
+      const auto found = queue::findEffect(conn, s.idOrKey);
+      if (!found.empty() && found.front().status == "unknown") {
+        const auto& e = found.front();
+        std::cerr << "warning: effect " << e.key
+                  << " is unknown: an earlier attempt may have been delivered"
+                  << (e.lastError.empty() ? "" : " (" + e.lastError + ")")
+                  << "; retrying it may deliver it twice\n";
+        if (!o.yes) {
+          if (!isatty(STDIN_FILENO)) {
+            std::cerr << "effectd " << command
+                      << ": add --yes to retry an unknown effect without a terminal\n";
+            return 2;
+          }
+          std::cerr << "Retry it? [y/N] " << std::flush;
+          std::string answer;
+          std::getline(std::cin, answer);
+          if (answer != "y" && answer != "Y" && answer != "yes") {
+            std::cerr << "nothing changed\n";
+            return 1;
+          }
+        }
+      }
+    }
     if (!one) {
       const auto count = queue::countSteerable(conn, s, o.command);
       confirmed = count;

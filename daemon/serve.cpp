@@ -21,12 +21,50 @@
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
 #include "queue/maintenance.hpp"
+#include "sql/connection.hpp"
 #include "sql/database_health.hpp"
+#include "sql/error_text.hpp"
+#include "sql/migrator.hpp"
 
 namespace effectd::daemon {
+namespace {
+
+// sysexits' EX_CONFIG: the unit's RestartPreventExitStatus, so systemd does
+// not restart a daemon that will refuse again.
+constexpr int kWrongSchema = 78;
+
+// The database's migrations must be exactly this binary's: an older build
+// against a newer schema (or the reverse) writes rows the schema no longer
+// means (an older build deleted effects whose keys must stay used). A
+// database that cannot be reached now is not a reason to refuse: the daemon
+// serves 503s until it can, as after any outage.
+bool migrationsMatch(const config::Config& config) {
+  sql::Connection connection({.url = config.databaseUrl, .callTimeout = config.databaseTimeout});
+  auto* conn = connection.get();
+  if (!conn) {
+    log::warn("cannot compare the database's migrations with this binary's: unreachable",
+              {{"error", connection.lastError()}});
+    return true;
+  }
+  try {
+    const auto deadline = connection.deadline();
+    const auto drift = sql::migrationDrift(*conn, sql::embeddedMigrations());
+    if (drift.none()) return true;
+    log::error("the database's migrations are not this binary's; not serving",
+               {{"problem", drift.describe()}});
+    return false;
+  } catch (const std::exception& e) {
+    log::warn("cannot compare the database's migrations with this binary's",
+              {{"error", sql::errorText(e)}});
+    return true;
+  }
+}
+
+}  // namespace
 
 int serve(const config::Config& config) {
   namespace asio = boost::asio;
+  if (!migrationsMatch(config)) return kWrongSchema;
   sql::DatabaseHealth health;
   const std::chrono::milliseconds databaseTimeout = config.databaseTimeout;
   HealthMonitor monitor({.databaseUrl = config.databaseUrl, .timeout = databaseTimeout}, health);

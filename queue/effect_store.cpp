@@ -1,9 +1,13 @@
 #include "queue/effect_store.hpp"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 
+#include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "sql/prepared_statement.hpp"
 
 namespace effectd::queue {
@@ -85,12 +89,89 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
   return out;
 }
 
+namespace {
+
+// Completions that matched no running claim of theirs: the lease was rescued
+// by another daemon (to unknown, or back to pending for an idempotent
+// provider), or the completion is written a second time after its commit's
+// answer was lost. A `sent` among them settles an effect nobody has claimed
+// since (the same attempt, no lease) as sent: the lease holder knows it was
+// delivered. The others are counted and logged, never silently dropped.
+int settleLateCompletions(pqxx::transaction_base& tx, const std::string& worker,
+                          const std::vector<const Completion*>& late,
+                          const std::vector<EffectStatus>& targets) {
+  nlohmann::json sent = nlohmann::json::array();
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto* c : late) {
+    all.push_back(c->id);
+    if (c->result.outcome == DeliveryResult::Outcome::Sent) {
+      sent.push_back({{"id", c->id},
+                      {"attempts", c->attempts},
+                      {"message", withoutNul(c->result.providerMessageId)}});
+    }
+  }
+  std::set<std::string> settled;
+  if (!sent.empty()) {
+    for (const auto& r :
+         sql::execPrepared(tx, "effects_complete_late",
+                           R"(UPDATE "OutboundEffect" e SET
+             "status" = 'sent', "lastError" = NULL,
+             "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
+             "sentAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
+           FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "attempts" integer, "message" text)
+           WHERE e."id" = v."id" AND e."attempts" = v."attempts"
+             AND e."status" IN ('unknown', 'pending') AND e."lockedBy" IS NULL
+             AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($1::jsonb) r))
+           RETURNING e."id")",
+                           sent.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
+      settled.insert(r[0].as<std::string>());
+    }
+  }
+  std::map<std::string, std::pair<std::string, int>> now;  // id: status, attempts
+  for (const auto& r : sql::execPrepared(tx, "effects_late_state",
+                                         R"(SELECT "id", "status", "attempts" FROM "OutboundEffect"
+           WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))",
+                                         all.dump())) {
+    now[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<int>()};
+  }
+  auto& counter = metrics::registry().lateCompletions;
+  for (std::size_t i = 0; i < late.size(); ++i) {
+    const auto& c = *late[i];
+    const auto outcome = std::string(toString(targets[i]));  // what it would have written
+    if (settled.count(c.id)) {
+      counter.inc({outcome, "settled"});
+      log::info("a late completion settled its effect as sent",
+                {{"effect_id", c.id}, {"worker", worker}, {"attempt", c.attempts}});
+      continue;
+    }
+    const auto it = now.find(c.id);
+    if (it != now.end() && it->second.first == toString(targets[i]) &&
+        it->second.second == c.attempts) {
+      continue;  // written already: a commit whose answer was lost
+    }
+    counter.inc({outcome, "dropped"});
+    log::warn("a completion matched no claim and was dropped",
+              {{"effect_id", c.id},
+               {"worker", worker},
+               {"attempt", c.attempts},
+               {"outcome", outcome},
+               {"status_now", it == now.end() ? std::string("deleted") : it->second.first},
+               {"attempts_now", it == now.end() ? 0 : it->second.second}});
+  }
+  return static_cast<int>(settled.size());
+}
+
+}  // namespace
+
 int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy) {
   if (completions.empty()) return 0;
   nlohmann::json rows = nlohmann::json::array();
+  std::vector<EffectStatus> targets;
+  targets.reserve(completions.size());
   for (const auto& c : completions) {
     const auto next = afterAttempt(c.result, c.attempts, c.maxAttempts, policy);
+    targets.push_back(next.status);
     rows.push_back({{"id", c.id},
                     {"attempts", c.attempts},
                     {"status", toString(next.status)},
@@ -120,10 +201,21 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            AND e."attempts" = v."attempts"
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
-           AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r)))",
+           AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r))
+         RETURNING e."id")",
                                    worker, batch, std::string(toString(EffectStatus::Sent)),
                                    std::string(toString(EffectStatus::Pending)));
-  return static_cast<int>(r.affected_rows());
+  if (r.size() == completions.size()) return static_cast<int>(r.size());
+  std::set<std::string> written;
+  for (const auto& row : r) written.insert(row[0].as<std::string>());
+  std::vector<const Completion*> late;
+  std::vector<EffectStatus> lateTargets;
+  for (std::size_t i = 0; i < completions.size(); ++i) {
+    if (written.count(completions[i].id)) continue;
+    late.push_back(&completions[i]);
+    lateTargets.push_back(targets[i]);
+  }
+  return static_cast<int>(r.size()) + settleLateCompletions(tx, worker, late, lateTargets);
 }
 
 // Back to pending as if never claimed: a release undoes the claim's attempt,

@@ -108,7 +108,8 @@ const std::vector<ExpectedTable>& expectedSchema() {
         "OutboundEffect_lockedUntil_running_idx", "OutboundEffect_status_updatedAt_idx",
         "OutboundEffect_sourceEventId_idx", "OutboundEffect_retention_idx"},
        {"OutboundEffect_notify_pending_insert", "OutboundEffect_notify_pending_update",
-        "OutboundEffect_notify_transition_insert", "OutboundEffect_notify_transition_update"}},
+        "OutboundEffect_notify_transition_insert", "OutboundEffect_notify_transition_update",
+        "OutboundEffect_keep_keys"}},
   };
   return tables;
 }

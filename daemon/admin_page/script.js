@@ -148,6 +148,14 @@ async function showEffect(id) {
 
 async function act(action) {
   if (!selected) return;
+  // An unknown effect may have reached a provider that cannot deduplicate.
+  const status = document.querySelector('#detail-fields dd[data-field="status"]');
+  if (action === "retry" && status && status.textContent === "unknown" &&
+      !window.confirm("This effect is unknown: an earlier attempt may have been delivered. " +
+                      "Retrying it may deliver it twice. Retry?")) {
+    $("action-result").textContent = "retry: nothing changed";
+    return;
+  }
   try {
     const e = await call("effects/" + encodeURIComponent(selected) + "/" + action, { method: "POST", body: "{}" });
     $("action-result").textContent = action + ": now " + e.status;

@@ -1,6 +1,7 @@
 // Resend and Postmark: email over their HTTPS APIs.
 #include <nlohmann/json.hpp>
 
+#include "base/hex.hpp"
 #include "queue/channels/http_outcome.hpp"
 #include "queue/channels/providers.hpp"
 #include "queue/email_message.hpp"
@@ -9,6 +10,16 @@ namespace effectd::queue {
 namespace {
 
 using nlohmann::json;
+
+// Resend keeps idempotency keys of up to 256 characters. A longer key is
+// replaced by its hash, never cut: two keys that share their first 256
+// characters would be one email to Resend.
+constexpr std::size_t kResendKeyLimit = 256;
+
+std::string resendIdempotencyKey(const std::string& key) {
+  if (key.size() <= kResendKeyLimit) return key;
+  return "sha256:" + sha256Hex(key);
+}
 
 std::string joined(const std::vector<std::string>& to) {
   std::string out;
@@ -34,14 +45,15 @@ DeliveryResult ResendChannel::deliver(const ClaimedEffect& effect) {
   if (!m.text.empty()) body["text"] = m.text;
   if (!m.replyTo.empty()) body["reply_to"] = m.replyTo;
   body["headers"] = {{"Message-ID", messageIdFor(effect.key)}};
-  const auto response = client_->send({.method = "POST",
-                                       .url = base_,
-                                       .target = "/emails",
-                                       .headers = {{"Authorization", "Bearer " + apiKey_},
-                                                   {"Content-Type", "application/json"},
-                                                   {"Idempotency-Key", effect.key.substr(0, 256)}},
-                                       .body = body.dump(),
-                                       .replayable = idempotent()});
+  const auto response =
+      client_->send({.method = "POST",
+                     .url = base_,
+                     .target = "/emails",
+                     .headers = {{"Authorization", "Bearer " + apiKey_},
+                                 {"Content-Type", "application/json"},
+                                 {"Idempotency-Key", resendIdempotencyKey(effect.key)}},
+                     .body = body.dump(),
+                     .replayable = idempotent()});
   auto result = classifyHttp(response, idempotent(), name());
   if (result.outcome == DeliveryResult::Outcome::Sent) {
     const auto answer = json::parse(response.body, nullptr, false);

@@ -15,13 +15,18 @@ DeliveryResult classifyHttp(const HttpResponse& r, bool idempotent, std::string_
   if (r.status >= 200 && r.status < 300) return DeliveryResult::sent();
   std::string message = who + ": HTTP " + std::to_string(r.status);
   if (!r.body.empty()) message += ": " + r.body.substr(0, 300);
-  // A gateway's 502 or 504 can come after the provider behind it accepted
-  // the message: the outcome is not known. A provider that deduplicates on
-  // the key may be asked again; the others must not be.
-  if ((r.status == 502 || r.status == 504) && !idempotent) {
+  // These can come after the provider accepted the message: its own 500
+  // (Postmark's "internal server error" may follow the send), a gateway's
+  // 502 or 504, a CDN's 520 (unknown origin answer) or 524 (the origin took
+  // the request and did not answer in time). The outcome is not known. A
+  // provider that deduplicates on the key may be asked again; the others
+  // must not be. A CDN's 521, 522, 523, 525 and 526 say the origin was never
+  // reached: those are retried.
+  const bool mayHaveDelivered =
+      r.status == 500 || r.status == 502 || r.status == 504 || r.status == 520 || r.status == 524;
+  if (mayHaveDelivered && !idempotent) {
     return DeliveryResult::unknown(message +
-                                   " (a gateway error after the request was sent; it may have "
-                                   "been delivered)");
+                                   " (after the request was sent; it may have been delivered)");
   }
   const bool temporary =
       r.status == 408 || r.status == 409 || r.status == 425 || r.status == 429 || r.status >= 500;

@@ -303,5 +303,29 @@ TEST(CliE2eTest, EffectsTailShowsTheRecentChangesThenEveryTransitionLive) {
   EXPECT_EQ(tail.stop(SIGINT, std::chrono::seconds(5)), 0);
 }
 
+// serve refuses a database whose migrations are not its own, naming them,
+// with the exit code the systemd unit does not restart (78).
+TEST(CliE2eTest, ServeRefusesADatabaseBehindOrAheadOfTheBinary) {
+  TestDatabase db;
+  const EnvOverrides env{{"DATABASE_URL", db.url()},
+                         {"STRIPE_WEBHOOK_SECRET", "whsec_cli"},
+                         {"EFFECTD_LISTEN", "127.0.0.1:0"},
+                         {"EFFECTD_ADMIN_LISTEN", "off"}};
+  const auto serve = [&] { return runCommand({"timeout", "30", effectdBinary(), "serve"}, env); };
+  db.scalar(R"(INSERT INTO "_effectd_migrations" ("version", "name", "checksum")
+               VALUES ('9999', '9999_from_a_newer_build', 'x'))");
+  const auto ahead = serve();
+  EXPECT_EQ(ahead.exitCode, 78) << ahead.output;
+  EXPECT_NE(ahead.output.find("9999_from_a_newer_build"), std::string::npos) << ahead.output;
+  EXPECT_NE(ahead.output.find("not serving"), std::string::npos) << ahead.output;
+
+  db.scalar(R"(DELETE FROM "_effectd_migrations")");
+  const auto behind = serve();
+  EXPECT_EQ(behind.exitCode, 78) << behind.output;
+  EXPECT_NE(behind.output.find("not applied (run effectd migrate): 0001_initial"),
+            std::string::npos)
+      << behind.output;
+}
+
 }  // namespace
 }  // namespace effectd::testing

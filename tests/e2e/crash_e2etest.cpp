@@ -80,8 +80,15 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
   EXPECT_EQ(standIn.requests().size(), 1u);
   EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect")").find("may have it"),
             std::string::npos);
+  // Retrying an unknown effect warns, and without a terminal asks for --yes.
+  const auto unconfirmed = runCommand({effectdBinary(), "effects", "retry", "email:crash:2"},
+                                      {{"DATABASE_URL", db.url()}});
+  EXPECT_EQ(unconfirmed.exitCode, 2) << unconfirmed.output;
+  EXPECT_NE(unconfirmed.output.find("may deliver it twice"), std::string::npos)
+      << unconfirmed.output;
+  EXPECT_EQ(status(db, "email:crash:2"), "unknown");
   // The operator decides: here, that it was not sent after all.
-  ASSERT_EQ(runCommand({effectdBinary(), "effects", "retry", "email:crash:2"},
+  ASSERT_EQ(runCommand({effectdBinary(), "effects", "retry", "email:crash:2", "--yes"},
                        {{"DATABASE_URL", db.url()}})
                 .exitCode,
             0);

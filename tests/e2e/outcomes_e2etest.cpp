@@ -124,22 +124,30 @@ TEST(OutcomesE2eTest, PostmarkSilenceIsUnknownAndTheLastAttemptIsDead) {
                             {{"drop", true}},
                             {{"status", 502}, {"body", "Bad Gateway"}},
                             {{"status", 504}, {"body", "Gateway Timeout"}},
+                            {{"status", 500}, {"body", "Internal Server Error"}},
+                            {{"status", 520}, {"body", "Web server returned an unknown error"}},
+                            {{"status", 524}, {"body", "A timeout occurred"}},
+                            {{"status", 522}, {"body", "Connection timed out"}},
                             {{"status", 503}}}));
-  enqueueInOrder(db, {"a-hang", "b-drop", "b2-502", "b3-504"});
+  enqueueInOrder(db,
+                 {"a-hang", "b-drop", "b2-502", "b3-504", "b4-500", "b5-520", "b6-524", "b7-522"});
   enqueueInOrder(db, {"c-last"}, /*maxAttempts=*/1);
   Daemon daemon(oneAtATime(db, "postmark", standIn.url()));
   ASSERT_TRUE(eventually([&] { return allAttempted(db); }, std::chrono::seconds(20)))
       << daemon.log();
-  // A gateway error may come after Postmark accepted the message.
-  for (const auto* key : {"a-hang", "b-drop", "b2-502", "b3-504"}) {
+  // Postmark's own 500, a gateway's or a CDN's error may come after Postmark
+  // accepted the message: never sent again automatically.
+  for (const auto* key : {"a-hang", "b-drop", "b2-502", "b3-504", "b4-500", "b5-520", "b6-524"}) {
     const auto r = row(db, key);
     EXPECT_EQ(r.status, "unknown") << key;
     EXPECT_NE(r.lastError.find("may have been delivered"), std::string::npos) << r.lastError;
   }
+  // A CDN that never reached Postmark (522): retried.
+  EXPECT_EQ(row(db, "b7-522").status, "pending");
   const auto last = row(db, "c-last");
   EXPECT_EQ(last.status, "dead");
   EXPECT_NE(last.lastError.find("HTTP 503"), std::string::npos) << last.lastError;
-  EXPECT_EQ(standIn.requests().size(), 5u);
+  EXPECT_EQ(standIn.requests().size(), 9u);
 }
 
 TEST(OutcomesE2eTest, AnalyticsWithoutATimestampCarryTheEffectsOwnTimeOnEveryAttempt) {

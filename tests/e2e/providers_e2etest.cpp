@@ -3,6 +3,8 @@
 // does to the effect. One stand-in serves HTTPS with a test CA.
 #include <gtest/gtest.h>
 
+#include "base/hex.hpp"
+
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +52,26 @@ ClaimedEffect analytics(const std::string& key) {
                          "timestamp":"2025-10-09T08:53:23Z"})",
           .attempts = 1,
           .maxAttempts = 12};
+}
+
+// Resend keeps idempotency keys of up to 256 characters: two longer keys
+// that share their first 256 are two emails, each under its own hash.
+TEST(ProvidersE2eTest, AKeyLongerThanResendKeepsIsHashedNotCut) {
+  ProviderStandIn standIn;
+  ResendChannel resend(client(), *Url::parse(standIn.url() + "/"), "re_test_key",
+                       "Billing <billing@x.example>");
+  const std::string common = "email:digest:" + std::string(250, 'x');
+  ASSERT_EQ(resend.deliver(email(common + ":org_a")).outcome, Outcome::Sent);
+  ASSERT_EQ(resend.deliver(email(common + ":org_b")).outcome, Outcome::Sent);
+  ASSERT_EQ(resend.deliver(email(std::string(256, 'k'))).outcome, Outcome::Sent);
+  const auto requests = standIn.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const auto a = requests[0]["headers"]["idempotency-key"].get<std::string>();
+  const auto b = requests[1]["headers"]["idempotency-key"].get<std::string>();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, "sha256:" + sha256Hex(common + ":org_a"));
+  EXPECT_LE(a.size(), 256u);
+  EXPECT_EQ(requests[2]["headers"]["idempotency-key"], std::string(256, 'k'));  // at the limit
 }
 
 TEST(ProvidersE2eTest, ResendReceivesTheKeyAsIdempotencyKey) {

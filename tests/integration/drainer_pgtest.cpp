@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "base/metrics.hpp"
 #include "queue/channels/file_email.hpp"
 #include "queue/drainer.hpp"
 #include "queue/effect_admin.hpp"
@@ -182,13 +183,56 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByTheLeaseHoldersPr
   EXPECT_EQ(field("k0", "status"), "pending");
   EXPECT_EQ(field("a0", "status"), "unknown");
   EXPECT_NE(field("a0", "lastError").find("dead-daemon"), std::string::npos);
-  // The dead daemon's late completion changes nothing.
-  pqxx::work late(db_.conn());
-  EXPECT_EQ(completeEffects(late, "dead-daemon", {{claimed[0].id, DeliveryResult::sent(), 1, 12}},
-                            policy_),
-            0);
-  late.commit();
+  // The drainer delivers what was requeued; the unknown one waits.
   EXPECT_EQ(drain().sent, 2);
+  EXPECT_EQ(field("a0", "status"), "unknown");
+}
+
+// The lease holder was alive after all (a long pause, a partition) and knew
+// the outcome: a sent settles the unknown (or requeued) effect as sent
+// instead of being dropped; another outcome is counted and logged.
+TEST_F(DrainerPgTest, TheLeaseHoldersLateOutcomeIsRecordedNotDropped) {
+  enqueueEmails(2);
+  pqxx::work tx(db_.conn());
+  enqueue(tx, {.key = "a0", .kind = EffectKind::Analytics, .payload = "{}"});
+  tx.commit();
+  const auto claimed = claim("slow-daemon", seconds(1), {EffectKind::Email, EffectKind::Analytics},
+                             {EffectKind::Email});
+  ASSERT_EQ(claimed.size(), 3u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const auto rescued = rescueExpired(db_.conn(), 10, "another");
+  ASSERT_EQ(rescued.unknown, 1);
+  const auto idOf = [&](const std::string& key) {
+    return std::find_if(claimed.begin(), claimed.end(), [&](auto& e) { return e.key == key; })->id;
+  };
+  auto& counter = metrics::registry().lateCompletions;
+  const auto settledBefore = counter.value({"sent", "settled"});
+  const auto droppedBefore = counter.value({"dead", "dropped"});
+  pqxx::work late(db_.conn());
+  EXPECT_EQ(completeEffects(late, "slow-daemon",
+                            {{idOf("a0"), DeliveryResult::sent("msg_a0"), 1, 12},
+                             {idOf("k0"), DeliveryResult::sent("msg_k0"), 1, 12},
+                             {idOf("k1"), DeliveryResult::dead("HTTP 422"), 1, 12}},
+                            policy_),
+            2);
+  late.commit();
+  EXPECT_EQ(field("a0", "status"), "sent");
+  EXPECT_EQ(field("a0", "providerMessageId"), "msg_a0");
+  EXPECT_EQ(field("a0", "lastError"), "");
+  EXPECT_EQ(field("k0", "status"), "sent");
+  EXPECT_EQ(field("k1", "status"), "pending");  // requeued; the late dead is not applied
+  EXPECT_EQ(counter.value({"sent", "settled"}), settledBefore + 2);
+  EXPECT_EQ(counter.value({"dead", "dropped"}), droppedBefore + 1);
+  // Written a second time (its commit's answer lost), it changes nothing
+  // and counts nothing.
+  pqxx::work again(db_.conn());
+  EXPECT_EQ(completeEffects(again, "slow-daemon",
+                            {{idOf("a0"), DeliveryResult::sent("msg_a0"), 1, 12}}, policy_),
+            0);
+  again.commit();
+  EXPECT_EQ(counter.value({"sent", "settled"}), settledBefore + 2);
+  EXPECT_EQ(counter.value({"sent", "dropped"}), 0u);
+  EXPECT_EQ(drain().sent, 1);  // k1 only
 }
 
 // A database outage longer than the lease: the daemon that holds the claims

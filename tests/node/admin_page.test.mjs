@@ -138,6 +138,27 @@ test("the queue page shows new transitions live, and Retry moves a dead effect t
   assert.equal((await effectRow(deadKey)).attempts, 0);
   // Its move to pending comes back through the stream too.
   await page.locator("#transitions tbody tr", { hasText: deadKey }).filter({ hasText: "pending" }).first().waitFor();
+
+  // Retrying an unknown effect asks first: dismissed, nothing changes.
+  const unknownKey = `page:unknown:${rand()}`;
+  await db.query(
+    `INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "status", "attempts", "lastError", "runAt", "updatedAt")
+     VALUES ($1, $2, 'webhook', '{"url":"https://example.com/hook","event":"x","data":{}}', 'unknown', 1,
+             'timed out after sending', now(), now())`,
+    [`eff_${rand()}`, unknownKey]);
+  const unknownRow = page.locator("#transitions tbody tr", { hasText: unknownKey }).first();
+  await unknownRow.waitFor({ timeout: 10_000 });
+  await unknownRow.click();
+  await page.locator('#detail-fields dd[data-field="status"]', { hasText: "unknown" }).waitFor();
+  const dialogs = [];
+  page.once("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page.locator("#retry").click();
+  await page.locator("#action-result", { hasText: "retry: nothing changed" }).waitFor();
+  assert.match(dialogs[0], /may deliver it twice/);
+  assert.equal((await effectRow(unknownKey)).status, "unknown");
+  page.once("dialog", (d) => d.accept());
+  await page.locator("#retry").click();
+  await waitFor(async () => (await effectRow(unknownKey))?.status === "pending", "the confirmed retry pending");
   // The depth table counts it.
   await page.locator("#depth tbody tr", { hasText: "webhook" }).waitFor();
 
