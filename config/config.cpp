@@ -323,6 +323,19 @@ LoadResult load(const Environment& env, Purpose purpose) {
     in.problem("SMTP_URL: expected smtp://user:pass@host:587 or smtps://user:pass@host:465");
   }
   if (purpose == Purpose::Serve) {
+    // The development channels mark effects sent without sending them: a
+    // daemon started with defaults against a shared database (a laptop, a
+    // canary) would eat its share of real emails. They must be chosen.
+    const auto chosen = [&](const char* name, const char* choices) {
+      const auto value = env(name);
+      if (!value || value->empty()) {
+        in.problem(std::string(name) + " is not set: choose " + choices +
+                   " (serve does not pick a channel that sends nothing by itself)");
+      }
+    };
+    chosen("EMAIL_PROVIDER",
+           "resend, postmark or smtp, or file (writes .eml files, for development)");
+    chosen("ANALYTICS_PROVIDER", "posthog or segment, or log (writes log lines, for development)");
     auto needs = [&](bool used, const std::string& value, const char* name) {
       if (used && value.empty()) {
         in.problem(std::string(name) + " is required by the provider chosen");

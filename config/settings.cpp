@@ -197,7 +197,8 @@ const std::array kSettings{
       .kind = K::Choice,
       .field = &Config::emailProvider,
       .choices = "file|resend|postmark|smtp",
-      .help = "file (writes .eml files: the development default), resend, postmark or smtp."},
+      .help = "resend, postmark, smtp, or file (writes .eml files, for development). serve "
+              "refuses to start without it."},
     S{.name = "EMAIL_FROM",
       .group = "Email",
       .kind = K::Text,
@@ -241,7 +242,8 @@ const std::array kSettings{
       .kind = K::Choice,
       .field = &Config::analyticsProvider,
       .choices = "log|posthog|segment",
-      .help = "log (the default), posthog or segment."},
+      .help = "posthog, segment, or log (writes log lines, for development). serve refuses to "
+              "start without it."},
     S{.name = "POSTHOG_API_KEY",
       .group = "Analytics",
       .kind = K::Secret,

@@ -1,5 +1,7 @@
 #include "daemon/public_routes.hpp"
 
+#include "intake/storable_payload.hpp"
+
 #include "handlers/signature.hpp"
 #include "handlers/stripe_event.hpp"
 #include "sql/database_health.hpp"
@@ -59,7 +61,12 @@ Decision PublicRoutes::webhook(PublicRequest& request) const {
     return error(400, handlers::describe(signature));
   }
 
-  auto parsed = handlers::parseEnvelope(request.body);
+  // simdjson refuses unpaired surrogate escapes, which JSON allows: the
+  // envelope is read from what jsonb will store (the signature was checked
+  // on the bytes as sent).
+  const auto storable = intake::jsonbStorable(request.body);
+  auto parsed = handlers::parseEnvelope(storable ? std::string_view(*storable)
+                                                 : std::string_view(request.body));
   if (!parsed.ok()) return error(400, parsed.error);
 
   const auto policy = config.livemode;

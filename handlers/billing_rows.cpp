@@ -242,16 +242,27 @@ void loadOrganizations(pqxx::transaction_base& tx, const std::set<std::string>& 
 void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
   json links = json::array();
   json applied = json::array();
+  json cleared = json::array();  // linked to a customer whose subscriptions are not known yet
   for (const auto& [org, row] : state.rows()) {
     const json linkedAt = row.linkedAt ? json(*row.linkedAt) : json();
     if (!row.subscriptionsChanged) {
       if (row.relinked) {
-        links.push_back({{"org", org}, {"customer", row.customer}, {"linkedAt", linkedAt}});
+        links.push_back({{"org", org},
+                         {"customer", row.customer},
+                         {"linkedAt", linkedAt},
+                         {"livemode", row.livemode}});
       }
       continue;
     }
     json list = json::array();
     for (const auto& known : row.subscriptions.states()) list.push_back(toJson(known));
+    if (!row.subscriptions.shown()) {
+      cleared.push_back({{"org", org},
+                         {"customer", row.customer},
+                         {"linkedAt", linkedAt},
+                         {"livemode", row.livemode}});
+      continue;
+    }
     auto shown = toJson(*row.subscriptions.shown());
     shown["org"] = org;
     shown["customer"] = row.customer;
@@ -266,11 +277,30 @@ void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
                       R"(UPDATE "Subscription" s
          SET "stripeCustomerId" = v."customer",
              "stripeLinkedAt" = to_timestamp(v."linkedAt") AT TIME ZONE 'UTC',
-             "updatedAt" = now() AT TIME ZONE 'UTC'
-         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text, "linkedAt" bigint)
+             "livemode" = v."livemode", "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text, "linkedAt" bigint,
+                                                  "livemode" boolean)
          WHERE s."organizationId" = v."org"
            AND s."organizationId" = ANY(ARRAY(SELECT r->>'org' FROM jsonb_array_elements($1::jsonb) r)))",
                       dump(links));
+  }
+  if (!cleared.empty()) {
+    sql::execPrepared(tx, "billing_clear_subscriptions",
+                      R"(UPDATE "Subscription" s SET
+           "stripeCustomerId" = v."customer",
+           "stripeLinkedAt" = to_timestamp(v."linkedAt") AT TIME ZONE 'UTC',
+           "livemode" = v."livemode",
+           "stripeSubscriptionId" = NULL, "stripeSubscriptionCreatedAt" = NULL,
+           "stripePriceId" = NULL, "stripeProductId" = NULL, "status" = 'incomplete',
+           "quantity" = NULL, "currentPeriodStart" = NULL, "currentPeriodEnd" = NULL,
+           "cancelAt" = NULL, "cancelAtPeriodEnd" = false, "canceledAt" = NULL, "endedAt" = NULL,
+           "trialStart" = NULL, "trialEnd" = NULL, "stripeEventAt" = NULL, "stripeEventId" = NULL,
+           "stripeSubscriptions" = '[]', "updatedAt" = now() AT TIME ZONE 'UTC'
+         FROM jsonb_to_recordset($1::jsonb) AS v("org" text, "customer" text, "linkedAt" bigint,
+                                                  "livemode" boolean)
+         WHERE s."organizationId" = v."org"
+           AND s."organizationId" = ANY(ARRAY(SELECT r->>'org' FROM jsonb_array_elements($1::jsonb) r)))",
+                      dump(cleared));
   }
   if (applied.empty()) return;
   sql::execPrepared(tx, "billing_write_subscriptions",

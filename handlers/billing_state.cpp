@@ -49,6 +49,7 @@ void BillingState::link(const std::string& organizationId, const std::string& cu
   }
   if (existing->customer == customer) return;
   existing->linkedAt = linkedAt;
+  existing->livemode = livemode;
   if (organizationByCustomer_[existing->customer] == organizationId) {
     organizationByCustomer_.erase(existing->customer);
   }

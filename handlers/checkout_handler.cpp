@@ -7,6 +7,7 @@
 // is live, and an older checkout never moves a newer link.
 #include "base/log.hpp"
 #include "handlers/handler.hpp"
+#include "handlers/organizations.hpp"
 
 namespace effectd::handlers {
 namespace {
@@ -37,15 +38,16 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx,
   }
   if (!session.clientReferenceId.empty() && !session.metadataOrganizationId.empty() &&
       session.clientReferenceId != session.metadataOrganizationId) {
-    throw RetryLater("checkout session " + session.id + " names organization " +
-                     session.metadataOrganizationId + " in metadata.organizationId but " +
-                     session.clientReferenceId + " in client_reference_id");
+    throw NeedsOperator("checkout session " + session.id + " names organization " +
+                        session.metadataOrganizationId + " in metadata.organizationId but " +
+                        session.clientReferenceId + " in client_reference_id");
   }
   if (!ctx.state.organizationExists(session.organizationId)) {
     throw RetryLater("organization " + session.organizationId + " does not exist");
   }
+  refuseTestModeOnLiveRow(ctx.state.row(session.organizationId), ctx.event);
   if (const auto* row = ctx.state.row(session.organizationId);
-      row && row->customer != session.customer) {
+      row && row->customer != session.customer && row->livemode == ctx.event.livemode) {
     if (row->linkedAt && ctx.event.created < *row->linkedAt) {
       log::info("checkout older than the organization's link; link kept",
                 {{"event_id", ctx.event.id},
@@ -53,13 +55,19 @@ HandlerResult handleCheckoutSessionCompleted(HandlerContext& ctx,
                  {"customer", session.customer}});
       return HandlerResult::Processed;
     }
+    // metadata.organizationId is the app server's word: it moves the link.
+    // client_reference_id may be a buyer's: not away from a live subscription.
     if (auto refusal = relinkRefusal(*row, session, ctx.event);
-        !refusal.empty() && !ctx.allowRelink) {
-      throw RetryLater(std::move(refusal));
+        session.metadataOrganizationId.empty() && !refusal.empty() && !ctx.allowRelink) {
+      throw NeedsOperator(std::move(refusal));
     }
   }
   // Creates the link, or moves it to this customer. A replay changes nothing.
   ctx.state.link(session.organizationId, session.customer, session.livemode, ctx.event.created);
+  // What the row knew of the previous customer's subscriptions is not this
+  // customer's: forgotten, so that none of them is shown again.
+  auto* linked = ctx.state.row(session.organizationId);
+  if (linked->subscriptions.keepOnlyCustomer(session.customer)) linked->subscriptionsChanged = true;
   ctx.state.wake(session.customer);
   return HandlerResult::Processed;
 }

@@ -154,6 +154,8 @@ std::vector<ProcessOutcome> runHandlers(BillingState& state, std::span<const Rea
       outcomes.push_back(
           {result == HandlerResult::Processed ? EventStatus::Processed : EventStatus::Ignored, {}});
       std::move(caused.begin(), caused.end(), std::back_inserter(effects));
+    } catch (const NeedsOperator& ex) {
+      outcomes.push_back({EventStatus::Failed, ex.what(), false});
     } catch (const std::exception& ex) {
       // Handlers check before they change: the state holds nothing of it.
       outcomes.push_back(failed(ex.what()));
@@ -283,8 +285,9 @@ void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>&
   if (outcomes.empty()) return;
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& o : outcomes) {
-    const auto retryIn =
-        o.outcome.status == EventStatus::Failed ? policy.retryIn(o.runsBefore) : std::nullopt;
+    const auto retryIn = o.outcome.status == EventStatus::Failed && o.outcome.retry
+                             ? policy.retryIn(o.runsBefore)
+                             : std::nullopt;
     rows.push_back({{"id", o.eventId},
                     {"status", toString(o.outcome.status)},
                     {"error", o.outcome.error},

@@ -37,6 +37,7 @@ std::string_view toString(EventStatus status);
 struct ProcessOutcome {
   EventStatus status = EventStatus::Processed;
   std::string error;  // why it failed
+  bool retry = true;  // failed: due again after the backoff; false: waits for an operator
 };
 
 bool isHandledType(std::string_view type);

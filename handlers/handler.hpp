@@ -33,6 +33,15 @@ class RetryLater : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Retrying cannot change the outcome, and applying it is an operator's
+// decision (a checkout that would take an organization from a live
+// subscription): stored as failed with no next attempt, so nothing but an
+// operator's `events replay` runs it again.
+class NeedsOperator : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 enum class HandlerResult { Processed, Ignored };
 
 HandlerResult handleSubscriptionEvent(HandlerContext& ctx, const SubscriptionObject& subscription);

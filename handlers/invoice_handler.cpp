@@ -8,6 +8,7 @@ namespace effectd::handlers {
 
 HandlerResult handleInvoiceEvent(HandlerContext& ctx, const InvoiceObject& invoice) {
   const auto org = resolveOrganization(ctx.state, invoice.metadataOrganizationId, invoice.customer);
+  refuseTestModeOnLiveRow(ctx.state.row(org), ctx.event);
   enqueueInvoiceEffects(ctx, invoice, org);
   return HandlerResult::Processed;
 }

@@ -17,4 +17,10 @@ std::string resolveOrganization(const BillingState& state, const std::string& me
                    " yet (waiting for checkout.session.completed)");
 }
 
+void refuseTestModeOnLiveRow(const SubscriptionRow* row, const EventEnvelope& event) {
+  if (!row || !row->livemode || event.livemode) return;
+  throw NeedsOperator("a test-mode event does not change organization " + row->organizationId +
+                      ", whose subscription is live");
+}
+
 }  // namespace effectd::handlers

@@ -18,16 +18,23 @@ HandlerResult handleSubscriptionEvent(HandlerContext& ctx, const SubscriptionObj
     org = resolveOrganization(ctx.state, s.metadataOrganizationId, s.customer);
     row = ctx.state.row(org);
   }
+  refuseTestModeOnLiveRow(row, ctx.event);
   // Nothing below fails.
   if (!row) row = &ctx.state.createRow(org, s.customer, s.livemode, ctx.event.created);
+  if (ctx.event.livemode && !row->livemode) {
+    // Going live: what test mode left in the row is not the organization's.
+    row->subscriptions = {};
+    row->livemode = true;
+  }
   const auto* before = row->subscriptions.shown();
-  const std::string shownBefore = before ? before->eventId : std::string();
+  const std::string shownBefore = before ? before->object.id : std::string();
   const auto decision = row->subscriptions.record({s, ctx.event.created, ctx.event.id});
   if (decision == OrderingDecision::Apply) {
     row->subscriptionsChanged = true;
     const auto& shown = *row->subscriptions.shown();
-    if (shown.eventId != shownBefore) {
-      // The row follows the subscription it shows to that subscription's customer.
+    if (shown.object.id != shownBefore) {
+      // The row follows another subscription it now shows to that
+      // subscription's customer (metadata.organizationId, the server's word).
       ctx.state.link(org, shown.object.customer, shown.object.livemode, ctx.event.created);
     }
   } else {

@@ -1,6 +1,7 @@
 #include "handlers/subscription_ordering.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <tuple>
 
 namespace effectd::handlers {
@@ -46,7 +47,14 @@ OrderingDecision decideOrdering(const SubscriptionState& held, const Subscriptio
 
 bool showsBefore(const SubscriptionState& a, const SubscriptionState& b) {
   const auto rank = [](const SubscriptionState& s) {
-    return std::make_tuple(!isTerminal(s.object.status), s.object.created, s.object.id);
+    // Live, then incomplete (its first payment has not gone through), then ended.
+    const auto& status = s.object.status;
+    const int tier = isTerminal(status) ? 0 : status == "incomplete" ? 1 : 2;
+    // A creation time not known (0: a row written before migration 0004
+    // whose event was gone) counts as the newest: that row showed it.
+    const auto created =
+        s.object.created > 0 ? s.object.created : std::numeric_limits<std::int64_t>::max();
+    return std::make_tuple(tier, created, s.object.id);
   };
   return rank(a) > rank(b);
 }
@@ -72,6 +80,12 @@ OrderingDecision OrganizationSubscriptions::record(const SubscriptionState& inco
   // only when seventeen are live at once.
   if (states_.size() > kMaxKept) states_.resize(kMaxKept);
   return OrderingDecision::Apply;
+}
+
+bool OrganizationSubscriptions::keepOnlyCustomer(const std::string& customer) {
+  return std::erase_if(states_, [&](const SubscriptionState& s) {
+           return s.object.customer != customer;
+         }) > 0;
 }
 
 const SubscriptionState* OrganizationSubscriptions::shown() const {

@@ -50,8 +50,9 @@ std::string_view describe(OrderingDecision decision);
 OrderingDecision decideOrdering(const SubscriptionState& held, const SubscriptionState& incoming);
 
 // Two different subscriptions of one organization, each in its newest state:
-// whether the row shows `a` rather than `b`. Live before ended, then the one
-// created later, then the id: a total order, the same in every process.
+// whether the row shows `a` rather than `b`. Live before incomplete (a first
+// payment not through yet) before ended, then the one created later, then
+// the id: a total order, the same in every process.
 bool showsBefore(const SubscriptionState& a, const SubscriptionState& b);
 
 // Every subscription an organization's row has seen, each in its newest
@@ -71,6 +72,10 @@ class OrganizationSubscriptions {
   OrderingDecision record(const SubscriptionState& incoming);
 
   const SubscriptionState* shown() const;  // null when none is known
+
+  // Forgets the subscriptions of other customers (the organization's link
+  // moved to this one); true when any was forgotten.
+  bool keepOnlyCustomer(const std::string& customer);
   const std::vector<SubscriptionState>& states() const { return states_; }
 
  private:

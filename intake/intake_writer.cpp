@@ -87,8 +87,9 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     params.emplace_back(stored);
     params.push_back(std::string(toString(outcomes[k].status)));
     params.push_back(outcomes[k].error);
-    const auto retryIn =
-        outcomes[k].status == handlers::EventStatus::Failed ? retry.retryIn(0) : std::nullopt;
+    const auto retryIn = outcomes[k].status == handlers::EventStatus::Failed && outcomes[k].retry
+                             ? retry.retryIn(0)
+                             : std::nullopt;
     params.push_back(retryIn ? std::to_string(*retryIn) : std::string());
     // The exact bytes that were signed, only where the jsonb copy differs.
     params.push_back(stored.data() == signedBody.data() ? std::string() : signedBody);

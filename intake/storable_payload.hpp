@@ -14,7 +14,7 @@ namespace effectd::intake {
 
 // The text with each \u0000 and each unpaired surrogate escape replaced by
 // \ufffd (the same length); nullopt when jsonb takes the text as it is.
-// Expects JSON that has parsed: escapes outside strings cannot occur.
+// Any text: in JSON, escapes occur only inside strings.
 std::optional<std::string> jsonbStorable(std::string_view json);
 
 }  // namespace effectd::intake

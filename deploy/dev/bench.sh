@@ -82,7 +82,7 @@ resources() {
 port=$(free_port)
 admin_port=$(free_port)
 admin_token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
+env EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
   EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
   EFFECTD_ADMIN_LISTEN="127.0.0.1:$admin_port" EFFECTD_ADMIN_TOKEN="$admin_token" \
   "$build/effectd" serve >"$work/effectd-intake.log" 2>&1 &
@@ -154,7 +154,7 @@ drain() {
   settle
   local started
   started=$(date +%s.%N)
-  env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
+  env EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
     EFFECTD_LISTEN="127.0.0.1:$(free_port)" EFFECTD_LOG_LEVEL=warn \
     EFFECTD_DRAIN_CONCURRENCY=64 EFFECTD_DRAIN_BATCH=256 \
     WEBHOOK_ALLOW_HTTP_HOSTS="127.0.0.1:$sink_port" WEBHOOK_ALLOW_PRIVATE_ADDRESSES=127.0.0.1 \
@@ -179,7 +179,7 @@ read -r sink_requests sink_distinct <"$work/sink.counts"
 # --- 4. End to end: webhook posted -> the provider has the effect --------------
 settle
 port=$(free_port)
-env EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
+env EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
   EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
   ANALYTICS_PROVIDER=posthog POSTHOG_HOST="http://127.0.0.1:$sink_port" POSTHOG_API_KEY=phc_bench \
   "$build/effectd" serve >"$work/effectd-e2e.log" 2>&1 &

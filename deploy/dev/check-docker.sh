@@ -55,7 +55,7 @@ as_effectd env DATABASE_URL="$url" /usr/bin/effectd migrate
 # chroot itself, not a function, in the background: $! must be effectd
 # (chroot execs it) for the SIGTERM below to reach it.
 chroot --userspec=effectd:effectd "$work/runtime-root" sh -c 'cd "$0" && exec "$@"' "$workdir" env DATABASE_URL="$url" \
-  STRIPE_WEBHOOK_SECRET=whsec_docker_check EFFECTD_LISTEN="127.0.0.1:$port" \
+  STRIPE_WEBHOOK_SECRET=whsec_docker_check EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EFFECTD_LISTEN="127.0.0.1:$port" \
   EFFECTD_ADMIN_LISTEN=off EFFECTD_LOG_FORMAT=json /usr/bin/effectd serve \
   >"$work/serve.log" 2>&1 &
 pid=$!

@@ -25,6 +25,9 @@ export EFFECTD_ADMIN_LISTEN=${EFFECTD_ADMIN_LISTEN:-127.0.0.1:9090}
 export EFFECTD_ADMIN_TOKEN=${EFFECTD_ADMIN_TOKEN:-$(cat "$token_file")}
 export EFFECTD_LOG_FORMAT=${EFFECTD_LOG_FORMAT:-text}
 export EMAIL_FILE_DIR=${EMAIL_FILE_DIR:-$build/mail}
+# serve runs the development channels only when they are chosen.
+export EMAIL_PROVIDER=${EMAIL_PROVIDER:-file}
+export ANALYTICS_PROVIDER=${ANALYTICS_PROVIDER:-log}
 
 "$effectd" migrate
 psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -f "$here/seed.sql"

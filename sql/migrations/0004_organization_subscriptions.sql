@@ -17,3 +17,15 @@ ALTER TABLE "Subscription"
 -- Rows written before this migration (or by an older build since) list
 -- nothing yet: the handlers read the columns' own subscription into the list
 -- when it is missing there (handlers/billing_rows.cpp, lockRows).
+
+-- When the shown subscription was created, from the stored event that made
+-- the row what it is, while it is still stored (retention prunes processed
+-- events). Where it is gone the time stays unknown, which ranks as newest.
+UPDATE "Subscription" s
+SET "stripeSubscriptionCreatedAt" =
+        to_timestamp((e."payload" #>> '{data,object,created}')::bigint) AT TIME ZONE 'UTC'
+FROM "StripeWebhookEvent" e
+WHERE e."id" = s."stripeEventId"
+  AND s."stripeSubscriptionId" IS NOT NULL
+  AND e."payload" #>> '{data,object,id}' = s."stripeSubscriptionId"
+  AND jsonb_typeof(e."payload" #> '{data,object,created}') = 'number';

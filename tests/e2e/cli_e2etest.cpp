@@ -82,12 +82,14 @@ TEST(CliE2eTest, ConfigCheckListsEveryProblemAndRedactsSecrets) {
                                                  {"STRIPE_LIVEMODE", "maybe"},
                                                  {"EFFECTD_LISTEN", "bogus"}});
   EXPECT_EQ(bad.exitCode, 2);
-  EXPECT_NE(bad.output.find("4 problem(s)"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("6 problem(s)"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("EMAIL_PROVIDER is not set"), std::string::npos) << bad.output;
 
   const auto good =
       effectd({"config", "check"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/x"},
                                     {"STRIPE_WEBHOOK_SECRET", "whsec_topsecret"},
                                     {"EMAIL_PROVIDER", "smtp"},
+                                    {"ANALYTICS_PROVIDER", "log"},
                                     {"SMTP_URL", "smtp://mailer:smtp-pa55@smtp.example:587"}});
   EXPECT_EQ(good.exitCode, 0) << good.output;
   EXPECT_EQ(good.output.find("hunter2"), std::string::npos);
@@ -307,10 +309,9 @@ TEST(CliE2eTest, EffectsTailShowsTheRecentChangesThenEveryTransitionLive) {
 // with the exit code the systemd unit does not restart (78).
 TEST(CliE2eTest, ServeRefusesADatabaseBehindOrAheadOfTheBinary) {
   TestDatabase db;
-  const EnvOverrides env{{"DATABASE_URL", db.url()},
-                         {"STRIPE_WEBHOOK_SECRET", "whsec_cli"},
-                         {"EFFECTD_LISTEN", "127.0.0.1:0"},
-                         {"EFFECTD_ADMIN_LISTEN", "off"}};
+  const EnvOverrides env{{"DATABASE_URL", db.url()},        {"STRIPE_WEBHOOK_SECRET", "whsec_cli"},
+                         {"EMAIL_PROVIDER", "file"},        {"ANALYTICS_PROVIDER", "log"},
+                         {"EFFECTD_LISTEN", "127.0.0.1:0"}, {"EFFECTD_ADMIN_LISTEN", "off"}};
   const auto serve = [&] { return runCommand({"timeout", "30", effectdBinary(), "serve"}, env); };
   db.scalar(R"(INSERT INTO "_effectd_migrations" ("version", "name", "checksum")
                VALUES ('9999', '9999_from_a_newer_build', 'x'))");

@@ -474,6 +474,15 @@ TEST_F(WebhookE2eTest, AnEventWithANulEscapeIsStoredAndAnswered200) {
   EXPECT_EQ(
       db_.scalar(R"(SELECT "signedPayload" FROM "StripeWebhookEvent" WHERE "id" = 'evt_nul')"),
       body);
+  // An unpaired surrogate is valid JSON that simdjson and jsonb both refuse.
+  auto lone = eventJson("evt_surrogate", "customer.created",
+                        R"({"id":"cus_1","object":"customer","name":"LONE"})", unixNow());
+  lone.replace(lone.find("LONE"), 4, "\\ud800");  // nlohmann would not build it
+  const auto second = post(lone);
+  EXPECT_EQ(second.status, 200) << second.body << daemon_->log();
+  EXPECT_EQ(db_.scalar(R"(SELECT "payload" #>> '{data,object,name}' FROM "StripeWebhookEvent"
+                          WHERE "id" = 'evt_surrogate')"),
+            "\xef\xbf\xbd");
 }
 
 // A refusal by the database that every retry would meet again is a 422

@@ -152,6 +152,8 @@ TEST(WebhookSsrfE2eTest, ConfigCheckShowsTheWebhookSettings) {
   const auto r = runCommand({effectdBinary(), "config", "check"},
                             {{"DATABASE_URL", "postgresql://u@h/db"},
                              {"STRIPE_WEBHOOK_SECRET", "whsec_x"},
+                             {"EMAIL_PROVIDER", "file"},
+                             {"ANALYTICS_PROVIDER", "log"},
                              {"WEBHOOK_ALLOWED_HOSTS", "hooks.example.com, [2001:DB8::1]:8443"},
                              {"WEBHOOK_ALLOW_HTTP_HOSTS", "intranet.local"},
                              {"WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "10.1.0.0/16"}});

@@ -520,6 +520,11 @@ TEST_P(HandlersPgTest, ACheckoutNeverTakesAnOrganizationFromALiveSubscription) {
   EXPECT_NE(error.find("refused to move organization org_1 from customer cus_1"), std::string::npos)
       << error;
   EXPECT_NE(error.find("--relink"), std::string::npos) << error;
+  // Not retried by itself: if the victim's subscription ended later, the
+  // takeover would apply on the next attempt.
+  EXPECT_EQ(db_.scalar(R"(SELECT "nextAttemptAt" IS NULL FROM "StripeWebhookEvent"
+                          WHERE "id" = 'evt_takeover')"),
+            "t");
   EXPECT_EQ(row(), before);
   // The attacker's subscription finds no organization.
   auto theirs = spec("active", "sub_attacker");
@@ -537,6 +542,26 @@ TEST_P(HandlersPgTest, ACheckoutNeverTakesAnOrganizationFromALiveSubscription) {
   EXPECT_EQ(replayEvent(db_.conn(), {&e.envelope, e.payload, true}, policy_).status,
             EventStatus::Processed);
   EXPECT_EQ(row().at("stripeCustomerId"), "cus_attacker");
+  // The previous customer's subscription is forgotten: its later events
+  // neither show it again nor move the link back.
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "");
+  EXPECT_EQ(row().at("stripeSubscriptions"), "[]");
+  deliver(sub("evt_1_renewed", "customer.subscription.updated", T + 200, spec("active")));
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_attacker");
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "");
+}
+
+// metadata.organizationId is the app server's word: its checkout moves the
+// organization to a new customer even while the old subscription is live
+// (cancel_at_period_end), and even from a link a buyer's checkout made.
+TEST_P(HandlersPgTest, TheAppsOwnCheckoutMovesALinkFromALiveSubscription) {
+  linkCustomer();
+  deliver(sub("evt_1", "customer.subscription.created", T + 1, spec("active")));
+  deliver(checkoutCompletedEvent(
+      GetParam(), "evt_app_co", T + 100,
+      {.id = "cs_app", .customer = "cus_new", .metadataOrganizationId = "org_1"}));
+  EXPECT_EQ(eventStatus("evt_app_co"), "processed");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_new");
 }
 
 // Once the subscription has ended, a checkout of another customer may link
@@ -602,6 +627,60 @@ TEST_P(HandlersPgTest, AnEventJsonbRefusesAsItIsIsStoredAndApplied) {
   EXPECT_EQ(
       db_.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "signedPayload" IS NULL)"),
       "2");
+}
+
+// A test-mode event never changes, nor mails about, a live organization:
+// a developer's `stripe trigger` against production's database.
+TEST_P(HandlersPgTest, ATestModeEventNeverChangesALiveRowButALiveOneTakesATestRow) {
+  const auto live = [](std::string body) {
+    auto doc = nlohmann::json::parse(body);
+    doc["livemode"] = true;
+    doc["data"]["object"]["livemode"] = true;
+    return doc.dump();
+  };
+  // In test mode first: the developer tried it out.
+  linkCustomer();
+  deliver(sub("evt_test_sub", "customer.subscription.created", T + 1, spec("active")));
+  EXPECT_EQ(row().at("livemode"), "f");
+  // Then live: a live checkout and subscription take the row over.
+  deliver(live(checkoutCompletedEvent(
+      GetParam(), "evt_live_co", T + 10,
+      {.id = "cs_live", .customer = "cus_live", .clientReferenceId = "org_1"})));
+  EXPECT_EQ(eventStatus("evt_live_co"), "processed");
+  auto paid = spec("active", "sub_live");
+  paid.customer = "cus_live";
+  paid.created = T + 10;
+  deliver(live(sub("evt_live_sub", "customer.subscription.created", T + 11, paid)));
+  EXPECT_EQ(eventStatus("evt_live_sub"), "processed");
+  EXPECT_EQ(row().at("livemode"), "t");
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_live");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_live");
+  const auto keysBefore = effectKeys(db_.conn());
+
+  // Now test-mode events for that organization: refused, with their reason.
+  auto testCancel = spec("canceled", "sub_test_2");
+  testCancel.organizationId = "org_1";
+  testCancel.canceledAt = T + 20;
+  deliver(sub("evt_test_cancel", "customer.subscription.deleted", T + 20, testCancel));
+  deliver(
+      checkoutCompletedEvent(GetParam(), "evt_test_co", T + 21,
+                             {.id = "cs_t", .customer = "cus_t", .clientReferenceId = "org_1"}));
+  InvoiceSpec failedInvoice{.id = "in_test", .customer = "cus_live", .paid = false};
+  deliver(invoiceEvent(GetParam(), "evt_test_invoice", "invoice.payment_failed", T + 22,
+                       failedInvoice));
+  for (const auto* id : {"evt_test_cancel", "evt_test_co", "evt_test_invoice"}) {
+    EXPECT_EQ(eventStatus(id), "failed") << id;
+    EXPECT_NE(
+        db_.scalar(std::string(R"(SELECT "lastError" FROM "StripeWebhookEvent" WHERE "id" = ')") +
+                   id + "'")
+            .find("test-mode event does not change organization org_1"),
+        std::string::npos)
+        << id;
+  }
+  EXPECT_EQ(row().at("stripeSubscriptionId"), "sub_live");
+  EXPECT_EQ(row().at("status"), "active");
+  EXPECT_EQ(row().at("stripeCustomerId"), "cus_live");
+  EXPECT_EQ(effectKeys(db_.conn()), keysBefore);
 }
 
 }  // namespace

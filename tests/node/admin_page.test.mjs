@@ -88,6 +88,8 @@ test("the queue page shows new transitions live, and Retry moves a dead effect t
       EFFECTD_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       EFFECTD_ADMIN_TOKEN: token,
       EFFECTD_LOG_FORMAT: "json",
+      EMAIL_PROVIDER: "file",
+      ANALYTICS_PROVIDER: "log",
       EMAIL_FILE_DIR: path.join(workDir, "mail"),
     },
     stdio: ["ignore", "pipe", "pipe"],

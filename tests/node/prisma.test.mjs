@@ -184,7 +184,7 @@ async function withAdmin(fn) {
 function startDaemon(env) {
   const child = spawn(effectdBin(), ["serve"], {
     cwd: workDir,
-    env: { ...process.env, EFFECTD_ADMIN_LISTEN: "127.0.0.1:0", ...env },
+    env: { ...process.env, EFFECTD_ADMIN_LISTEN: "127.0.0.1:0", EMAIL_PROVIDER: "file", ANALYTICS_PROVIDER: "log", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const d = { child, output: "", exit: null };

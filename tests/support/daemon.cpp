@@ -26,6 +26,8 @@ Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
                     {"EFFECTD_LOG_FORMAT", "json"},
                     {"EFFECTD_LOG_LEVEL", "debug"},
                     {"STRIPE_WEBHOOK_SECRET", "whsec_e2e_default"},
+                    {"EMAIL_PROVIDER", "file"},
+                    {"ANALYTICS_PROVIDER", "log"},
                     {"EMAIL_FILE_DIR", dir_ + "/mail"},
                     {"EFFECTD_POLL_INTERVAL_MS", "200"}};
   for (auto& [k, v] : env) full[k] = v;

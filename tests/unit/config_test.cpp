@@ -21,7 +21,28 @@ Environment fake(std::map<std::string, std::string> vars) {
 
 const std::map<std::string, std::string> kMinimal{
     {"DATABASE_URL", "postgresql://effectd:s3cret@db/effectd"},
-    {"STRIPE_WEBHOOK_SECRET", "whsec_a"}};
+    {"STRIPE_WEBHOOK_SECRET", "whsec_a"},
+    {"EMAIL_PROVIDER", "file"},
+    {"ANALYTICS_PROVIDER", "log"}};
+
+// The development channels mark effects sent without sending them: serve
+// runs them only when they are chosen, never as a default.
+TEST(ConfigTest, ServeRefusesToPickTheChannelsThatSendNothing) {
+  auto vars = kMinimal;
+  vars.erase("EMAIL_PROVIDER");
+  vars.erase("ANALYTICS_PROVIDER");
+  const auto serve = load(fake(vars));
+  ASSERT_FALSE(serve.ok());
+  std::string all;
+  for (const auto& p : serve.problems) all += p + "\n";
+  EXPECT_NE(all.find("EMAIL_PROVIDER is not set"), std::string::npos) << all;
+  EXPECT_NE(all.find("ANALYTICS_PROVIDER is not set"), std::string::npos) << all;
+  // Commands that only read the database do not care.
+  EXPECT_TRUE(load(fake(vars), Purpose::DatabaseOnly).ok());
+  vars["EMAIL_PROVIDER"] = "file";
+  vars["ANALYTICS_PROVIDER"] = "log";
+  EXPECT_TRUE(load(fake(vars)).ok());
+}
 
 TEST(ConfigTest, DefaultsMatchTheContract) {
   const auto loaded = load(fake(kMinimal));
@@ -51,7 +72,7 @@ TEST(ConfigTest, ListsEveryProblemWithoutQuotingSecrets) {
                                  {"EFFECTD_LISTEN", "nohostport"},
                                  {"EFFECTD_MAX_BODY_BYTES", "12abc"},
                                  {"EFFECTD_LOG_LEVEL", "loud"}}));
-  EXPECT_EQ(loaded.problems.size(), 6u);
+  EXPECT_EQ(loaded.problems.size(), 8u);
   for (const auto& p : loaded.problems) EXPECT_EQ(p.find("sk_live_oops"), std::string::npos) << p;
   auto mentions = [&](const std::string& word) {
     for (const auto& p : loaded.problems) {
@@ -65,6 +86,8 @@ TEST(ConfigTest, ListsEveryProblemWithoutQuotingSecrets) {
   EXPECT_TRUE(mentions("EFFECTD_LISTEN"));
   EXPECT_TRUE(mentions("EFFECTD_MAX_BODY_BYTES"));
   EXPECT_TRUE(mentions("EFFECTD_LOG_LEVEL"));
+  EXPECT_TRUE(mentions("EMAIL_PROVIDER is not set"));
+  EXPECT_TRUE(mentions("ANALYTICS_PROVIDER is not set"));
 }
 
 TEST(ConfigTest, ReadsSecretsFromFilesAndCredentials) {
@@ -72,8 +95,10 @@ TEST(ConfigTest, ReadsSecretsFromFilesAndCredentials) {
   const auto file = dir + "/stripe_secret";
   std::ofstream(file) << "whsec_from_file\n";
   std::ofstream(dir + "/DATABASE_URL") << "postgresql://cred@db/effectd\n";
-  const auto loaded =
-      load(fake({{"STRIPE_WEBHOOK_SECRET_FILE", file}, {"CREDENTIALS_DIRECTORY", dir}}));
+  const auto loaded = load(fake({{"STRIPE_WEBHOOK_SECRET_FILE", file},
+                                 {"CREDENTIALS_DIRECTORY", dir},
+                                 {"EMAIL_PROVIDER", "file"},
+                                 {"ANALYTICS_PROVIDER", "log"}}));
   ASSERT_TRUE(loaded.ok()) << loaded.problems.front();
   EXPECT_EQ(loaded.config.stripeWebhookSecrets, (std::vector<std::string>{"whsec_from_file"}));
   EXPECT_EQ(loaded.config.databaseUrl, "postgresql://cred@db/effectd");

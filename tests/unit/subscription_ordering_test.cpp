@@ -67,6 +67,13 @@ TEST(SubscriptionOrderingTest, BetweenSubscriptionsLiveThenCreatedLater) {
   EXPECT_TRUE(showsBefore(oldLive, newEnded));
   const auto oldEnded = state("sub_1", "canceled", 100, "evt_d", 10);
   EXPECT_TRUE(showsBefore(newEnded, oldEnded));
+  // A new subscription whose first payment has not gone through does not
+  // hide the one that is paid; it is shown before ended ones.
+  const auto newIncomplete = state("sub_3", "incomplete", 1000, "evt_e", 30);
+  EXPECT_TRUE(showsBefore(oldLive, newIncomplete));
+  EXPECT_TRUE(showsBefore(newIncomplete, newEnded));
+  // A creation time not known (a row from before migration 0004) is newest.
+  EXPECT_TRUE(showsBefore(state("sub_0", "active", 1, "evt_f", 0), newLive));
 }
 
 // The order the issue found: the old subscription's cancellation first, the
