@@ -130,6 +130,22 @@ class LineWriter {
   std::thread thread_;
 };
 
+// An operator's yes before a change that --yes also allows: 0 to go on, else
+// the exit code (2 without a terminal to ask on, 1 when not confirmed).
+int askOperator(bool yes, const std::string& question, const std::string& withoutTerminal) {
+  if (yes) return 0;
+  if (!isatty(STDIN_FILENO)) {
+    std::cerr << withoutTerminal << "\n";
+    return 2;
+  }
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer == "y" || answer == "Y" || answer == "yes") return 0;
+  std::cerr << "nothing changed\n";
+  return 1;
+}
+
 }  // namespace
 
 int effectsTail(const config::Config& config, const TailOptions& options) {
@@ -252,19 +268,11 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
                   << " is unknown: an earlier attempt may have been delivered"
                   << (e.lastError.empty() ? "" : " (" + e.lastError + ")")
                   << "; retrying it may deliver it twice\n";
-        if (!o.yes) {
-          if (!isatty(STDIN_FILENO)) {
-            std::cerr << "effectd " << command
-                      << ": add --yes to retry an unknown effect without a terminal\n";
-            return 2;
-          }
-          std::cerr << "Retry it? [y/N] " << std::flush;
-          std::string answer;
-          std::getline(std::cin, answer);
-          if (answer != "y" && answer != "Y" && answer != "yes") {
-            std::cerr << "nothing changed\n";
-            return 1;
-          }
+        if (const int refused =
+                askOperator(o.yes, "Retry it?",
+                            "effectd " + std::string(command) +
+                                ": add --yes to retry an unknown effect without a terminal")) {
+          return refused;
         }
       }
     }
@@ -278,20 +286,12 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
                   << "\n";
         return 1;
       }
-      if (!o.yes) {
-        if (!isatty(STDIN_FILENO)) {
-          std::cerr << "effectd " << command << ": " << count << " effects match; add --yes to "
-                    << verb << " them without a terminal\n";
-          return 2;
-        }
-        std::cerr << count << " effects match. " << (retry ? "Retry" : "Cancel") << " them? [y/N] "
-                  << std::flush;
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "y" && answer != "Y" && answer != "yes") {
-          std::cerr << "nothing changed\n";
-          return 1;
-        }
+      if (const int refused = askOperator(
+              o.yes,
+              std::to_string(count) + " effects match. " + (retry ? "Retry" : "Cancel") + " them?",
+              "effectd " + std::string(command) + ": " + std::to_string(count) +
+                  " effects match; add --yes to " + verb + " them without a terminal")) {
+        return refused;
       }
     }
     const int changed = queue::steerEffects(conn, s, o.command, confirmed);
