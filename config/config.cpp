@@ -348,6 +348,7 @@ LoadResult load(const Environment& env, Purpose purpose) {
     needs(c.analyticsProvider == "segment", c.segmentWriteKey, "SEGMENT_WRITE_KEY");
   }
   if (c.emailMaxPerSecond < 0) c.emailMaxPerSecond = c.emailProvider == "resend" ? 2 : 0;
+  if (c.webhookMaxPerOrigin < 0) c.webhookMaxPerOrigin = std::max(1, c.drainConcurrency / 2);
   return result;
 }
 

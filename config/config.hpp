@@ -97,6 +97,12 @@ struct Config {
   int analyticsMaxConcurrency = 0;   // ANALYTICS_MAX_CONCURRENCY
   double webhookMaxPerSecond = 0;    // WEBHOOK_MAX_PER_SECOND
   int webhookMaxConcurrency = 0;     // WEBHOOK_MAX_CONCURRENCY
+  // WEBHOOK_MAX_CONCURRENCY_PER_ORIGIN (-1: half of EFFECTD_DRAIN_CONCURRENCY, at least 1)
+  int webhookMaxPerOrigin = -1;
+  // EFFECTD_REFUSED_CREDENTIALS_PAUSE: the first pause of a kind whose
+  // provider refused the credentials; doubled on each refused probe, up to
+  // 20 times as long.
+  std::chrono::seconds refusedCredentialsPause{30};
 
   // Logs.
   LogFormat logFormat = LogFormat::Json;  // EFFECTD_LOG_FORMAT

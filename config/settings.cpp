@@ -410,6 +410,25 @@ const std::array kSettings{
       .min = 0,
       .max = 1024,
       .help = "Outgoing webhooks in flight at most; 0: no limit of their own."},
+    S{.name = "WEBHOOK_MAX_CONCURRENCY_PER_ORIGIN",
+      .group = "Draining",
+      .kind = K::Integer,
+      .field = &Config::webhookMaxPerOrigin,
+      .min = 0,
+      .max = 1024,
+      .defaultNote = "half of EFFECTD_DRAIN_CONCURRENCY, at least 1",
+      .help = "Outgoing webhooks in flight at most to one receiver (scheme, host and port), "
+              "so that a slow one never holds every delivery slot; 0: no limit."},
+    S{.name = "EFFECTD_REFUSED_CREDENTIALS_PAUSE",
+      .group = "Draining",
+      .kind = K::Seconds,
+      .field = &Config::refusedCredentialsPause,
+      .min = 1,
+      .max = 3600,
+      .help = "Seconds a kind of effect pauses when its provider refuses the credentials (HTTP "
+              "401 or 403, SMTP 530 or 535): its effects wait with their attempts untouched, "
+              "then one delivery probes; each refused probe doubles the pause, up to 20 times "
+              "this."},
     // --- Logs
     S{.name = "EFFECTD_LOG_FORMAT",
       .group = "Logs",
@@ -450,7 +469,9 @@ std::string spelled(const Config& c, const SettingSpec& s) {
         const auto& v = c.*field;
         if constexpr (std::is_same_v<T, std::string>) {
           return v;
-        } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::size_t>) {
+        } else if constexpr (std::is_same_v<T, int>) {
+          return v < 0 ? std::string() : std::to_string(v);  // -1: computed (defaultNote)
+        } else if constexpr (std::is_same_v<T, std::size_t>) {
           return std::to_string(v);
         } else if constexpr (std::is_same_v<T, std::chrono::seconds> ||
                              std::is_same_v<T, std::chrono::milliseconds>) {

@@ -1,5 +1,7 @@
 #include "daemon/admin_server.hpp"
 
+#include "queue/channel_pauses.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -371,6 +373,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     body.reserve(std::size_t{16} * 1024);
     metrics::registry().render(body);
     metrics::renderProcess(body);
+    if (options.pauses) options.pauses->renderMetrics(body);
     renderQueue(body, queueFigures);
     co_return AdminReply{
         200, std::move(body), "text/plain; version=0.0.4; charset=utf-8", "metrics", {}};

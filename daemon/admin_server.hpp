@@ -15,6 +15,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace effectd::queue {
+class ChannelPauses;
+}
+
 namespace effectd::daemon {
 
 class AdminRoutes;
@@ -32,6 +36,7 @@ class AdminServer {
     std::chrono::seconds readTimeout{10};
     std::chrono::seconds idleTimeout{60};
     std::chrono::seconds queueCacheFor{5};  // /metrics reads the queue's counts at most this often
+    const queue::ChannelPauses* pauses = nullptr;  // effectd_channel_paused, when set
   };
 
   // Binds and listens; throws std::system_error when the address is taken.

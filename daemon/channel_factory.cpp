@@ -4,7 +4,6 @@
 #include "queue/channels/log_analytics.hpp"
 #include "queue/channels/providers.hpp"
 #include "queue/channels/smtp_email.hpp"
-#include "queue/channels/throttled_channel.hpp"
 
 namespace effectd::daemon {
 
@@ -69,16 +68,18 @@ std::shared_ptr<Channels> makeChannels(const config::Config& config) {
     channels->webhook = std::make_unique<WebhookChannel>(client, webhookTargets(config),
                                                          config.webhookSigningSecret);
   }
-  auto limit = [](std::unique_ptr<Channel>& channel, double perSecond, int concurrency) {
-    if (channel && (perSecond > 0 || concurrency > 0)) {
-      channel = std::make_unique<ThrottledChannel>(
-          std::move(channel),
-          ThrottledChannel::Limits{.maxConcurrency = concurrency, .maxPerSecond = perSecond});
-    }
+  // Applied by the drainer before a delivery slot is taken.
+  auto& lanes = channels->lanes;
+  auto limits = [&](EffectKind kind, double perSecond, int concurrency) {
+    lanes.byKind[static_cast<std::size_t>(kind)] = {.maxConcurrency = concurrency,
+                                                    .maxPerSecond = perSecond};
   };
-  limit(channels->email, config.emailMaxPerSecond, config.emailMaxConcurrency);
-  limit(channels->analytics, config.analyticsMaxPerSecond, config.analyticsMaxConcurrency);
-  limit(channels->webhook, config.webhookMaxPerSecond, config.webhookMaxConcurrency);
+  limits(EffectKind::Email, config.emailMaxPerSecond, config.emailMaxConcurrency);
+  limits(EffectKind::Analytics, config.analyticsMaxPerSecond, config.analyticsMaxConcurrency);
+  limits(EffectKind::Webhook, config.webhookMaxPerSecond, config.webhookMaxConcurrency);
+  lanes.maxPerOrigin = config.webhookMaxPerOrigin;
+  lanes.firstPause = config.refusedCredentialsPause;
+  lanes.maxPause = config.refusedCredentialsPause * 20;
   return channels;
 }
 

@@ -2,8 +2,11 @@
 
 #include "intake/storable_payload.hpp"
 
+#include <ctime>
+
 #include "handlers/signature.hpp"
 #include "handlers/stripe_event.hpp"
+#include "queue/channel_pauses.hpp"
 #include "sql/database_health.hpp"
 
 namespace effectd::daemon {
@@ -20,6 +23,33 @@ std::string errorJson(std::string_view message) {
 
 Reply error(unsigned status, std::string_view reason) {
   return Reply{status, errorJson(reason), std::string(reason)};
+}
+
+std::string isoTime(std::chrono::system_clock::time_point t) {
+  const auto seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+// Ready: a paused kind of effect does not stop Stripe's webhooks from being
+// stored, so it never makes /readyz fail (a load balancer would then drop
+// the webhooks too). It is named, without the provider's words: this
+// listener is public.
+std::string readyBody(const queue::ChannelPauses* pauses) {
+  const auto paused = pauses ? pauses->paused() : std::vector<queue::ChannelPause>{};
+  if (paused.empty()) return R"({"status":"ready"})";
+  std::string out = R"({"status":"ready","paused":[)";
+  for (std::size_t i = 0; i < paused.size(); ++i) {
+    const auto& p = paused[i];
+    out += (i ? "," : "");
+    out += R"({"kind":")" + std::string(queue::toString(p.kind)) + R"(","provider":")" +
+           p.provider + R"(","reason":"credentials refused","since":")" + isoTime(p.since) +
+           R"(","retry_at":")" + isoTime(p.retryAt) + R"("})";
+  }
+  return out + "]}";
 }
 
 std::string_view pathOf(std::string_view target) {
@@ -45,7 +75,7 @@ Decision PublicRoutes::handle(PublicRequest request) const {
     if (!options_.health->reachable()) {
       return Reply{503, R"({"status":"database unreachable"})", "database unreachable", 5};
     }
-    return Reply{200, R"({"status":"ready"})", "ready"};
+    return Reply{200, readyBody(options_.pauses), "ready"};
   }
   return error(404, "not found");
 }

@@ -12,6 +12,10 @@
 #include "config/config.hpp"
 #include "intake/intake_writer.hpp"
 
+namespace effectd::queue {
+class ChannelPauses;
+}
+
 namespace effectd::sql {
 class DatabaseHealth;
 }
@@ -45,6 +49,7 @@ class PublicRoutes {
   struct Options {
     const config::Config* config = nullptr;
     const sql::DatabaseHealth* health = nullptr;
+    const queue::ChannelPauses* pauses = nullptr;  // named by /readyz, when set
     Clock clock = [] { return std::chrono::system_clock::now(); };
   };
 

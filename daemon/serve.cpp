@@ -80,6 +80,7 @@ int serve(const config::Config& config) {
                                 .interval = config.eventRetryPoll,
                                 .databaseTimeout = databaseTimeout});
   const auto worker = queue::Drainer::defaultWorkerName();
+  const auto channels = makeChannels(config);
   queue::Drainer drainer({.databaseUrl = config.databaseUrl,
                           .listenUrl = config.databaseListenUrl,
                           .worker = worker,
@@ -90,7 +91,7 @@ int serve(const config::Config& config) {
                           .shutdownGrace = config.shutdownTimeout,
                           .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
                           .databaseTimeout = databaseTimeout},
-                         makeChannels(config));
+                         channels);
   queue::Maintenance maintenance({.databaseUrl = config.databaseUrl,
                                   .lease = config.effectLease,
                                   .worker = worker,
@@ -108,7 +109,7 @@ int serve(const config::Config& config) {
   // intake writers keep storing while the HTTP server drains its requests.
   const std::vector<Service*> background{&drainer, &retrier, &maintenance, &adminWorker, &feed};
   Service::Clock::time_point stopBy{};
-  PublicRoutes routes({.config = &config, .health = &health});
+  PublicRoutes routes({.config = &config, .health = &health, .pauses = channels->pauses.get()});
 
   std::unique_ptr<HttpServer> server;
   try {
@@ -131,7 +132,8 @@ int serve(const config::Config& config) {
       admin = std::make_unique<AdminServer>(ioc,
                                             AdminServer::Options{.listen = config.adminListen,
                                                                  .readTimeout = config.readTimeout,
-                                                                 .idleTimeout = config.idleTimeout},
+                                                                 .idleTimeout = config.idleTimeout,
+                                                                 .pauses = channels->pauses.get()},
                                             adminRoutes, adminWorker, feed);
     } catch (const std::exception& e) {
       log::error("cannot listen",

@@ -45,7 +45,7 @@ std::vector<KindRoute> Channels::routes() const {
 namespace {
 
 std::string_view outcomeName(DeliveryResult::Outcome outcome) {
-  static constexpr std::string_view names[] = {"sent", "retry", "dead", "unknown"};
+  static constexpr std::string_view names[] = {"sent", "retry", "dead", "unknown", "refused"};
   return names[static_cast<int>(outcome)];
 }
 
@@ -114,6 +114,9 @@ void count(Drainer::Counts& counts, const DeliveryResult& r) {
     case DeliveryResult::Outcome::Unknown:
       ++counts.unknown;
       break;
+    case DeliveryResult::Outcome::Refused:
+      ++counts.refused;
+      break;
   }
 }
 
@@ -135,8 +138,10 @@ Drainer::Counts Drainer::runOnce(pqxx::connection_base& conn, const std::string&
                                  std::chrono::seconds lease, const RetryPolicy& retry) {
   Counts counts;
   pqxx::work claim(conn, "claim");
-  const auto claimed = claimEffects(
-      claim, {.worker = worker, .limit = batchSize, .lease = lease, .routes = channels.routes()});
+  const auto claimed = claimEffects(claim, {.worker = worker,
+                                            .limit = batchSize,
+                                            .lease = lease,
+                                            .routes = eachUpTo(channels.routes(), batchSize)});
   claim.commit();
   counts.claimed = static_cast<int>(claimed.size());
   std::vector<Completion> done;
@@ -168,9 +173,10 @@ std::string Drainer::defaultWorkerName() {
 // and renews leases; a listener thread waits for NOTIFY.
 struct Drainer::State {
   State(Options o, std::shared_ptr<const Channels> c)
-      : options(std::move(o)), channels(std::move(c)) {
+      : options(std::move(o)), channels(std::move(c)), lanes(channels->lanes) {
     for (auto& route : channels->routes()) {
       dedupKind[static_cast<std::size_t>(route.kind)] = route.idempotent;
+      channels->pauses->declare(route.kind, route.provider);
       (route.idempotent ? aheadRoutes : strictRoutes).push_back(std::move(route));
     }
     const bool both = !strictRoutes.empty() && !aheadRoutes.empty();
@@ -191,6 +197,13 @@ struct Drainer::State {
   std::vector<KindRoute> strictRoutes;
   std::array<bool, 3> dedupKind{};  // by EffectKind
   std::mutex mutex;
+  // Decides, under `mutex`, which queued effect may start and how many of a
+  // kind to claim: limits, per-origin slots, paused credentials.
+  DeliveryLanes lanes;
+  std::array<int, 3> queuedByKind{};  // in toDeliver, by EffectKind
+  // Taken out of toDeliver unstarted because their kind paused: the
+  // completer gives them back.
+  std::vector<std::string> givenBack;
   std::condition_variable wakeClaimer;
   std::condition_variable wakeCompleter;
   std::condition_variable wakeDelivery;
@@ -202,9 +215,8 @@ struct Drainer::State {
   std::unordered_set<std::string> held;
   bool stopping = false;
   Clock::time_point graceDeadline{};  // for deliveries in flight, once stopping
-  // Per kind of route: NOTIFY, or its last claim was full: more may be due.
-  bool notifiedStrict = true;
-  bool notifiedAhead = true;
+  // Per kind: NOTIFY, or its last claim was full: more may be due.
+  std::array<bool, 3> notified{true, true, true};
   bool claimerDone = false;
   bool completerDone = false;
   std::condition_variable completerFinished;
@@ -245,32 +257,113 @@ struct Drainer::State {
     return !deduplicates(e.kind) || deliveringAhead < options.concurrency - reserved;
   }
 
+  static std::size_t index(EffectKind kind) { return static_cast<std::size_t>(kind); }
+
+  // The first queued effect that may start now, or toDeliver.end() and when
+  // to look again (time_point::max(): when something changes).
+  std::deque<ClaimedEffect>::iterator startable(DeliveryLanes::Clock::time_point now,
+                                                DeliveryLanes::Clock::time_point& lookAgain) {
+    lookAgain = DeliveryLanes::Clock::time_point::max();
+    for (auto it = toDeliver.begin(); it != toDeliver.end(); ++it) {
+      if (!mayStart(*it)) continue;
+      const auto at = lanes.startsAt(*it, now);
+      if (at <= now) return it;
+      lookAgain = std::min(lookAgain, at);
+    }
+    return toDeliver.end();
+  }
+
+  // Its kind paused: what waits for a slot goes back to the queue unstarted,
+  // so that no lease is held (and, for SMTP or Postmark, no crash makes it
+  // unknown) while the credentials are refused.
+  void giveBackQueued(EffectKind kind) {
+    for (auto it = toDeliver.begin(); it != toDeliver.end();) {
+      if (it->kind != kind) {
+        ++it;
+        continue;
+      }
+      if (!deduplicates(kind)) --strictQueued;
+      --queuedByKind[index(kind)];
+      givenBack.push_back(std::move(it->id));
+      it = toDeliver.erase(it);
+    }
+    wakeCompleter.notify_one();
+  }
+
+  void afterCredentials(const ClaimedEffect& effect, const DeliveryLanes::Finished& f,
+                        const DeliveryResult& result) {
+    const auto* channel = channels->forKind(effect.kind);
+    const std::string provider(channel ? channel->name() : "none");
+    if (f.paused) {
+      log::error("the provider refused the credentials; pausing these deliveries",
+                 {{"kind", toString(effect.kind)},
+                  {"provider", provider},
+                  {"pause_seconds", static_cast<int>(f.pause.count())},
+                  {"error", result.error}});
+      const auto now = std::chrono::system_clock::now();
+      channels->pauses->pause({.kind = effect.kind,
+                               .provider = provider,
+                               .reason = result.error,
+                               .since = now,
+                               .retryAt = now + f.pause});
+      giveBackQueued(effect.kind);
+    } else if (f.resumed) {
+      log::info("the provider accepts the credentials again; resuming",
+                {{"kind", toString(effect.kind)}, {"provider", provider}});
+      channels->pauses->resume(effect.kind);
+      notified[index(effect.kind)] = true;
+    }
+  }
+
   void deliveryLoop() {
     std::unique_lock lock(mutex);
     for (;;) {
-      wakeDelivery.wait(
-          lock, [this] { return stopping || (!toDeliver.empty() && mayStart(toDeliver.front())); });
-      // Stopping: start nothing new; the completer gives unstarted effects back.
-      if (stopping) return;
-      auto effect = std::move(toDeliver.front());
-      toDeliver.pop_front();
+      auto pick = toDeliver.end();
+      for (;;) {
+        // Stopping: start nothing new; the completer gives unstarted effects back.
+        if (stopping) return;
+        DeliveryLanes::Clock::time_point lookAgain;
+        pick = startable(DeliveryLanes::Clock::now(), lookAgain);
+        if (pick != toDeliver.end()) break;
+        if (lookAgain == DeliveryLanes::Clock::time_point::max()) {
+          wakeDelivery.wait(lock);
+        } else {
+          wakeDelivery.wait_until(lock, lookAgain);
+        }
+      }
+      auto effect = std::move(*pick);
+      toDeliver.erase(pick);
       const bool strict = !deduplicates(effect.kind);
       if (strict) {
         --strictQueued;
       } else {
         ++deliveringAhead;
       }
+      --queuedByKind[index(effect.kind)];
       ++delivering;
+      lanes.start(effect, DeliveryLanes::Clock::now());
+      // A kind of its own limits had room for no more in hand: it has now.
+      if (lanes.limited(effect.kind)) wakeClaimer.notify_one();
       lock.unlock();
       auto result = deliverOne(*channels, effect);
       logOutcome(effect, result);
       lock.lock();
       --delivering;
       if (!strict) --deliveringAhead;
+      const auto finished = lanes.finish(effect, result, DeliveryLanes::Clock::now());
+      // Due again when the pause is over, its attempt not counted.
+      if (result.outcome == DeliveryResult::Outcome::Refused) result.retryAfter = finished.pause;
+      afterCredentials(effect, finished, result);
       delivered.push_back({effect.id, std::move(result), effect.attempts, effect.maxAttempts});
       wakeCompleter.notify_one();
       wakeClaimer.notify_one();
-      wakeDelivery.notify_one();  // a slot kept from the others may be free again
+      // A slot kept from the others may be free again; a kind's or an
+      // origin's too, which only some of the waiting effects can take.
+      if (lanes.limited(effect.kind) || !effect.origin.empty()) {
+        wakeDelivery.notify_all();
+      } else {
+        wakeDelivery.notify_one();
+      }
     }
   }
 
@@ -280,8 +373,7 @@ struct Drainer::State {
           : pqxx::notification_receiver(c, "effectd_outbound_effect"), state(s) {}
       void operator()(const std::string&, int) override {
         std::lock_guard lock(state.mutex);
-        state.notifiedStrict = true;
-        state.notifiedAhead = true;
+        state.notified.fill(true);
         state.wakeClaimer.notify_one();
       }
       State& state;
@@ -320,6 +412,24 @@ struct Drainer::State {
     dropListener();
   }
 
+  // What to claim of each route now: the group's room (free slots for the
+  // strict routes, a batch ahead for the others), each kind within what its
+  // lane lets start soon. Kinds claimed are due no more until NOTIFY or a
+  // full claim.
+  std::vector<RouteClaim> toClaim(const std::vector<KindRoute>& routes, int groupRoom, bool ahead,
+                                  DeliveryLanes::Clock::time_point now) const {
+    std::vector<RouteClaim> out;
+    if (groupRoom <= 0) return out;
+    for (const auto& route : routes) {
+      const auto k = index(route.kind);
+      if (!notified[k]) continue;
+      const int room =
+          std::min(groupRoom, lanes.claimRoom(route.kind, queuedByKind[k], ahead, now));
+      if (room > 0) out.push_back({route, room});
+    }
+    return out;
+  }
+
   // Leases due effects while there is room: on NOTIFY, after a full claim,
   // and every poll interval. One claim per kind of route, in one
   // transaction: the routes that deduplicate fill the room ahead, the others
@@ -332,10 +442,13 @@ struct Drainer::State {
     bool lastFailed = false;
     bool reconcile = false;  // a claim's commit was in doubt: rows may be leased here unheld
     std::unique_lock lock(mutex);
+    const auto strictLimit = [&] { return std::min(strictRoom(), options.batchSize); };
+    const auto aheadLimit = [&] { return std::min(aheadRoom(), options.batchSize); };
     // Whether a pass could claim something: a kind that may be due, with room.
     const auto worthAPass = [&] {
-      return (!strict.empty() && notifiedStrict && strictRoom() > 0) ||
-             (!ahead.empty() && notifiedAhead && aheadRoom() > 0);
+      const auto now = DeliveryLanes::Clock::now();
+      return !toClaim(strict, strictLimit(), false, now).empty() ||
+             !toClaim(ahead, aheadLimit(), true, now).empty();
     };
     for (;;) {
       if (lastFailed) {
@@ -345,18 +458,19 @@ struct Drainer::State {
         // The poll: whatever the flags say, look again.
         if (!wakeClaimer.wait_for(lock, options.pollInterval,
                                   [&] { return stopping || worthAPass(); })) {
-          notifiedStrict = notifiedAhead = true;
+          notified.fill(true);
         }
       }
       if (stopping) break;
-      const int strictLimit =
-          strict.empty() || !notifiedStrict ? 0 : std::min(strictRoom(), options.batchSize);
-      const int aheadLimit =
-          ahead.empty() || !notifiedAhead ? 0 : std::min(aheadRoom(), options.batchSize);
-      if (strictLimit <= 0 && aheadLimit <= 0) continue;
-      // Only a kind claimed now is due no more, until NOTIFY or a full claim.
-      if (strictLimit > 0) notifiedStrict = false;
-      if (aheadLimit > 0) notifiedAhead = false;
+      const auto now = DeliveryLanes::Clock::now();
+      const int strictTotal = strictLimit();
+      const int aheadTotal = aheadLimit();
+      const auto strictClaims = toClaim(strict, strictTotal, false, now);
+      const auto aheadClaims = toClaim(ahead, aheadTotal, true, now);
+      if (strictClaims.empty() && aheadClaims.empty()) continue;
+      for (const auto* claims : {&strictClaims, &aheadClaims}) {
+        for (const auto& c : *claims) notified[index(c.route.kind)] = false;
+      }
       // What is in hand is never claimed again: an effect whose completion's
       // commit answer was lost may be pending in the table already.
       const std::vector<std::string> heldNow(held.begin(), held.end());
@@ -378,16 +492,16 @@ struct Drainer::State {
                         {{"effects", orphans}});
             }
           }
-          const auto claim = [&](const std::vector<KindRoute>& routes, int limit) {
-            if (routes.empty() || limit <= 0) return std::vector<ClaimedEffect>();
+          const auto claim = [&](const std::vector<RouteClaim>& routes, int limit) {
+            if (routes.empty()) return std::vector<ClaimedEffect>();
             return claimEffects(tx, {.worker = options.worker,
                                      .limit = limit,
                                      .lease = options.lease,
                                      .routes = routes,
                                      .exclude = heldNow});
           };
-          claimedStrict = claim(strict, strictLimit);
-          claimedAhead = claim(ahead, aheadLimit);
+          claimedStrict = claim(strictClaims, strictTotal);
+          claimedAhead = claim(aheadClaims, aheadTotal);
           tx.commit();
           reconcile = false;
         } catch (const std::exception& e) {
@@ -399,23 +513,48 @@ struct Drainer::State {
           log::warn("claiming effects failed", {{"error", sql::errorText(e)}});
         }
       }
+      // Where each webhook goes, read outside the lock.
+      for (auto* claimed : {&claimedStrict, &claimedAhead}) {
+        for (auto& e : *claimed) {
+          if (const auto* channel = channels->forKind(e.kind)) e.origin = channel->origin(e);
+        }
+      }
       lock.lock();
-      // A full claim: more may be due. A failed pass tries its kinds again.
-      const auto mayBeMore = [&](int limit, std::size_t claimed) {
-        return limit > 0 && (lastFailed || static_cast<int>(claimed) == limit);
+      // A full claim of a kind: more may be due. A failed pass tries its kinds again.
+      std::array<int, 3> claimedByKind{};
+      for (const auto* claimed : {&claimedStrict, &claimedAhead}) {
+        for (const auto& e : *claimed) ++claimedByKind[index(e.kind)];
+      }
+      for (const auto* claims : {&strictClaims, &aheadClaims}) {
+        for (const auto& c : *claims) {
+          if (lastFailed || claimedByKind[index(c.route.kind)] >= c.limit) {
+            notified[index(c.route.kind)] = true;
+          }
+        }
+      }
+      // Claimed as its kind paused: back at once, unstarted.
+      const auto admitted = [&](ClaimedEffect& e) {
+        held.insert(e.id);
+        if (!lanes.holdsBack(e.kind, DeliveryLanes::Clock::now())) return true;
+        givenBack.push_back(e.id);
+        wakeCompleter.notify_one();
+        return false;
       };
-      if (mayBeMore(strictLimit, claimedStrict.size())) notifiedStrict = true;
-      if (mayBeMore(aheadLimit, claimedAhead.size())) notifiedAhead = true;
-      strictQueued += static_cast<int>(claimedStrict.size());
+      bool queued = false;
       for (auto e = claimedStrict.rbegin(); e != claimedStrict.rend(); ++e) {
-        held.insert(e->id);
+        if (!admitted(*e)) continue;
+        ++strictQueued;
+        ++queuedByKind[index(e->kind)];
         toDeliver.push_front(std::move(*e));
+        queued = true;
       }
       for (auto& e : claimedAhead) {
-        held.insert(e.id);
+        if (!admitted(e)) continue;
+        ++queuedByKind[index(e.kind)];
         toDeliver.push_back(std::move(e));
+        queued = true;
       }
-      if (!claimedStrict.empty() || !claimedAhead.empty()) wakeDelivery.notify_all();
+      if (queued) wakeDelivery.notify_all();
     }
     claimerDone = true;
     wakeCompleter.notify_all();
@@ -461,10 +600,13 @@ struct Drainer::State {
                           : stopping ? std::chrono::milliseconds(50)
                                      : std::chrono::milliseconds(1000);
         wakeCompleter.wait_for(lock, wait, [&] {
-          return (!lastFailed && !delivered.empty()) || (stopping && !stoppingSeen);
+          return (!lastFailed && (!delivered.empty() || !givenBack.empty())) ||
+                 (stopping && !stoppingSeen);
         });
         for (auto& c : delivered) toComplete.push_back(std::move(c));
         delivered.clear();
+        for (auto& id : givenBack) toRelease.push_back(std::move(id));
+        givenBack.clear();
         if (stopping && !stoppingSeen) {
           stoppingSeen = true;
           stopDeadline = graceDeadline;
@@ -472,6 +614,8 @@ struct Drainer::State {
         if (stopping) {
           for (const auto& e : toDeliver) toRelease.push_back(e.id);
           toDeliver.clear();
+          queuedByKind.fill(0);
+          strictQueued = 0;
         }
         running = delivering;
         claimerFinished = claimerDone;

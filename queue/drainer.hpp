@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "base/service.hpp"
+#include "queue/channel_pauses.hpp"
 #include "queue/delivery_abort.hpp"
+#include "queue/delivery_lanes.hpp"
 #include "queue/effect.hpp"
 #include "queue/effect_store.hpp"
 
@@ -30,6 +32,11 @@ struct Channels {
   // Shared with the channels that block on the network; the drainer pulls
   // it when the shutdown grace runs out.
   std::shared_ptr<DeliveryAbort> abort = std::make_shared<DeliveryAbort>();
+  // Each kind's limits and the pause after refused credentials, applied by
+  // the drainer before a delivery slot is taken.
+  DeliveryLanes::Options lanes;
+  // Which kinds are paused now, for /readyz and /metrics.
+  std::shared_ptr<ChannelPauses> pauses = std::make_shared<ChannelPauses>();
   Channel* forKind(EffectKind kind) const;
   std::vector<KindRoute> routes() const;  // each configured kind, its channel and idempotency
 };
@@ -56,6 +63,7 @@ class Drainer final : public Service {
     int retried = 0;
     int dead = 0;
     int unknown = 0;
+    int refused = 0;
   };
 
   Drainer(Options options, std::shared_ptr<const Channels> channels);  // starts the threads
@@ -71,6 +79,7 @@ class Drainer final : public Service {
   void stop() override;
 
   // One synchronous pass for tests and tools: claim, deliver each, complete.
+  // No limits nor pauses: those are the running drainer's.
   static Counts runOnce(pqxx::connection_base& conn, const std::string& worker,
                         const Channels& channels, int batchSize, std::chrono::seconds lease,
                         const RetryPolicy& retry);

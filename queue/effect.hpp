@@ -21,6 +21,10 @@ struct ClaimedEffect {
   // When it was enqueued (ISO 8601, UTC, milliseconds): a fixed time for
   // analytics events whose payload has none, the same on every attempt.
   std::string createdAt;
+  // Where the delivery goes when a kind has many destinations (a webhook's
+  // scheme://host:port): deliveries at once are limited per origin. Empty:
+  // the kind's provider is the only one.
+  std::string origin;
 };
 
 struct DeliveryResult {
@@ -29,6 +33,9 @@ struct DeliveryResult {
     Retry,    // temporary: 408, 409, 425, 429, 5xx, or known not to have been sent
     Dead,     // permanent: other 4xx, a bad payload, a missing template
     Unknown,  // a non-idempotent provider may have it: never resent automatically
+    // The provider refused our credentials (HTTP 401/403, SMTP 530/535):
+    // nothing was delivered and the attempt does not count; the kind pauses.
+    Refused,
   };
   Outcome outcome = Outcome::Sent;
   std::string error;                               // why, for lastError; never a secret
@@ -48,6 +55,9 @@ struct DeliveryResult {
   static DeliveryResult unknown(std::string error) {
     return {Outcome::Unknown, std::move(error), {}, std::nullopt};
   }
+  static DeliveryResult refused(std::string error) {
+    return {Outcome::Refused, std::move(error), {}, std::nullopt};
+  }
 };
 
 // One way of delivering one kind of effect (email by SMTP, analytics to
@@ -61,6 +71,9 @@ class Channel {
   // effect whose outcome is unknown may safely be sent again.
   virtual bool idempotent() const = 0;
   virtual std::string_view name() const = 0;
+  // The effect's origin (ClaimedEffect::origin), for a kind with many
+  // destinations; empty for one provider.
+  virtual std::string origin(const ClaimedEffect&) const { return {}; }
 };
 
 }  // namespace effectd::queue

@@ -52,6 +52,14 @@ AfterAttempt afterAttempt(const DeliveryResult& result, int attempts, int maxAtt
       return {.status = EffectStatus::Dead};
     case DeliveryResult::Outcome::Unknown:
       return {.status = EffectStatus::Unknown};
+    case DeliveryResult::Outcome::Refused:
+      // Never dead however long the refusal lasts: due again when the
+      // drainer's pause of the kind is over (retryAfter), or after the first
+      // backoff step without one.
+      return {.status = EffectStatus::Pending,
+              .delay = result.retryAfter.value_or(policy.after(1)),
+              .jitter = !result.retryAfter,
+              .countsAttempt = false};
     case DeliveryResult::Outcome::Retry:
       if (attempts >= maxAttempts) return {.status = EffectStatus::Dead};
       if (result.retryAfter) return {.status = EffectStatus::Pending, .delay = *result.retryAfter};

@@ -6,6 +6,7 @@
 //
 //   pending --claim--> running (or unknown: last tried through another provider)
 //   running --attempt--> sent | pending (retry) | dead | unknown
+//   running --credentials refused--> pending, the attempt not counted
 //   running --given back unstarted--> pending
 //   running --lease expired--> pending (provider deduplicates) | unknown
 //   dead, unknown, cancelled --operator retry--> pending
@@ -48,6 +49,9 @@ struct AfterAttempt {
   // is the provider's own Retry-After.
   std::chrono::seconds delay{0};
   bool jitter = false;
+  // False when the provider refused our credentials: nothing was delivered,
+  // and the effect keeps its attempts for when they are accepted again.
+  bool countsAttempt = true;
 };
 
 // `attempts` counts this one. A temporary failure on the last attempt is final.

@@ -32,27 +32,41 @@ std::string kindArray(const std::vector<EffectKind>& kinds) {
 
 }  // namespace
 
+std::vector<RouteClaim> eachUpTo(const std::vector<KindRoute>& routes, int limit) {
+  std::vector<RouteClaim> out;
+  out.reserve(routes.size());
+  for (const auto& route : routes) out.push_back({route, limit});
+  return out;
+}
+
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request) {
-  std::vector<EffectKind> kinds;
   std::vector<EffectKind> idempotentKinds;
   nlohmann::json providers = nlohmann::json::object();
-  for (const auto& route : request.routes) {
-    kinds.push_back(route.kind);
+  nlohmann::json limits = nlohmann::json::array();
+  for (const auto& [route, limit] : request.routes) {
+    if (limit <= 0) continue;
+    limits.push_back({{"kind", toString(route.kind)}, {"limit", limit}});
     if (route.idempotent) idempotentKinds.push_back(route.kind);
     if (!route.provider.empty()) providers[std::string(toString(route.kind))] = route.provider;
   }
+  if (limits.empty() || request.limit <= 0) return {};
   const auto rows = sql::execPrepared(
       tx, "effects_claim",
+      // Each kind from its own index, up to its own limit (a throttled kind
+      // takes only what it can start soon), then the earliest of them all.
       // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
       // carry a runAt just past now(); "now" is rounded the same way.
       R"(WITH due AS (
-           SELECT "id", "lastProvider" IS NOT NULL
-                        AND "lastProvider" IS DISTINCT FROM ($6::jsonb ->> "kind") AS elsewhere
-           FROM "OutboundEffect"
-           WHERE "status" = 'pending' AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
-             AND "kind" = ANY($4::text[])
-             AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($9::jsonb))))
-           ORDER BY "runAt" LIMIT $1 FOR UPDATE SKIP LOCKED)
+           SELECT d."id", d."lastProvider" IS NOT NULL
+                          AND d."lastProvider" IS DISTINCT FROM ($6::jsonb ->> d."kind") AS elsewhere
+           FROM jsonb_to_recordset($4::jsonb) AS k("kind" text, "limit" integer),
+           LATERAL (
+             SELECT "id", "kind", "lastProvider", "runAt" FROM "OutboundEffect"
+             WHERE "status" = 'pending' AND "kind" = k."kind"
+               AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
+               AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($9::jsonb))))
+             ORDER BY "runAt" LIMIT k."limit" FOR UPDATE SKIP LOCKED) d
+           ORDER BY d."runAt" LIMIT $1)
          UPDATE "OutboundEffect" e
          SET "status" = CASE WHEN due.elsewhere THEN $7 ELSE $8 END,
              "lockedBy" = CASE WHEN due.elsewhere THEN NULL ELSE $2 END,
@@ -74,7 +88,7 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''),
                    to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
-      request.limit, request.worker, static_cast<double>(request.lease.count()), kindArray(kinds),
+      request.limit, request.worker, static_cast<double>(request.lease.count()), limits.dump(),
       kindArray(idempotentKinds), providers.dump(), std::string(toString(atClaim(true))),
       std::string(toString(atClaim(false))), nlohmann::json(request.exclude).dump());
   std::vector<ClaimedEffect> out;
@@ -99,7 +113,7 @@ namespace {
 // delivered. The others are counted and logged, never silently dropped.
 int settleLateCompletions(pqxx::transaction_base& tx, const std::string& worker,
                           const std::vector<const Completion*>& late,
-                          const std::vector<EffectStatus>& targets) {
+                          const std::vector<AfterAttempt>& targets) {
   nlohmann::json sent = nlohmann::json::array();
   nlohmann::json all = nlohmann::json::array();
   for (const auto* c : late) {
@@ -137,7 +151,7 @@ int settleLateCompletions(pqxx::transaction_base& tx, const std::string& worker,
   auto& counter = metrics::registry().lateCompletions;
   for (std::size_t i = 0; i < late.size(); ++i) {
     const auto& c = *late[i];
-    const auto outcome = std::string(toString(targets[i]));  // what it would have written
+    const auto outcome = std::string(toString(targets[i].status));  // what it would have written
     if (settled.count(c.id)) {
       counter.inc({outcome, "settled"});
       log::info("a late completion settled its effect as sent",
@@ -145,8 +159,9 @@ int settleLateCompletions(pqxx::transaction_base& tx, const std::string& worker,
       continue;
     }
     const auto it = now.find(c.id);
-    if (it != now.end() && it->second.first == toString(targets[i]) &&
-        it->second.second == c.attempts) {
+    const int wouldHave = c.attempts - (targets[i].countsAttempt ? 0 : 1);
+    if (it != now.end() && it->second.first == toString(targets[i].status) &&
+        it->second.second == wouldHave) {
       continue;  // written already: a commit whose answer was lost
     }
     counter.inc({outcome, "dropped"});
@@ -167,18 +182,19 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     const std::vector<Completion>& completions, const RetryPolicy& policy) {
   if (completions.empty()) return 0;
   nlohmann::json rows = nlohmann::json::array();
-  std::vector<EffectStatus> targets;
+  std::vector<AfterAttempt> targets;
   targets.reserve(completions.size());
   for (const auto& c : completions) {
     const auto next = afterAttempt(c.result, c.attempts, c.maxAttempts, policy);
-    targets.push_back(next.status);
+    targets.push_back(next);
     rows.push_back({{"id", c.id},
                     {"attempts", c.attempts},
                     {"status", toString(next.status)},
                     {"error", withoutNul(c.result.error)},
                     {"message", withoutNul(c.result.providerMessageId)},
                     {"delay", next.jitter ? Backoff::jitter(next.delay)
-                                          : static_cast<double>(next.delay.count())}});
+                                          : static_cast<double>(next.delay.count())},
+                    {"uncount", next.countsAttempt ? 0 : 1}});
   }
   const auto batch = rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   const auto r = sql::execPrepared(tx, "effects_complete",
@@ -190,11 +206,16 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
            "runAt" = CASE WHEN v."status" = $4 THEN now() AT TIME ZONE 'UTC'
                        + make_interval(secs => v."delay")
                      ELSE e."runAt" END,
+           -- Refused credentials: not an attempt; an effect never attempted
+           -- after all is at no provider.
+           "attempts" = e."attempts" - v."uncount",
+           "lastProvider" = CASE WHEN e."attempts" - v."uncount" = 0 THEN NULL
+                            ELSE e."lastProvider" END,
            "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($2::jsonb)
               AS v("id" text, "attempts" integer, "status" text, "error" text, "message" text,
-                   "delay" float8)
+                   "delay" float8, "uncount" integer)
          -- The attempt too: a completion written again after its commit's
          -- answer was lost must not land on a later attempt's claim.
          WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1
@@ -209,7 +230,7 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
   std::set<std::string> written;
   for (const auto& row : r) written.insert(row[0].as<std::string>());
   std::vector<const Completion*> late;
-  std::vector<EffectStatus> lateTargets;
+  std::vector<AfterAttempt> lateTargets;
   for (std::size_t i = 0; i < completions.size(); ++i) {
     if (written.count(completions[i].id)) continue;
     late.push_back(&completions[i]);

@@ -40,19 +40,29 @@ struct KindRoute {
   bool idempotent = false;  // the provider deduplicates on the key
 };
 
+// A kind to claim, and at most how many of it.
+struct RouteClaim {
+  KindRoute route;
+  int limit = 32;
+};
+
 struct ClaimRequest {
   std::string worker;  // lockedBy
-  int limit = 32;
+  int limit = 32;      // of all kinds together, the earliest due first
   std::chrono::seconds lease{60};
-  std::vector<KindRoute> routes;  // kinds without one stay pending for another daemon
+  std::vector<RouteClaim> routes;  // kinds without one stay pending for another daemon
   // Effects still in this worker's hand (a completion not yet confirmed
   // among them): never claimed again until their outcome is written.
   std::vector<std::string> exclude;
 };
 
-// Marks up to `limit` due pending effects of the routed kinds running,
-// leased to `worker`, and records with each its provider and whether that
-// deduplicates (the rescuer of an expired lease reads that).
+// Claims of every route at once, up to `limit` of each.
+std::vector<RouteClaim> eachUpTo(const std::vector<KindRoute>& routes, int limit);
+
+// Marks up to `limit` due pending effects of the routed kinds (each kind up
+// to its own limit) running, leased to `worker`, and records with each its
+// provider and whether that deduplicates (the rescuer of an expired lease
+// reads that).
 std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimRequest& request);
 
 // Writes outcomes, each as afterAttempt decides; an effect whose lease was

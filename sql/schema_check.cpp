@@ -104,7 +104,7 @@ const std::vector<ExpectedTable>& expectedSchema() {
         {"payloadPrunedAt", kTime},
         {"createdAt", kTime},
         {"updatedAt", kTime}},
-       {"OutboundEffect_pkey", "OutboundEffect_key_key", "OutboundEffect_runAt_pending_idx",
+       {"OutboundEffect_pkey", "OutboundEffect_key_key", "OutboundEffect_kind_runAt_pending_idx",
         "OutboundEffect_lockedUntil_running_idx", "OutboundEffect_status_updatedAt_idx",
         "OutboundEffect_sourceEventId_idx", "OutboundEffect_retention_idx"},
        {"OutboundEffect_notify_pending_insert", "OutboundEffect_notify_pending_update",

@@ -28,6 +28,12 @@ DeliveryResult classifyHttp(const HttpResponse& r, bool idempotent, std::string_
     return DeliveryResult::unknown(message +
                                    " (after the request was sent; it may have been delivered)");
   }
+  // Our API key or token refused: nothing was delivered, and every other
+  // effect would be refused too. The drainer pauses the kind instead of
+  // burning the backlog's attempts into dead.
+  if (r.status == 401 || r.status == 403) {
+    return DeliveryResult::refused(message);
+  }
   const bool temporary =
       r.status == 408 || r.status == 409 || r.status == 425 || r.status == 429 || r.status >= 500;
   if (!temporary) return DeliveryResult::dead(message);

@@ -94,6 +94,9 @@ class WebhookChannel : public Channel {
   DeliveryResult deliver(const ClaimedEffect& effect) override;
   bool idempotent() const override { return true; }
   std::string_view name() const override { return "webhook"; }
+  // https://host:port of the payload's url: a slow receiver holds at most
+  // WEBHOOK_MAX_CONCURRENCY_PER_ORIGIN delivery slots.
+  std::string origin(const ClaimedEffect& effect) const override;
 
   // `v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>`
   static std::string sign(const std::string& secret, const std::string& id, std::int64_t timestamp,

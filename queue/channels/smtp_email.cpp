@@ -322,6 +322,11 @@ DeliveryResult SmtpEmailChannel::deliver(const ClaimedEffect& effect) {
     return DeliveryResult::sent(messageId);
   } catch (const SmtpFailure& f) {
     const auto message = "smtp: " + f.message;
+    // 530: authentication required; 535: credentials invalid (RFC 4954).
+    // Nothing was sent, and nothing else will be until they are fixed.
+    if (!f.sent && (f.code == 530 || f.code == 535)) {
+      return DeliveryResult::refused(message + " (credentials refused)");
+    }
     if (f.code >= 500) return DeliveryResult::dead(message);
     if (f.code >= 400) return DeliveryResult::retry(message);
     if (f.sent) return DeliveryResult::unknown(message + "; the server may have accepted it");

@@ -62,6 +62,14 @@ std::string WebhookChannel::sign(const std::string& secret, const std::string& i
   return "v1," + base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
+std::string WebhookChannel::origin(const ClaimedEffect& effect) const {
+  const auto p = nlohmann::json::parse(effect.payload, nullptr, false);
+  if (!p.is_object() || !p.contains("url") || !p["url"].is_string()) return {};
+  const auto url = Url::parse(p["url"].get<std::string>());
+  if (!url) return {};
+  return (url->tls ? "https://" : "http://") + url->authority().toString();
+}
+
 DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
   const auto p = nlohmann::json::parse(effect.payload, nullptr, false);
   if (!p.is_object() || !p.contains("url") || !p["url"].is_string() || !p.contains("body")) {
@@ -112,7 +120,13 @@ DeliveryResult WebhookChannel::deliver(const ClaimedEffect& effect) {
     return DeliveryResult::dead("webhook " + url->host + ": " + response.error +
                                 "; WEBHOOK_ALLOW_PRIVATE_ADDRESSES can allow it");
   }
-  return classifyHttp(response, idempotent(), name());
+  auto result = classifyHttp(response, idempotent(), name());
+  // A receiver's 401 or 403 is about our signature or its own rules, for its
+  // endpoint only: final for this effect, no reason to pause the others.
+  if (result.outcome == DeliveryResult::Outcome::Refused) {
+    result = DeliveryResult::dead(std::move(result.error));
+  }
+  return result;
 }
 
 }  // namespace effectd::queue

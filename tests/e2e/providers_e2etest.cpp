@@ -105,7 +105,6 @@ TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
   EXPECT_EQ(r400.outcome, Outcome::Dead);
   EXPECT_NE(r400.error.find("HTTP 400"), std::string::npos);
   EXPECT_NE(r400.error.find("invalid to"), std::string::npos);
-  EXPECT_EQ(resend.deliver(email("b")).outcome, Outcome::Dead);   // 401
   EXPECT_EQ(resend.deliver(email("c")).outcome, Outcome::Retry);  // 409
   const auto r429 = resend.deliver(email("d"));
   EXPECT_EQ(r429.outcome, Outcome::Retry);
@@ -115,6 +114,14 @@ TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
   // Hung and dropped: Resend deduplicates, so a retry is safe.
   EXPECT_EQ(resend.deliver(email("f")).outcome, Outcome::Retry);
   EXPECT_EQ(resend.deliver(email("g")).outcome, Outcome::Retry);
+
+  // Our key refused: nothing was sent, and the drainer pauses the kind.
+  standIn.plan(json::array(
+      {{{"status", 401}, {"body", {{"message", "API key is invalid"}}}}, {{"status", 403}}}));
+  const auto r401 = resend.deliver(email("b"));
+  EXPECT_EQ(r401.outcome, Outcome::Refused);
+  EXPECT_NE(r401.error.find("API key is invalid"), std::string::npos) << r401.error;
+  EXPECT_EQ(resend.deliver(email("b2")).outcome, Outcome::Refused);
 
   // Postmark cannot deduplicate: the same silences leave the outcome unknown.
   standIn.plan(json::array({{{"hang", 3}}, {{"drop", true}}}));
@@ -284,6 +291,16 @@ TEST(ProvidersE2eTest, WebhooksAreSignedAndOnlyGoToAllowedHosts) {
     EXPECT_EQ(refusedHeader.outcome, Outcome::Dead) << headers.dump();
   }
   EXPECT_EQ(standIn.requests().size(), 1u);
+
+  // A receiver's 401 is its own endpoint's answer, not our credentials:
+  // final for this effect, and nothing pauses the others.
+  standIn.plan(json::array({{{"status", 401}}}));
+  const auto unauthorized = webhook.deliver(effect);
+  EXPECT_EQ(unauthorized.outcome, Outcome::Dead) << unauthorized.error;
+  EXPECT_NE(unauthorized.error.find("HTTP 401"), std::string::npos) << unauthorized.error;
+  // Its origin, for the per-receiver limit.
+  EXPECT_EQ(webhook.origin(effect),
+            "http://127.0.0.1:" + std::to_string(Url::parse(standIn.url())->port));
 }
 
 // Host and port allowed, but the address is loopback and not allowed: the
@@ -377,7 +394,7 @@ TEST(SmtpE2eTest, StartTlsAuthAndADeterministicMessageId) {
       smtp("smtp://mailer:nope@localhost:" + std::to_string(server.port()), certs.dir + "/ca.pem"),
       "billing@x.example");
   const auto refused = wrongPassword.deliver(email("email:smtp:2"));
-  EXPECT_EQ(refused.outcome, Outcome::Dead) << refused.error;
+  EXPECT_EQ(refused.outcome, Outcome::Refused) << refused.error;
   EXPECT_NE(refused.error.find("535"), std::string::npos) << "ERR=" << refused.error;
   EXPECT_EQ(refused.error.find("nope"), std::string::npos) << "a password reached an error";
   // Without the test CA, the server's certificate is refused before AUTH.

@@ -29,9 +29,10 @@ TEST(BatchPlansPgTest, DrainerBatchesTouchOutboundEffectByPrimaryKey) {
   tx.exec(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload")
              SELECT 'bulk:' || g, 'email', '{}' FROM generate_series(1, 20000) g)");
   tx.exec(R"(ANALYZE "OutboundEffect")");
-  const auto claimed = queue::claimEffects(
-      tx,
-      {.worker = "w", .limit = 10, .lease = seconds(60), .routes = {{queue::EffectKind::Email}}});
+  const auto claimed = queue::claimEffects(tx, {.worker = "w",
+                                                .limit = 10,
+                                                .lease = seconds(60),
+                                                .routes = {{.route = {queue::EffectKind::Email}}}});
   ASSERT_EQ(claimed.size(), 10u);
   std::vector<std::string> ids;
   std::vector<queue::Completion> completions;

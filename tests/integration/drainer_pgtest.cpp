@@ -81,8 +81,8 @@ class DrainerPgTest : public ::testing::Test {
                         .idempotent = std::find(idempotentKinds.begin(), idempotentKinds.end(),
                                                 kind) != idempotentKinds.end()});
     }
-    auto claimed =
-        claimEffects(tx, {.worker = worker, .limit = 10, .lease = lease, .routes = routes});
+    auto claimed = claimEffects(
+        tx, {.worker = worker, .limit = 10, .lease = lease, .routes = eachUpTo(routes, 10)});
     tx.commit();
     return claimed;
   }
@@ -276,7 +276,7 @@ TEST_F(DrainerPgTest, ACompletionWrittenAgainNeverLandsOnALaterAttempt) {
     const auto inHand = claimEffects(tx, {.worker = "w",
                                           .limit = 10,
                                           .lease = seconds(60),
-                                          .routes = {{.kind = EffectKind::Email}},
+                                          .routes = {{.route = {.kind = EffectKind::Email}}},
                                           .exclude = {first[0].id}});
     EXPECT_TRUE(inHand.empty());
     tx.commit();
@@ -343,7 +343,7 @@ TEST_F(DrainerPgTest, AnEffectTriedThroughOneProviderIsNeverSentThroughAnother) 
     auto claimed = claimEffects(tx, {.worker = worker,
                                      .limit = 10,
                                      .lease = seconds(60),
-                                     .routes = {{EffectKind::Email, provider, true}}});
+                                     .routes = {{.route = {EffectKind::Email, provider, true}}}});
     tx.commit();
     return claimed;
   };

@@ -26,13 +26,13 @@ TEST(SchemaCheckPgTest, NamesADroppedColumnIndexAndTrigger) {
   TestDatabase db;
   pqxx::nontransaction(db.conn()).exec(
       R"(ALTER TABLE "Subscription" DROP COLUMN "cancelAtPeriodEnd";
-               DROP INDEX "OutboundEffect_runAt_pending_idx";
+               DROP INDEX "OutboundEffect_kind_runAt_pending_idx";
                ALTER TABLE "OutboundEffect" DISABLE TRIGGER "OutboundEffect_notify_pending_insert";
                ALTER TABLE "StripeWebhookEvent" ALTER COLUMN "attempts" TYPE BIGINT)");
   const auto problems = checkSchema(db.conn());
   EXPECT_EQ(problems.size(), 4u);
   EXPECT_TRUE(contains(problems, R"(missing column "Subscription"."cancelAtPeriodEnd")"));
-  EXPECT_TRUE(contains(problems, R"(missing index "OutboundEffect_runAt_pending_idx")"));
+  EXPECT_TRUE(contains(problems, R"(missing index "OutboundEffect_kind_runAt_pending_idx")"));
   EXPECT_TRUE(contains(problems, R"("OutboundEffect_notify_pending_insert")"));
   EXPECT_TRUE(contains(problems, R"("StripeWebhookEvent"."attempts" is bigint)"));
 }

@@ -39,7 +39,6 @@ std::vector<nlohmann::json> jsonLines(const std::string& path) {
 nlohmann::json failingAnswers() {
   return nlohmann::json::array({
       {{"status", 400}, {"body", {{"message", "invalid to"}}}},
-      {{"status", 401}, {"body", {{"message", "bad key"}}}},
       {{"status", 409}, {"body", {{"message", "concurrent idempotent request"}}}},
       {{"status", 429}, {"headers", {{"Retry-After", "7"}}}},
       {{"status", 500}},
