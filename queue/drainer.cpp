@@ -201,6 +201,11 @@ struct Drainer::State {
   // kind to claim: limits, per-origin slots, paused credentials.
   DeliveryLanes lanes;
   std::array<int, 3> queuedByKind{};  // in toDeliver, by EffectKind
+  // Queued or delivering, by origin (webhook receivers): an origin with
+  // twice its WEBHOOK_MAX_CONCURRENCY_PER_ORIGIN in hand is claimed no more,
+  // so that a slow receiver's backlog never fills the hand the others need.
+  // Erased at zero: never more entries than effects in hand.
+  std::unordered_map<std::string, int> inHandByOrigin;
   // Taken out of toDeliver unstarted because their kind paused: the
   // completer gives them back.
   std::vector<std::string> givenBack;
@@ -215,8 +220,10 @@ struct Drainer::State {
   std::unordered_set<std::string> held;
   bool stopping = false;
   Clock::time_point graceDeadline{};  // for deliveries in flight, once stopping
-  // Per kind: NOTIFY, or its last claim was full: more may be due.
+  // Per kind: NOTIFY, or its last claim was full: more may be due. And
+  // whatever these say, each kind is looked at every poll interval.
   std::array<bool, 3> notified{true, true, true};
+  std::array<std::chrono::steady_clock::time_point, 3> lookedAt{};
   bool claimerDone = false;
   bool completerDone = false;
   std::condition_variable completerFinished;
@@ -259,6 +266,40 @@ struct Drainer::State {
 
   static std::size_t index(EffectKind kind) { return static_cast<std::size_t>(kind); }
 
+  void originLeavesHand(const std::string& origin) {
+    if (origin.empty()) return;
+    const auto it = inHandByOrigin.find(origin);
+    if (it != inHandByOrigin.end() && --it->second <= 0) inHandByOrigin.erase(it);
+  }
+
+  // The authorities (as a URL spells them) of the origins claimed no more:
+  // "host:port", and "host" alone when the port is the scheme's own.
+  std::vector<std::string> fullOrigins() const {
+    std::vector<std::string> out;
+    const int cap = 2 * channels->lanes.maxPerOrigin;
+    if (cap <= 0) return out;
+    for (const auto& [origin, n] : inHandByOrigin) {
+      if (n < cap) continue;
+      const auto scheme = origin.find("://");
+      if (scheme == std::string::npos) continue;
+      const auto authority = origin.substr(scheme + 3);
+      out.push_back(authority);
+      const std::string_view defaultPort = origin.starts_with("https") ? ":443" : ":80";
+      if (authority.ends_with(defaultPort)) {
+        out.push_back(authority.substr(0, authority.size() - defaultPort.size()));
+      }
+    }
+    return out;
+  }
+
+  // A kind not looked at for a poll interval may have effects due (a retry's
+  // runAt passed, a pause ended): whatever NOTIFY said, look again.
+  void pollDueKinds(std::chrono::steady_clock::time_point now) {
+    for (std::size_t k = 0; k < notified.size(); ++k) {
+      if (now - lookedAt[k] >= options.pollInterval) notified[k] = true;
+    }
+  }
+
   // The first queued effect that may start now, or toDeliver.end() and when
   // to look again (time_point::max(): when something changes).
   std::deque<ClaimedEffect>::iterator startable(DeliveryLanes::Clock::time_point now,
@@ -284,6 +325,7 @@ struct Drainer::State {
       }
       if (!deduplicates(kind)) --strictQueued;
       --queuedByKind[index(kind)];
+      originLeavesHand(it->origin);
       givenBack.push_back(std::move(it->id));
       it = toDeliver.erase(it);
     }
@@ -312,6 +354,7 @@ struct Drainer::State {
                 {{"kind", toString(effect.kind)}, {"provider", provider}});
       channels->pauses->resume(effect.kind);
       notified[index(effect.kind)] = true;
+      wakeClaimer.notify_one();
     }
   }
 
@@ -350,6 +393,7 @@ struct Drainer::State {
       lock.lock();
       --delivering;
       if (!strict) --deliveringAhead;
+      originLeavesHand(effect.origin);
       const auto finished = lanes.finish(effect, result, DeliveryLanes::Clock::now());
       // Due again when the pause is over, its attempt not counted.
       if (result.outcome == DeliveryResult::Outcome::Refused) result.retryAfter = finished.pause;
@@ -359,7 +403,7 @@ struct Drainer::State {
       wakeClaimer.notify_one();
       // A slot kept from the others may be free again; a kind's or an
       // origin's too, which only some of the waiting effects can take.
-      if (lanes.limited(effect.kind) || !effect.origin.empty()) {
+      if (lanes.limited(effect.kind) || !effect.origin.empty() || finished.resumed) {
         wakeDelivery.notify_all();
       } else {
         wakeDelivery.notify_one();
@@ -447,6 +491,7 @@ struct Drainer::State {
     // Whether a pass could claim something: a kind that may be due, with room.
     const auto worthAPass = [&] {
       const auto now = DeliveryLanes::Clock::now();
+      pollDueKinds(now);
       return !toClaim(strict, strictLimit(), false, now).empty() ||
              !toClaim(ahead, aheadLimit(), true, now).empty();
     };
@@ -463,14 +508,19 @@ struct Drainer::State {
       }
       if (stopping) break;
       const auto now = DeliveryLanes::Clock::now();
+      pollDueKinds(now);
       const int strictTotal = strictLimit();
       const int aheadTotal = aheadLimit();
       const auto strictClaims = toClaim(strict, strictTotal, false, now);
       const auto aheadClaims = toClaim(ahead, aheadTotal, true, now);
       if (strictClaims.empty() && aheadClaims.empty()) continue;
       for (const auto* claims : {&strictClaims, &aheadClaims}) {
-        for (const auto& c : *claims) notified[index(c.route.kind)] = false;
+        for (const auto& c : *claims) {
+          notified[index(c.route.kind)] = false;
+          lookedAt[index(c.route.kind)] = now;
+        }
       }
+      const auto skipOrigins = fullOrigins();
       // What is in hand is never claimed again: an effect whose completion's
       // commit answer was lost may be pending in the table already.
       const std::vector<std::string> heldNow(held.begin(), held.end());
@@ -498,7 +548,8 @@ struct Drainer::State {
                                      .limit = limit,
                                      .lease = options.lease,
                                      .routes = routes,
-                                     .exclude = heldNow});
+                                     .exclude = heldNow,
+                                     .skipAuthorities = skipOrigins});
           };
           claimedStrict = claim(strictClaims, strictTotal);
           claimedAhead = claim(aheadClaims, aheadTotal);
@@ -532,10 +583,18 @@ struct Drainer::State {
           }
         }
       }
-      // Claimed as its kind paused: back at once, unstarted.
+      // Claimed as its kind paused, or beyond its origin's share (one pass
+      // may claim a batch of one receiver): back at once, unstarted.
+      const int originCap = 2 * channels->lanes.maxPerOrigin;
       const auto admitted = [&](ClaimedEffect& e) {
         held.insert(e.id);
-        if (!lanes.holdsBack(e.kind, DeliveryLanes::Clock::now())) return true;
+        const auto inHand = inHandByOrigin.find(e.origin);
+        const bool originFull =
+            originCap > 0 && inHand != inHandByOrigin.end() && inHand->second >= originCap;
+        if (!originFull && !lanes.holdsBack(e.kind, DeliveryLanes::Clock::now())) {
+          if (!e.origin.empty()) ++inHandByOrigin[e.origin];
+          return true;
+        }
         givenBack.push_back(e.id);
         wakeCompleter.notify_one();
         return false;
@@ -612,7 +671,10 @@ struct Drainer::State {
           stopDeadline = graceDeadline;
         }
         if (stopping) {
-          for (const auto& e : toDeliver) toRelease.push_back(e.id);
+          for (const auto& e : toDeliver) {
+            toRelease.push_back(e.id);
+            originLeavesHand(e.origin);
+          }
           toDeliver.clear();
           queuedByKind.fill(0);
           strictQueued = 0;

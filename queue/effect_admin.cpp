@@ -169,7 +169,8 @@ std::vector<EffectStat> queueCounts(pqxx::connection_base& conn) {
 QueueHealth queueHealth(pqxx::connection_base& conn) {
   pqxx::read_transaction tx(conn);
   // Each count reads an index: sent rows by (status, updatedAt), due ones by
-  // the partial index of pending rows on runAt.
+  // the partial index of pending rows on (kind, runAt), every pending row's
+  // entry (few, unless a backlog waits).
   const auto row = tx.exec1(
       R"(SELECT (SELECT count(*) FROM "OutboundEffect"
                   WHERE "status" = 'sent'

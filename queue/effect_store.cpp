@@ -65,6 +65,9 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
              WHERE "status" = 'pending' AND "kind" = k."kind"
                AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
                AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($9::jsonb))))
+               AND ($10 = '[]' OR k."kind" <> 'webhook' OR NOT (
+                     lower(substring("payload" ->> 'url' FROM '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)'))
+                     = ANY(ARRAY(SELECT jsonb_array_elements_text($10::jsonb)))))
              ORDER BY "runAt" LIMIT k."limit" FOR UPDATE SKIP LOCKED) d
            ORDER BY d."runAt" LIMIT $1)
          UPDATE "OutboundEffect" e
@@ -90,7 +93,8 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
                    to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
       request.limit, request.worker, static_cast<double>(request.lease.count()), limits.dump(),
       kindArray(idempotentKinds), providers.dump(), std::string(toString(atClaim(true))),
-      std::string(toString(atClaim(false))), nlohmann::json(request.exclude).dump());
+      std::string(toString(atClaim(false))), nlohmann::json(request.exclude).dump(),
+      nlohmann::json(request.skipAuthorities).dump());
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {

@@ -54,6 +54,9 @@ struct ClaimRequest {
   // Effects still in this worker's hand (a completion not yet confirmed
   // among them): never claimed again until their outcome is written.
   std::vector<std::string> exclude;
+  // Webhook receivers with their share in hand already: webhooks whose url's
+  // authority (lowercase, "host:port" or "host") is among these are left.
+  std::vector<std::string> skipAuthorities;
 };
 
 // Claims of every route at once, up to `limit` of each.

@@ -55,6 +55,15 @@ DeliveryResult ResendChannel::deliver(const ClaimedEffect& effect) {
                      .body = body.dump(),
                      .replayable = idempotent()});
   auto result = classifyHttp(response, idempotent(), name());
+  // Resend answers 403 for this message alone too ("validation_error": a
+  // domain not verified, a test key sending to someone else): final for
+  // it, not a reason to pause the others (they would be, forever, by it).
+  if (result.outcome == DeliveryResult::Outcome::Refused) {
+    const auto answer = json::parse(response.body, nullptr, false);
+    if (answer.is_object() && answer.value("name", "") == "validation_error") {
+      result = DeliveryResult::dead(std::move(result.error));
+    }
+  }
   if (result.outcome == DeliveryResult::Outcome::Sent) {
     const auto answer = json::parse(response.body, nullptr, false);
     if (answer.is_object()) result.providerMessageId = answer.value("id", "");

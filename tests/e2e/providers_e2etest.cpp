@@ -122,6 +122,14 @@ TEST(ProvidersE2eTest, EveryAnswerEndsInThePrescribedOutcome) {
   EXPECT_EQ(r401.outcome, Outcome::Refused);
   EXPECT_NE(r401.error.find("API key is invalid"), std::string::npos) << r401.error;
   EXPECT_EQ(resend.deliver(email("b2")).outcome, Outcome::Refused);
+  // But a 403 about this message alone is final for it, and pauses nothing.
+  standIn.plan(json::array(
+      {{{"status", 403},
+        {"body",
+         {{"name", "validation_error"}, {"message", "The example.com domain is not verified"}}}}}));
+  const auto unverified = resend.deliver(email("b3"));
+  EXPECT_EQ(unverified.outcome, Outcome::Dead) << unverified.error;
+  EXPECT_NE(unverified.error.find("not verified"), std::string::npos) << unverified.error;
 
   // Postmark cannot deduplicate: the same silences leave the outcome unknown.
   standIn.plan(json::array({{{"hang", 3}}, {{"drop", true}}}));
