@@ -1,13 +1,16 @@
 #include "daemon/serve.hpp"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "base/log.hpp"
+#include "base/periodic_thread.hpp"
 #include "daemon/admin_routes.hpp"
 #include "daemon/admin_server.hpp"
 #include "daemon/admin_worker.hpp"
@@ -35,28 +38,30 @@ constexpr int kWrongSchema = 78;
 
 // The database's migrations must be exactly this binary's: an older build
 // against a newer schema (or the reverse) writes rows the schema no longer
-// means (an older build deleted effects whose keys must stay used). A
-// database that cannot be reached now is not a reason to refuse: the daemon
-// serves 503s until it can, as after any outage.
-bool migrationsMatch(const config::Config& config) {
+// means (an older build deleted effects whose keys must stay used).
+enum class SchemaMatch { Matches, Differs, Unknown };
+
+SchemaMatch compareMigrations(const config::Config& config) {
   sql::Connection connection({.url = config.databaseUrl, .callTimeout = config.databaseTimeout});
   auto* conn = connection.get();
   if (!conn) {
-    log::warn("cannot compare the database's migrations with this binary's: unreachable",
-              {{"error", connection.lastError()}});
-    return true;
+    log::warn(
+        "cannot compare the database's migrations with this binary's: unreachable; "
+        "comparing once it answers",
+        {{"error", connection.lastError()}});
+    return SchemaMatch::Unknown;
   }
   try {
     const auto deadline = connection.deadline();
     const auto drift = sql::migrationDrift(*conn, sql::embeddedMigrations());
-    if (drift.none()) return true;
+    if (drift.none()) return SchemaMatch::Matches;
     log::error("the database's migrations are not this binary's; not serving",
                {{"problem", drift.describe()}});
-    return false;
+    return SchemaMatch::Differs;
   } catch (const std::exception& e) {
-    log::warn("cannot compare the database's migrations with this binary's",
+    log::warn("cannot compare the database's migrations with this binary's; comparing again",
               {{"error", sql::errorText(e)}});
-    return true;
+    return SchemaMatch::Unknown;
   }
 }
 
@@ -64,7 +69,15 @@ bool migrationsMatch(const config::Config& config) {
 
 int serve(const config::Config& config) {
   namespace asio = boost::asio;
-  if (!migrationsMatch(config)) return kWrongSchema;
+  // A database that cannot be reached now is not a reason to refuse: the
+  // daemon serves (503s) as after any outage, and compares as soon as the
+  // database answers; a difference then stops it as it would have at start.
+  const auto atStart = compareMigrations(config);
+  if (atStart == SchemaMatch::Differs) return kWrongSchema;
+  std::atomic<bool> wrongSchema = false;
+  std::atomic<bool> compared = atStart == SchemaMatch::Matches;
+  std::unique_ptr<PeriodicThread> schemaWatch;
+
   sql::DatabaseHealth health;
   const std::chrono::milliseconds databaseTimeout = config.databaseTimeout;
   HealthMonitor monitor({.databaseUrl = config.databaseUrl, .timeout = databaseTimeout}, health);
@@ -171,6 +184,24 @@ int serve(const config::Config& config) {
     if (admin) admin->shutdown(config.shutdownTimeout);
   });
 
+  // After the signal handler is in place: it is how a difference stops serving.
+  if (!compared) {
+    schemaWatch = std::make_unique<PeriodicThread>(
+        std::chrono::seconds(2),
+        [&] {
+          if (compared) return false;
+          const auto match = compareMigrations(config);
+          if (match == SchemaMatch::Unknown) return false;
+          compared = true;
+          if (match == SchemaMatch::Differs) {
+            wrongSchema = true;
+            std::raise(SIGTERM);  // the one way out: the signal handler's shutdown
+          }
+          return false;
+        },
+        PeriodicThread::FirstPass::AfterInterval);
+  }
+
   if (admin) {
     log::info("admin listening",
               {{"address", config.adminListen.toString()},
@@ -195,8 +226,9 @@ int serve(const config::Config& config) {
   writer.stop();
   for (auto* service : background) service->stop();
   monitor.stop();
+  if (schemaWatch) schemaWatch->stop();
   log::info("stopped");
-  return 0;
+  return wrongSchema ? kWrongSchema : 0;
 }
 
 }  // namespace effectd::daemon

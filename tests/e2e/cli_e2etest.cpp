@@ -11,6 +11,7 @@
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/standin.hpp"
 
 namespace effectd::testing {
 namespace {
@@ -134,6 +135,26 @@ TEST(CliE2eTest, MigrateReportsAnUnreachableDatabase) {
       effectd({"migrate"}, {{"DATABASE_URL", "postgresql://postgres@127.0.0.1:1/x"}});
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_NE(result.output.find("effectd migrate:"), std::string::npos) << result.output;
+}
+
+// A database out of reach at start cannot be compared: serve serves (503s)
+// and compares once it answers; a difference then stops it, with 78 again.
+TEST(CliE2eTest, ServeComparesTheMigrationsOnceTheDatabaseAnswers) {
+  TestDatabase db;
+  BlackHoleProxy proxy(portOf(db.url()));
+  proxy.blackHole(true);
+  Daemon daemon({{"DATABASE_URL", throughPort(db.url(), proxy.port())},
+                 {"EFFECTD_DB_TIMEOUT", "1"},
+                 {"EFFECTD_SHUTDOWN_TIMEOUT", "3"}});
+  EXPECT_NE(daemon.log().find("comparing once it answers"), std::string::npos) << daemon.log();
+  EXPECT_EQ(daemon.get("/readyz").status, 503);
+  db.scalar(R"(INSERT INTO "_effectd_migrations" ("version", "name", "checksum")
+               VALUES ('9999', '9999_from_a_newer_build', 'x'))");
+  proxy.blackHole(false);
+  ASSERT_TRUE(eventually([&] { return !daemon.process().running(); }, std::chrono::seconds(30)))
+      << daemon.log();
+  EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(1)), 78) << daemon.log();
+  EXPECT_NE(daemon.log().find("9999_from_a_newer_build"), std::string::npos) << daemon.log();
 }
 
 }  // namespace
