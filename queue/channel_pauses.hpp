@@ -17,7 +17,6 @@ namespace effectd::queue {
 struct ChannelPause {
   EffectKind kind = EffectKind::Email;
   std::string provider;
-  std::string reason;  // the provider's refusal as logged; not for public answers
   std::chrono::system_clock::time_point since;
   std::chrono::system_clock::time_point retryAt;  // the next probe
 };

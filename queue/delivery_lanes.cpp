@@ -106,7 +106,8 @@ DeliveryLanes::Finished DeliveryLanes::transition(Lane& l, CredentialEvent event
       } else {
         // Refused too, by a delivery that started before the pause: the
         // pause that is running says it already.
-        out.pause = std::chrono::duration_cast<std::chrono::seconds>(l.pausedUntil - now);
+        out.pause = std::max(std::chrono::seconds(0),
+                             std::chrono::duration_cast<std::chrono::seconds>(l.pausedUntil - now));
       }
       break;
     case CredentialEvent::ProbeStarted:
@@ -124,9 +125,6 @@ DeliveryLanes::Finished DeliveryLanes::transition(Lane& l, CredentialEvent event
         out.resumed = true;
       }
       break;
-  }
-  if (l.state == CredentialState::Paused) {
-    out.pause = std::max(out.pause, std::chrono::seconds(0));
   }
   return out;
 }

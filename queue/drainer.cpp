@@ -343,11 +343,8 @@ struct Drainer::State {
                   {"pause_seconds", static_cast<int>(f.pause.count())},
                   {"error", result.error}});
       const auto now = std::chrono::system_clock::now();
-      channels->pauses->pause({.kind = effect.kind,
-                               .provider = provider,
-                               .reason = result.error,
-                               .since = now,
-                               .retryAt = now + f.pause});
+      channels->pauses->pause(
+          {.kind = effect.kind, .provider = provider, .since = now, .retryAt = now + f.pause});
       giveBackQueued(effect.kind);
     } else if (f.resumed) {
       log::info("the provider accepts the credentials again; resuming",
