@@ -4,6 +4,7 @@
 
 #include "handlers/event_processor.hpp"
 #include "queue/http_client.hpp"
+#include "sql/pooler.hpp"
 
 #include <charconv>
 #include <cstdlib>
@@ -300,7 +301,26 @@ LoadResult load(const Environment& env, Purpose purpose) {
   if (c.databaseUrl.empty() && purpose != Purpose::Client) {
     in.problem("DATABASE_URL is required (a libpq URL such as postgresql://user@host/db)");
   }
-  if (c.databaseListenUrl.empty()) c.databaseListenUrl = c.databaseUrl;
+  const auto pooler = sql::decidePooler(c.databaseUrl, c.databasePooler);
+  c.databaseUrl = pooler.url;
+  c.transactionPooler = pooler.transactionPooler;
+  c.poolerReason = pooler.reason;
+  if (c.transactionPooler) {
+    result.notes.push_back("statements keep nothing on the server between transactions: " +
+                           pooler.reason);
+    if (c.databaseListenUrl.empty()) {
+      result.notes.push_back(
+          "DATABASE_LISTEN_URL is not set and DATABASE_URL goes through a transaction pooler, "
+          "where LISTEN does not work: effects are found by polling every "
+          "EFFECTD_POLL_INTERVAL_MS, and `effects tail` and the admin page's live view need "
+          "DATABASE_LISTEN_URL");
+    }
+  } else if (c.databaseListenUrl.empty()) {
+    c.databaseListenUrl = c.databaseUrl;
+  }
+  if (!c.databaseListenUrl.empty()) {
+    c.databaseListenUrl = sql::decidePooler(c.databaseListenUrl, "none").url;
+  }
   for (const auto& secret : c.stripeWebhookSecrets) {
     if (secret.rfind("whsec_", 0) != 0) {
       in.problem("STRIPE_WEBHOOK_SECRET: every secret must start with whsec_ (one does not)");

@@ -27,7 +27,14 @@ struct ListenAddress {
 struct Config {
   // Database.
   std::string databaseUrl;        // DATABASE_URL (secret: may hold a password)
-  std::string databaseListenUrl;  // DATABASE_LISTEN_URL, defaults to databaseUrl
+  // DATABASE_LISTEN_URL: defaults to databaseUrl, or to none (poll only)
+  // when databaseUrl goes through a transaction pooler.
+  std::string databaseListenUrl;
+  std::string databasePooler = "auto";  // DATABASE_POOLER: auto, transaction or none
+  // Derived from the two above (sql/pooler.hpp): whether statements must hold
+  // nothing on the server between transactions, and why.
+  bool transactionPooler = false;
+  std::string poolerReason;
   int databasePoolSize = 2;       // EFFECTD_DB_POOL_SIZE: connections used for intake
 
   // Stripe.
@@ -116,6 +123,10 @@ Environment processEnvironment();
 struct LoadResult {
   Config config;
   std::vector<std::string> problems;  // every problem found, secrets never quoted
+  // What the operator should know although nothing is wrong (a pooler
+  // recognised, LISTEN given up for polling): logged by serve, shown by
+  // `config check`.
+  std::vector<std::string> notes;
   bool ok() const { return problems.empty(); }
 };
 

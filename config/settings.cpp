@@ -28,9 +28,19 @@ const std::array kSettings{
       .group = "Database",
       .kind = K::SecretUrl,
       .field = &Config::databaseListenUrl,
-      .defaultNote = "`DATABASE_URL`",
-      .help = "Direct connection for LISTEN, when DATABASE_URL goes through a transaction pooler "
-              "such as PgBouncer."},
+      .defaultNote = "`DATABASE_URL`; none behind a transaction pooler",
+      .help = "Direct connection (not through a pooler) for LISTEN, which wakes the drainer at "
+              "once and feeds `effects tail` and the admin page's live view. Behind a "
+              "transaction pooler without it, effects are found by polling."},
+    S{.name = "DATABASE_POOLER",
+      .group = "Database",
+      .kind = K::Choice,
+      .field = &Config::databasePooler,
+      .choices = "auto|transaction|none",
+      .help = "transaction when DATABASE_URL goes through a transaction pooler (PgBouncer's "
+              "transaction mode, RDS Proxy): statements then keep nothing on the server "
+              "between transactions. auto recognises Prisma's pgbouncer=true, Supabase's port "
+              "6543 and Neon's -pooler hosts. A session pooler is none."},
     S{.name = "EFFECTD_DB_POOL_SIZE",
       .group = "Database",
       .kind = K::Integer,

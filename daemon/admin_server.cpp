@@ -414,6 +414,13 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   // Returns the status answered.
   asio::awaitable<unsigned> streamTransitions(std::shared_ptr<Session> session, unsigned version) {
     auto& stream = session->stream;
+    if (!feed.available()) {
+      const auto refused = AdminRoutes::unavailable(
+          "the live view needs DATABASE_LISTEN_URL, a direct connection: DATABASE_URL goes "
+          "through a transaction pooler, where LISTEN does not work");
+      co_await write(stream, refused, version, false, false);
+      co_return 503;
+    }
     if (streams.fetch_add(1) >= options.maxStreams) {
       --streams;
       const auto refused = AdminRoutes::unavailable("too many live pages open");

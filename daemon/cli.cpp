@@ -16,6 +16,7 @@
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 #include "sql/migrator.hpp"
+#include "sql/prepared_statement.hpp"
 #include "sql/schema_check.hpp"
 
 namespace effectd::daemon {
@@ -36,6 +37,11 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
   log::configure(
       loaded.config.logFormat == config::LogFormat::Json ? log::Format::Json : log::Format::Text,
       loaded.config.logLevel);
+  sql::useStatementMode(loaded.config.transactionPooler ? sql::StatementMode::Unnamed
+                                                        : sql::StatementMode::Named);
+  if (purpose == config::Purpose::Serve) {
+    for (const auto& note : loaded.notes) log::info(note);
+  }
   return loaded.config;
 }
 
@@ -45,9 +51,12 @@ int configCheck(bool asJson) {
   if (asJson) {
     nlohmann::json out{{"ok", loaded.ok()}, {"problems", loaded.problems}};
     for (const auto& s : settings) out["settings"][s.name] = s.value;
+    out["notes"] = loaded.notes;
     std::cout << out.dump(2) << "\n";
   } else {
     for (const auto& s : settings) std::cout << s.name << "=" << s.value << "\n";
+    if (!loaded.notes.empty()) std::cout << "\n";
+    for (const auto& note : loaded.notes) std::cout << "note: " << note << "\n";
     if (loaded.ok()) {
       std::cout << "configuration ok\n";
     } else {

@@ -155,8 +155,12 @@ int effectsTail(const config::Config& config, const TailOptions& options) {
   std::cerr.tie(nullptr);          // an error message must not wait on a paused stdout
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  const auto& url =
-      config.databaseListenUrl.empty() ? config.databaseUrl : config.databaseListenUrl;
+  const auto& url = config.databaseListenUrl;
+  if (url.empty()) {
+    std::cerr << "effectd: effects tail needs DATABASE_LISTEN_URL, a direct connection: "
+                 "DATABASE_URL goes through a transaction pooler, where LISTEN does not work\n";
+    return 2;
+  }
   std::string lastAt;  // the newest change printed: where to pick up after a reconnect
   bool connectedOnce = false;
   // A change seen both live and in a history query (at LISTEN time, or when

@@ -113,8 +113,7 @@ int serve(const config::Config& config) {
   // Before the services that post into it, so that it outlives them.
   asio::io_context ioc(config.ioThreads);
   AdminWorker adminWorker({.databaseUrl = config.databaseUrl, .databaseTimeout = databaseTimeout});
-  TransitionFeed feed({.listenUrl = config.databaseListenUrl.empty() ? config.databaseUrl
-                                                                     : config.databaseListenUrl});
+  TransitionFeed feed({.listenUrl = config.databaseListenUrl});
   const AdminRoutes adminRoutes({.token = config.adminToken,
                                  .loopback = config.adminListen.isLoopback(),
                                  .replay = config::eventRetryPolicy(config)});

@@ -31,7 +31,7 @@ std::shared_ptr<TransitionFeed::Subscriber> TransitionFeed::subscribe(std::funct
   subscriber->wake_ = std::move(wake);
   std::lock_guard lock(mutex_);
   subscribers_.push_back(subscriber);
-  if (!started_ && !stopping_) {
+  if (!started_ && !stopping_ && available()) {
     started_ = true;
     thread_ = std::thread([this] { run(); });
   }

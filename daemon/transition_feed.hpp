@@ -25,7 +25,7 @@ namespace effectd::daemon {
 class TransitionFeed final : public Service {
  public:
   struct Options {
-    std::string listenUrl;
+    std::string listenUrl;  // empty: no live view (DATABASE_URL through a pooler)
     std::size_t maxQueued = 1000;  // per subscriber
   };
 
@@ -57,6 +57,7 @@ class TransitionFeed final : public Service {
   // True once the LISTEN is in place: a page reads its history only then,
   // so that no transition falls between the history and the stream.
   bool listening() const { return listening_; }
+  bool available() const { return !options_.listenUrl.empty(); }
 
   void beginStop(Clock::time_point deadline) override;
   void stop() override;

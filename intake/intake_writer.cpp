@@ -11,6 +11,7 @@
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
+#include "sql/prepared_statement.hpp"
 
 namespace effectd::intake {
 
@@ -95,9 +96,9 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     params.push_back(stored.data() == signedBody.data() ? std::string() : signedBody);
   }
   const auto name = "intake_insert_" + std::to_string(indices.size());
-  tx.conn().prepare(name, insertSql(indices.size()));
   std::unordered_set<std::string> inserted;
-  for (const auto& row : tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params))) {
+  for (const auto& row : sql::execPrepared(tx, name, insertSql(indices.size()),
+                                           pqxx::prepare::make_dynamic_params(params))) {
     inserted.insert(row[0].as<std::string>());
   }
   return inserted;

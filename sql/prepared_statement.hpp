@@ -1,7 +1,15 @@
-// Runs a statement as a named prepared statement of the transaction's
+// How every statement of effectd reaches the server.
+//
+// Directly connected, a statement runs as a named prepared statement of its
 // connection: parsed and planned once per connection rather than on every
 // call. Registering the same name with the same text again is a no-op in
 // libpqxx, so callers keep the SQL next to the call.
+//
+// Behind a transaction pooler (sql/pooler.hpp) a named statement prepared on
+// one server connection does not exist on the next, and may already exist
+// there under the same name from another client. There every statement goes
+// unnamed instead (PQexecParams: parse, bind and execute in one round trip),
+// which keeps nothing on the server between transactions.
 #pragma once
 
 #include <pqxx/pqxx>
@@ -9,9 +17,19 @@
 
 namespace effectd::sql {
 
+enum class StatementMode { Named, Unnamed };
+
+// Process-wide, like the pooler in front of DATABASE_URL: set once at start,
+// before any connection is used. Named unless told otherwise.
+void useStatementMode(StatementMode mode);
+StatementMode statementMode();
+
 template <typename... Args>
-pqxx::result execPrepared(pqxx::transaction_base& tx, const char* name, const char* sql,
-                          Args&&... args) {
+pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& name,
+                          const std::string& sql, Args&&... args) {
+  if (statementMode() == StatementMode::Unnamed) {
+    return tx.exec_params(sql, std::forward<Args>(args)...);
+  }
   tx.conn().prepare(name, sql);
   return tx.exec_prepared(name, std::forward<Args>(args)...);
 }

@@ -6,9 +6,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache
-  libboost1.81-dev libpqxx-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
+  libboost1.81-dev libpqxx-dev libpq-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libkainjow-mustache-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 postgresql-contrib
+  postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer
   python3 python3-aiosmtpd openssl curl
   chromium systemd mmdebstrap
   clang-14 libfuzzer-14-dev

@@ -1,0 +1,99 @@
+#include "sql/pooler.hpp"
+
+#include <postgresql/libpq-fe.h>
+
+#include <memory>
+
+namespace effectd::sql {
+namespace {
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Takes `name=value` out of a URI's query; returns the value ("" when absent).
+std::string takeQueryParameter(std::string& url, std::string_view name) {
+  const auto query = url.find('?');
+  if (query == std::string::npos) return {};
+  std::string kept;
+  std::string value;
+  std::string_view rest(url);
+  rest.remove_prefix(query + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      value = eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
+      continue;
+    }
+    if (!kept.empty()) kept += '&';
+    kept += pair;
+  }
+  url.resize(query);
+  if (!kept.empty()) url += "?" + kept;
+  return value;
+}
+
+// Whether any host:port of the (possibly multi-host) URL matches.
+template <typename Match>
+bool anyHost(const std::string& url, Match match) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+      PQconninfoParse(url.c_str(), &error), PQconninfoFree);
+  PQfreemem(error);  // a malformed URL is libpq's to report when it connects
+  if (!options) return false;
+  std::string hosts;
+  std::string ports;
+  for (auto* o = options.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    if (std::string_view(o->keyword) == "host") hosts = o->val;
+    if (std::string_view(o->keyword) == "port") ports = o->val;
+  }
+  std::string_view h(hosts);
+  std::string_view p(ports);
+  while (!h.empty()) {
+    const auto comma = h.find(',');
+    const auto host = h.substr(0, comma);
+    const auto pcomma = p.find(',');
+    const auto port = p.substr(0, pcomma);
+    if (match(host, port.empty() ? std::string_view("5432") : port)) return true;
+    h = comma == std::string_view::npos ? std::string_view() : h.substr(comma + 1);
+    // One port for all hosts, or one each.
+    if (pcomma != std::string_view::npos) p = p.substr(pcomma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+PoolerDecision decidePooler(std::string_view url, std::string_view setting) {
+  PoolerDecision d{.url = std::string(url)};
+  const auto prismaFlag = takeQueryParameter(d.url, "pgbouncer");
+  if (setting == "transaction") {
+    d.transactionPooler = true;
+    d.reason = "DATABASE_POOLER=transaction";
+  } else if (setting == "none") {
+    d.reason = "DATABASE_POOLER=none";
+  } else if (prismaFlag == "true") {
+    d.transactionPooler = true;
+    d.reason = "DATABASE_URL has pgbouncer=true (Prisma's flag for a transaction pooler)";
+  } else if (anyHost(d.url, [](std::string_view host, std::string_view port) {
+               return endsWith(host, ".pooler.supabase.com") && port == "6543";
+             })) {
+    d.transactionPooler = true;
+    d.reason = "DATABASE_URL is Supabase's transaction pooler (port 6543)";
+  } else if (anyHost(d.url, [](std::string_view host, std::string_view) {
+               return host.find("-pooler.") != std::string_view::npos &&
+                      endsWith(host, ".neon.tech");
+             })) {
+    d.transactionPooler = true;
+    d.reason = "DATABASE_URL is a Neon -pooler host";
+  } else {
+    d.reason = "DATABASE_POOLER=auto found no pooler in DATABASE_URL";
+  }
+  return d;
+}
+
+}  // namespace effectd::sql
