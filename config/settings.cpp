@@ -147,7 +147,8 @@ const std::array kSettings{
       .max = 600,
       .help = "Seconds any one database call may take before its connection is cut: a database "
               "that stops answering without a reset costs 503s within seconds, not TCP's "
-              "minutes."},
+              "minutes. Also each connection attempt's limit (libpq's connect_timeout, at least "
+              "2) where DATABASE_URL sets none."},
     S{.name = "EFFECTD_IO_THREADS",
       .group = "HTTP",
       .kind = K::Integer,

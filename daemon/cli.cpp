@@ -1,6 +1,8 @@
 #include "daemon/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -11,6 +13,7 @@
 #include "daemon/dev_trigger.hpp"
 #include "daemon/effects_cli.hpp"
 #include "daemon/events_cli.hpp"
+#include "daemon/open_files.hpp"
 #include "daemon/serve.hpp"
 #include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
@@ -39,6 +42,14 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
       loaded.config.logLevel);
   sql::useStatementMode(loaded.config.transactionPooler ? sql::StatementMode::Unnamed
                                                         : sql::StatementMode::Named);
+  // libpq waits for a connection's handshake (TCP, TLS, authentication) as
+  // long as TCP lets it: into a black hole, minutes, and a thread that cannot
+  // reconnect cannot answer. Unless the URL or the environment says
+  // otherwise, an attempt gets as long as any other database call (libpq's
+  // least is 2 s); libpq reads PGCONNECT_TIMEOUT for URLs that lack it.
+  if (const auto limit = loaded.config.databaseTimeout.count(); limit > 0) {
+    ::setenv("PGCONNECT_TIMEOUT", std::to_string(std::max<long>(2, limit)).c_str(), 0);
+  }
   if (purpose == config::Purpose::Serve) {
     for (const auto& note : loaded.notes) log::info(note);
   }
@@ -48,6 +59,9 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
 int configCheck(bool asJson) {
   auto loaded = config::load(config::processEnvironment(), config::Purpose::Serve);
   const auto settings = config::describe(loaded.config);
+  if (const auto files = fitOpenFiles(loaded.config, RaiseLimit::No); !files.note.empty()) {
+    loaded.notes.push_back(files.note);
+  }
   if (asJson) {
     nlohmann::json out{{"ok", loaded.ok()}, {"problems", loaded.problems}};
     for (const auto& s : settings) out["settings"][s.name] = s.value;

@@ -18,6 +18,7 @@
 #include "daemon/health.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/lifecycle.hpp"
+#include "daemon/open_files.hpp"
 #include "daemon/public_routes.hpp"
 #include "daemon/transition_feed.hpp"
 #include "intake/event_retrier.hpp"
@@ -69,6 +70,12 @@ SchemaMatch compareMigrations(const config::Config& config) {
 
 int serve(const config::Config& config) {
   namespace asio = boost::asio;
+  const auto files = fitOpenFiles(config, RaiseLimit::Yes);
+  if (files.maxConnections < config.maxConnections) {
+    log::warn(files.note, {{"open_files", files.soft}, {"reserved", files.reserved}});
+  } else if (!files.note.empty()) {
+    log::info(files.note);
+  }
   // A database that cannot be reached now is not a reason to refuse: the
   // daemon serves (503s) as after any outage, and compares as soon as the
   // database answers; a difference then stops it as it would have at start.
@@ -130,7 +137,7 @@ int serve(const config::Config& config) {
                                      HttpServer::Options{.listen = config.listen,
                                                          .maxBodyBytes = config.maxBodyBytes,
                                                          .maxHeaderBytes = config.maxHeaderBytes,
-                                                         .maxConnections = config.maxConnections,
+                                                         .maxConnections = files.maxConnections,
                                                          .readTimeout = config.readTimeout,
                                                          .idleTimeout = config.idleTimeout},
                                      routes, writer);

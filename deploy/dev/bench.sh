@@ -5,11 +5,13 @@
 #   1. intake: signed customer.subscription.updated events over 1,000
 #      organizations at 1, 16 and 64 keep-alive connections; every 200 is
 #      then checked to be a committed, processed row;
+#   1b. the same at 16 connections with unnamed statements (DATABASE_POOLER=
+#      transaction), directly and through a real PgBouncer in transaction mode;
 #   2. the reference: pgbench -M prepared running effectd's whole per-event
 #      transaction (bench/per_event_transaction.sql) at 1, 16 and 64 clients;
 #   3. draining BENCH_EFFECTS (50,000) webhook effects to a local keep-alive
 #      sink that counts distinct webhook-ids, and as many through the `log`
-#      channel (no I/O: the queue's own figure);
+#      channel (no I/O: the queue's own figure), directly and through PgBouncer;
 #   4. end to end at a steady BENCH_E2E_RATE (500) events/s: invoice.paid
 #      posted -> its analytics effect arrives at a PostHog stand-in (the sink);
 #   5. effectd's peak RSS and CPU seconds per 1,000 events.
@@ -27,6 +29,7 @@ effects=${BENCH_EFFECTS:-50000}
 e2e_rate=${BENCH_E2E_RATE:-500}
 bytes=${BENCH_BYTES:-3500}
 cluster=$build/pg-bench
+bouncer=$build/pgbouncer-bench
 work=$build/bench-results
 mkdir -p "$work" "$root/bench/results"
 
@@ -35,6 +38,7 @@ cmake --build "$build" --target effectd_intake_load effectd_http_sink >/dev/null
 sink=
 cleanup() {
   [[ -n $sink ]] && kill "$sink" 2>/dev/null
+  "$here/pgbouncer.sh" stop "$bouncer"
   "$here/pg.sh" destroy "$cluster"
 }
 trap cleanup EXIT
@@ -82,12 +86,18 @@ resources() {
 port=$(free_port)
 admin_port=$(free_port)
 admin_token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-env EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
-  EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
-  EFFECTD_ADMIN_LISTEN="127.0.0.1:$admin_port" EFFECTD_ADMIN_TOKEN="$admin_token" \
-  "$build/effectd" serve >"$work/effectd-intake.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+# serve_intake LOG [VAR=VALUE...]: an intake daemon on $port; sets $pid.
+serve_intake() {
+  local log=$1
+  shift
+  env EMAIL_PROVIDER=file ANALYTICS_PROVIDER=log EMAIL_FILE_DIR="$work/mail" DATABASE_URL="$url" STRIPE_WEBHOOK_SECRET="$secret" \
+    EFFECTD_LISTEN="127.0.0.1:$port" EFFECTD_LOG_LEVEL=warn \
+    EFFECTD_ADMIN_LISTEN="127.0.0.1:$admin_port" EFFECTD_ADMIN_TOKEN="$admin_token" \
+    "$@" "$build/effectd" serve >"$work/$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+}
+serve_intake effectd-intake.log
 # intake LABEL CONNECTIONS: one run of the load generator, then the check
 # that every 200 is a committed row whose handler ran.
 intake() {
@@ -120,6 +130,20 @@ intake c16-page-closed 16
 read -r intake_rss intake_cpu < <(resources "$pid")
 kill -TERM "$pid"; wait "$pid"
 
+# --- 1b. The same 16 connections behind a transaction pooler ------------------
+# Unnamed statements on the direct connection (what DATABASE_POOLER=transaction
+# alone costs), then through a real PgBouncer in transaction mode with a pool
+# of 8 (the hop as well), both next to the direct run above.
+serve_intake effectd-unnamed.log DATABASE_POOLER=transaction DATABASE_LISTEN_URL="$url"
+intake c16-unnamed 16
+kill -TERM "$pid"; wait "$pid"
+bouncer_port=$("$here/pgbouncer.sh" start "$bouncer" "$(cat "$cluster/port")" 8)
+pooled_url="postgresql://postgres@127.0.0.1:$bouncer_port/effectd"
+serve_intake effectd-pooler.log DATABASE_URL="$pooled_url" DATABASE_POOLER=transaction \
+  DATABASE_LISTEN_URL="$url"
+intake c16-pooler 16
+kill -TERM "$pid"; wait "$pid"
+
 settle
 # --- 2. The reference: pgbench, effectd's per-event transaction ---------------
 for c in 1 16 64; do
@@ -139,6 +163,7 @@ sink_port=$(cat "$work/sink.port")
 # drain LABEL KIND: the time from starting a daemon to every effect sent.
 drain() {
   local label=$1 kind=$2
+  shift 2
   # The table refuses deletes (migration 0006) unless the session says so.
   psql "$url" -qc "SET effectd.allow_effect_delete = 'on'" \
     -c "DELETE FROM \"OutboundEffect\" WHERE \"key\" LIKE 'bench:%'"
@@ -158,7 +183,7 @@ drain() {
     EFFECTD_LISTEN="127.0.0.1:$(free_port)" EFFECTD_LOG_LEVEL=warn \
     EFFECTD_DRAIN_CONCURRENCY=64 EFFECTD_DRAIN_BATCH=256 \
     WEBHOOK_ALLOW_HTTP_HOSTS="127.0.0.1:$sink_port" WEBHOOK_ALLOW_PRIVATE_ADDRESSES=127.0.0.1 \
-    "$build/effectd" serve >"$work/drain-$label.log" 2>&1 &
+    "$@" "$build/effectd" serve >"$work/drain-$label.log" 2>&1 &
   local pid=$!
   until (( $(psql "$url" -tAc "SELECT count(*) FROM \"OutboundEffect\" WHERE status = 'sent' AND \"key\" LIKE 'bench:%'") >= effects )); do
     sleep 0.2
@@ -172,6 +197,8 @@ drain() {
   kill -TERM "$pid"; wait "$pid"
 }
 drain log analytics
+drain log-pooler analytics DATABASE_URL="$pooled_url" DATABASE_POOLER=transaction \
+  DATABASE_LISTEN_URL="$url"
 drain webhook webhook
 sleep 0.3  # the sink writes its counts every 100 ms
 read -r sink_requests sink_distinct <"$work/sink.counts"
@@ -222,6 +249,16 @@ for c in (1, 16, 64):
     rows.append((f"intake, {c} connection(s)", f"{run['events_per_second']:.0f} events/s",
                  f"{run['events_per_second'] / ref:.2f} x pgbench ({ref:.0f} tx/s)",
                  f"p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms"))
+direct16 = json.load(open(f"{work}/intake-c16.json"))
+for label, what in (("unnamed", "unnamed statements, direct"),
+                    ("pooler", "through PgBouncer (transaction mode, pool 8)")):
+    run = json.load(open(f"{work}/intake-c16-{label}.json"))
+    result[f"intake.c16_{label}.per_s"] = run["events_per_second"]
+    result[f"intake.c16_{label}.p99_ms"] = run["p99_ms"]
+    result[f"intake.c16_{label}.ratio_to_direct"] = run["events_per_second"] / direct16["events_per_second"]
+    rows.append((f"intake, 16 connections, {what}", f"{run['events_per_second']:.0f} events/s",
+                 f"{run['events_per_second'] / direct16['events_per_second']:.2f} x named statements, direct",
+                 f"p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms"))
 page_open = json.load(open(f"{work}/intake-c16-page-open.json"))["events_per_second"]
 page_closed = (json.load(open(f"{work}/intake-c16.json"))["events_per_second"] +
                json.load(open(f"{work}/intake-c16-page-closed.json"))["events_per_second"]) / 2
@@ -249,6 +286,11 @@ result["drain.log.per_s"] = drain["log"]["per_s"]
 result["drain.webhook.per_s"] = drain["webhook"]["per_s"]
 rows.append((f"drain, log channel, {effects} effects", f"{drain['log']['per_s']:.0f} effects/s",
              "the queue without I/O", "64 in flight, claims of 256"))
+pooled_drain = float(open(f"{work}/drain-log-pooler.rate").read())
+result["drain.log_pooler.per_s"] = pooled_drain
+result["drain.log_pooler.ratio_to_direct"] = pooled_drain / drain["log"]["per_s"]
+rows.append(("drain, log channel, through PgBouncer", f"{pooled_drain:.0f} effects/s",
+             f"{pooled_drain / drain['log']['per_s']:.2f} x direct", "unnamed statements, pool 8"))
 rows.append((f"drain, webhooks to a local sink", f"{drain['webhook']['per_s']:.0f} effects/s",
              f"{drain['webhook']['per_s'] / drain['log']['per_s']:.2f} x the log channel",
              f"{requests} requests, {distinct} distinct webhook-ids"))

@@ -23,6 +23,7 @@
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
 #include "tests/support/eventually.hpp"
+#include "tests/support/pgbouncer.hpp"
 #include "tests/support/standin.hpp"
 
 namespace effectd::soak {
@@ -428,6 +429,89 @@ TEST_F(Soak, ThreeInstancesThroughAPostgresOutage) {
   finish(observe("3 instances, pg down", url, traffic, load, providers), settled, daemons[0]->log(),
          [&](CaseOutcome& o) {
            for (auto& d : daemons) afterDatabaseOutage(o, traffic, restored, *d);
+         });
+}
+
+// PgBouncer in transaction mode between effectd and PostgreSQL (LISTEN
+// direct), restarted and later paused for a while under intake and drain
+// load: what a pooler's upgrade or a provider's maintenance does.
+TEST_F(Soak, PgBouncerRestartedAndPaused) {
+  testing::TestDatabase db;
+  const int orgs = organizationsFor(scale().load);
+  Providers providers;
+  auto load = prepare(db.conn(), "pb", orgs);
+  testing::PgBouncer bouncer(db.url(), 4);
+  auto env = daemonEnv(bouncer.through(db.url()), providers);
+  env["DATABASE_POOLER"] = "transaction";
+  env["DATABASE_LISTEN_URL"] = db.url();
+  Daemon daemon(env);
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = scale().rate});
+  sleepFor(scale().load / 4);
+  bouncer.stop();
+  sleepFor(2s);
+  bouncer.start();
+  const auto restarted = Clock::now();
+  sleepFor(scale().load / 4);
+  bouncer.admin("PAUSE");  // returns once every server connection is idle
+  sleepFor(3s);
+  bouncer.admin("RESUME");
+  const bool settled = settle(traffic, db.url());
+  finish(observe("pgbouncer restart, pause", db.url(), traffic, load, providers), settled,
+         daemon.log(), [&](CaseOutcome& o) {
+           o.recoverySeconds = firstAcceptedAfter(traffic, restarted);
+           o.details["pauseSeconds"] = 3;
+           o.peakRssMiB = peakRssMiB(daemon.process().pid());
+           expectServing(daemon, o);
+         });
+}
+
+// A primary with a synchronous streaming replica, so that every commit
+// answered to effectd is on both. Under load the primary is stopped hard, the
+// replica promoted a second later, and effectd, given both hosts with
+// target_session_attrs=read-write, carries on against the new primary.
+TEST_F(Soak, PrimaryFailsOverToItsSynchronousReplica) {
+  testing::TestCluster primary;
+  const auto replica =
+      std::make_unique<testing::TestCluster>(testing::TestCluster::ReplicaOf{primary, "replica1"});
+  {
+    pqxx::connection conn(primary.url());
+    pqxx::nontransaction(conn).exec("ALTER SYSTEM SET synchronous_standby_names = 'replica1'");
+    pqxx::nontransaction(conn).exec("SELECT pg_reload_conf()");
+    if (!eventually(
+            [&] {
+              return !pqxx::nontransaction(conn)
+                          .exec("SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'")
+                          .empty();
+            },
+            10s)) {
+      FAIL() << "the replica did not become synchronous";
+    }
+  }
+  migrated(primary.url());
+  // Both hosts; libpq takes the one that accepts writes.
+  const auto url =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(testing::portOf(primary.url())) +
+      ",127.0.0.1:" + std::to_string(testing::portOf(replica->url())) +
+      "/effectd?target_session_attrs=read-write";
+  const int orgs = organizationsFor(scale().load);
+  Providers providers;
+  auto load = prepare(url, "fo", orgs);
+  Daemon daemon(daemonEnv(url, providers));
+  StripeTraffic traffic(std::move(load.events), [&] { return std::vector{daemon.port()}; },
+                        {.eventsPerSecond = scale().rate});
+  sleepFor(scale().load / 3);
+  primary.crash();
+  const auto crashed = Clock::now();
+  sleepFor(1s);  // what a failover manager takes to decide, at the least
+  replica->promote();
+  const bool settled = settle(traffic, url);
+  finish(observe("failover to replica", url, traffic, load, providers), settled, daemon.log(),
+         [&](CaseOutcome& o) {
+           o.recoverySeconds = firstAcceptedAfter(traffic, crashed);
+           o.details["promotedAfterSeconds"] = 1;
+           o.peakRssMiB = peakRssMiB(daemon.process().pid());
+           expectServing(daemon, o);
          });
 }
 

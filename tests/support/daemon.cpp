@@ -20,7 +20,8 @@ std::int64_t unixNow() {
       .count();
 }
 
-Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
+Daemon::Daemon(EnvOverrides env, std::vector<std::string> wrapper)
+    : dir_(tempDirectory("effectd-daemon-")) {
   EnvOverrides full{{"EFFECTD_LISTEN", "127.0.0.1:0"},
                     {"EFFECTD_ADMIN_LISTEN", "127.0.0.1:0"},
                     {"EFFECTD_LOG_FORMAT", "json"},
@@ -31,8 +32,9 @@ Daemon::Daemon(EnvOverrides env) : dir_(tempDirectory("effectd-daemon-")) {
                     {"EMAIL_FILE_DIR", dir_ + "/mail"},
                     {"EFFECTD_POLL_INTERVAL_MS", "200"}};
   for (auto& [k, v] : env) full[k] = v;
-  child_ = std::make_unique<ChildProcess>(std::vector<std::string>{effectdBinary(), "serve"}, full,
-                                          dir_ + "/effectd.log");
+  wrapper.push_back(effectdBinary());
+  wrapper.emplace_back("serve");
+  child_ = std::make_unique<ChildProcess>(wrapper, full, dir_ + "/effectd.log");
   // The daemon logs the port it bound; port 0 avoids racing other tests.
   static const std::regex listening(R"("msg":"listening".*"port":(\d+))");
   static const std::regex adminListening(R"("msg":"admin listening".*"admin_port":(\d+))");

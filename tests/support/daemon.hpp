@@ -18,7 +18,8 @@ class Daemon {
  public:
   // Starts `effectd serve` on a port the kernel picks and waits until it
   // listens. `env` adds to or overrides the defaults (DATABASE_URL must be set).
-  explicit Daemon(EnvOverrides env);
+  // `wrapper` runs it (prlimit --nofile=1024:1024 --, say).
+  explicit Daemon(EnvOverrides env, std::vector<std::string> wrapper = {});
   ~Daemon();
 
   std::uint16_t port() const { return port_; }

@@ -75,7 +75,8 @@ std::string TestDatabase::scalar(const std::string& sql) {
   return r[0][0].as<std::string>();
 }
 
-TestCluster::TestCluster() : dir_(tempDirectory("effectd-cluster-")) {
+TestCluster::TestCluster(std::vector<std::string> options)
+    : dir_(tempDirectory("effectd-cluster-")), options_(std::move(options)) {
   start();
 }
 
@@ -84,12 +85,34 @@ TestCluster::~TestCluster() {
 }
 
 void TestCluster::start() {
-  auto result =
-      runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "start", dir_, "--fsync", "off"});
+  std::vector<std::string> argv{EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "start", dir_, "--fsync",
+                                "off"};
+  argv.insert(argv.end(), options_.begin(), options_.end());
+  auto result = runCommand(argv);
   if (result.exitCode != 0) throw std::runtime_error("pg.sh start failed: " + result.output);
-  auto url = result.output;
+  takeUrl(result.output);
+}
+
+void TestCluster::takeUrl(const std::string& output) {
+  auto url = output;
   while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();
   url_ = url.substr(url.rfind('\n') == std::string::npos ? 0 : url.rfind('\n') + 1);
+}
+
+TestCluster::TestCluster(const ReplicaOf& replica) : dir_(tempDirectory("effectd-replica-")) {
+  const auto result = runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "replica", dir_,
+                                  replica.primary.dir_, replica.name, "--fsync", "off"});
+  if (result.exitCode != 0) throw std::runtime_error("pg.sh replica failed: " + result.output);
+  takeUrl(result.output);
+}
+
+void TestCluster::crash() {
+  runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "crash", dir_});
+}
+
+void TestCluster::promote() {
+  const auto result = runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "promote", dir_});
+  if (result.exitCode != 0) throw std::runtime_error("pg.sh promote failed: " + result.output);
 }
 
 void TestCluster::stop() {

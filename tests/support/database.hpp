@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pqxx {
 class connection_base;
@@ -43,16 +44,29 @@ class TestDatabase {
 // A private cluster under a temporary directory, started with deploy/dev/pg.sh.
 class TestCluster {
  public:
-  TestCluster();
+  // pg.sh's options beyond --fsync off (--tls DIR, --set name=value...),
+  // given again at every start.
+  explicit TestCluster(std::vector<std::string> options = {});
+  // A streaming replica of `primary` (running), known to it as `name`.
+  struct ReplicaOf {
+    const TestCluster& primary;
+    std::string name;
+  };
+  explicit TestCluster(const ReplicaOf& replica);
   ~TestCluster();  // destroys it
   TestCluster(const TestCluster&) = delete;
   TestCluster& operator=(const TestCluster&) = delete;
   void start();
   void stop();
+  void crash();    // stopped at once, without a checkpoint, as a power cut would
+  void promote();  // a replica becomes a primary
   const std::string& url() const { return url_; }  // the `effectd` database
 
  private:
+  void takeUrl(const std::string& output);
+
   std::string dir_;
+  std::vector<std::string> options_;
   std::string url_;
 };
 
