@@ -77,6 +77,14 @@ TEST(PoolerTest, BehindAPoolerListenIsNotAttemptedThroughItAndTheOperatorIsTold)
   EXPECT_EQ(loaded.config.databaseListenUrl, "postgresql://u@db/app");
   EXPECT_EQ(loaded.notes.size(), 1U);
 
+  loaded = config::load(fake({{"DATABASE_URL", "postgresql://u@bouncer/app?pgbouncer=true"},
+                              {"DATABASE_LISTEN_URL", "postgresql://u@bouncer/app?pgbouncer=true"}}),
+                        config::Purpose::DatabaseOnly);
+  EXPECT_EQ(loaded.config.databaseListenUrl, "") << "the pooler's own URL is no place to LISTEN";
+  ASSERT_EQ(loaded.notes.size(), 2U);
+  EXPECT_NE(loaded.notes[1].find("set DATABASE_LISTEN_URL to a direct connection"),
+            std::string::npos);
+
   loaded = config::load(fake({{"DATABASE_URL", "postgresql://u@db/app"}}),
                         config::Purpose::DatabaseOnly);
   EXPECT_FALSE(loaded.config.transactionPooler);
