@@ -7,6 +7,7 @@
 #                   (PREFIX=/usr/local, DESTDIR= for a staging root)
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
 #   make docker-check   deploy/Dockerfile's steps in Debian 12 roots (mmdebstrap)
+#   make deploy-check   the image (podman), the units and the .deb (systemd-nspawn), really run
 #   make settings-docs  config/effectd.env.example and the README's settings table
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (60) (clang, ASan, UBSan)
 # SANITIZE=address (ASan + UBSan) or thread: a debug-info build of its own.
@@ -21,7 +22,7 @@ endif
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench soak deps build npm format tidy clean install package docker-check settings-docs fuzz
+.PHONY: all run test bench soak deps build npm format tidy clean install package docker-check deploy-check settings-docs fuzz
 
 all: build
 
@@ -59,6 +60,10 @@ package: build
 
 docker-check: deps
 	@deploy/dev/check-docker.sh $(BUILD)/docker-check
+
+# Packages what $(BUILD) holds (no build): after make build or make test.
+deploy-check: deps
+	@deploy/dev/deploy-check.sh $(BUILD) $(BUILD)/deploy-check
 
 settings-docs: build
 	@deploy/dev/settings-docs.sh $(BUILD)/effectd

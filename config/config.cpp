@@ -319,13 +319,14 @@ LoadResult load(const Environment& env, Purpose purpose) {
     c.databaseListenUrl = c.databaseUrl;
   }
   if (!c.databaseListenUrl.empty()) {
-    c.databaseListenUrl = sql::decidePooler(c.databaseListenUrl, "none").url;
-    if (c.transactionPooler && c.databaseListenUrl == c.databaseUrl) {
+    const auto listen = sql::decidePooler(c.databaseListenUrl, "auto");
+    c.databaseListenUrl = listen.url;
+    if (listen.transactionPooler || (c.transactionPooler && c.databaseListenUrl == c.databaseUrl)) {
       // A LISTEN through the pooler would sit on whichever server connection
       // it got, and its notifications reach whoever holds that one next.
       c.databaseListenUrl.clear();
       result.notes.push_back(
-          "DATABASE_LISTEN_URL is DATABASE_URL, a transaction pooler, where LISTEN does not "
+          "DATABASE_LISTEN_URL goes through a transaction pooler, where LISTEN does not "
           "work: effects are found by polling every EFFECTD_POLL_INTERVAL_MS; set "
           "DATABASE_LISTEN_URL to a direct connection");
     }

@@ -1,8 +1,6 @@
 #include "daemon/cli.hpp"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -42,15 +40,12 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
       loaded.config.logLevel);
   sql::useStatementMode(loaded.config.transactionPooler ? sql::StatementMode::Unnamed
                                                         : sql::StatementMode::Named);
-  // libpq waits for a connection's handshake (TCP, TLS, authentication) as
-  // long as TCP lets it: into a black hole, minutes, and a thread that cannot
-  // reconnect cannot answer. Unless the URL or the environment says
-  // otherwise, an attempt gets as long as any other database call (libpq's
-  // least is 2 s); libpq reads PGCONNECT_TIMEOUT for URLs that lack it.
-  if (const auto limit = loaded.config.databaseTimeout.count(); limit > 0) {
-    ::setenv("PGCONNECT_TIMEOUT", std::to_string(std::max<long>(2, limit)).c_str(), 0);
-  }
   if (purpose == config::Purpose::Serve) {
+    // Always said: an unrecognised pooler shows up as prepared-statement
+    // errors, and this line names the setting that ends them.
+    log::info("database statements",
+              {{"statements", loaded.config.transactionPooler ? "unnamed" : "named"},
+               {"why", loaded.config.poolerReason}});
     for (const auto& note : loaded.notes) log::info(note);
   }
   return loaded.config;

@@ -41,18 +41,22 @@ OpenFilesBudget fitOpenFiles(const config::Config& c, RaiseLimit raise) {
   b.soft = b.softBefore;
   const long needed = b.reserved + c.maxConnections;
   if (b.soft < needed && b.soft < b.hard) {
-    if (raise == RaiseLimit::Yes) {
-      limit.rlim_cur = limit.rlim_max;
-      if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) b.soft = b.hard;
-    } else {
+    if (raise == RaiseLimit::No) {
       b.soft = b.hard;  // what serve will find after raising it
+      b.note = "this shell's open-files soft limit " + std::to_string(b.softBefore) +
+               " is raised by serve to the hard limit " + std::to_string(b.hard);
+    } else {
+      limit.rlim_cur = limit.rlim_max;
+      const bool raised = ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
+      if (raised) b.soft = b.hard;
+      b.note = "open-files soft limit " + std::to_string(b.softBefore) +
+               (raised ? " raised to the hard limit " : " could not be raised to the hard limit ") +
+               std::to_string(b.hard);
     }
-    b.note = "open-files soft limit " + std::to_string(b.softBefore) +
-             (raise == RaiseLimit::Yes ? " raised" : " is raised by serve") +
-             " to the hard limit " + std::to_string(b.hard);
   }
   if (b.soft < needed) {
-    b.maxConnections = static_cast<int>(std::max<long>(kLeastConnections, b.soft - b.reserved));
+    b.maxConnections = static_cast<int>(
+        std::min<long>(c.maxConnections, std::max<long>(kLeastConnections, b.soft - b.reserved)));
     if (!b.note.empty()) b.note += "; ";
     b.note += "EFFECTD_MAX_CONNECTIONS lowered from " + std::to_string(c.maxConnections) + " to " +
               std::to_string(b.maxConnections) + ": the open-files limit is " +

@@ -9,7 +9,13 @@ std::string errorText(const std::exception& e) {
   if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
   if (message.size() > 300) message.resize(300);
   if (const auto* sqlError = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    if (!sqlError->sqlstate().empty()) return sqlError->sqlstate() + ": " + message;
+    const auto& state = sqlError->sqlstate();
+    // A named statement missing on, or already on, the server connection:
+    // a transaction pooler that effectd was not told about.
+    if (state == "26000" || state == "42P05") {
+      message += " (is DATABASE_URL a transaction pooler? set DATABASE_POOLER=transaction)";
+    }
+    if (!state.empty()) return state + ": " + message;
   }
   return message;
 }

@@ -2,6 +2,7 @@
 
 #include <postgresql/libpq-fe.h>
 
+#include <cctype>
 #include <memory>
 
 namespace effectd::sql {
@@ -11,10 +12,40 @@ bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// Takes `name=value` out of a URI's query; returns the value ("" when absent).
+// Host names compare without case and without a trailing dot.
+std::string canonicalHost(std::string_view host) {
+  std::string h(host);
+  while (!h.empty() && h.back() == '.') h.pop_back();
+  for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return h;
+}
+
+// Takes `name=value` out of a postgres:// URI's query and returns the value
+// ("" when absent). The query starts at the first '?' after the authority
+// (a password may hold '?'); the URL is left byte for byte as it was unless
+// the parameter is there. A key=value string is never rewritten.
 std::string takeQueryParameter(std::string& url, std::string_view name) {
-  const auto query = url.find('?');
+  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) return {};
+  // The authority ends at the first '/' after the last '@' before it; the
+  // query may hold '@' itself (application_name=a@b).
+  const auto scheme = url.find("://") + 3;
+  auto slash = url.find('/', scheme);
+  auto at = url.rfind('@', slash == std::string::npos ? std::string::npos : slash);
+  if (at != std::string::npos && at < scheme) at = std::string::npos;
+  const auto query = url.find('?', at == std::string::npos ? scheme : at);
   if (query == std::string::npos) return {};
+  bool found = false;
+  {
+    std::string_view rest(url);
+    rest.remove_prefix(query + 1);
+    while (!rest.empty() && !found) {
+      const auto amp = rest.find('&');
+      const auto pair = rest.substr(0, amp);
+      found = pair.substr(0, pair.find('=')) == name;
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    }
+  }
+  if (!found) return {};
   std::string kept;
   std::string value;
   std::string_view rest(url);
@@ -58,7 +89,7 @@ bool anyHost(const std::string& url, Match match) {
     const auto host = h.substr(0, comma);
     const auto pcomma = p.find(',');
     const auto port = p.substr(0, pcomma);
-    if (match(host, port.empty() ? std::string_view("5432") : port)) return true;
+    if (match(canonicalHost(host), port.empty() ? std::string_view("5432") : port)) return true;
     h = comma == std::string_view::npos ? std::string_view() : h.substr(comma + 1);
     // One port for all hosts, or one each.
     if (pcomma != std::string_view::npos) p = p.substr(pcomma + 1);
@@ -79,14 +110,13 @@ PoolerDecision decidePooler(std::string_view url, std::string_view setting) {
   } else if (prismaFlag == "true") {
     d.transactionPooler = true;
     d.reason = "DATABASE_URL has pgbouncer=true (Prisma's flag for a transaction pooler)";
-  } else if (anyHost(d.url, [](std::string_view host, std::string_view port) {
+  } else if (anyHost(d.url, [](const std::string& host, std::string_view port) {
                return endsWith(host, ".pooler.supabase.com") && port == "6543";
              })) {
     d.transactionPooler = true;
     d.reason = "DATABASE_URL is Supabase's transaction pooler (port 6543)";
-  } else if (anyHost(d.url, [](std::string_view host, std::string_view) {
-               return host.find("-pooler.") != std::string_view::npos &&
-                      endsWith(host, ".neon.tech");
+  } else if (anyHost(d.url, [](const std::string& host, std::string_view) {
+               return host.find("-pooler.") != std::string::npos && endsWith(host, ".neon.tech");
              })) {
     d.transactionPooler = true;
     d.reason = "DATABASE_URL is a Neon -pooler host";

@@ -3,7 +3,8 @@
 # throwaway cluster, for tests and the soak: what Supabase's, Neon's and most
 # self-hosted pooled connection strings are.
 #   pgbouncer.sh start DIR UPSTREAM_PORT [POOL_SIZE]   start it; prints its port
-#   pgbouncer.sh stop DIR                              stop it (SIGINT: at once)
+#   pgbouncer.sh stop DIR                              stop it at once (SIGTERM, 1.18's
+#                                                      immediate shutdown: transactions cut)
 #   pgbouncer.sh admin DIR COMMAND                     PAUSE, RESUME, SHOW POOLS...
 # Every database of the upstream cluster is reachable under its own name, with
 # POOL_SIZE (default 2) server connections per database and user, so that
@@ -86,7 +87,7 @@ stop() {
   [[ -s $pidfile ]] || return 0
   local pid
   pid=$(cat "$pidfile")
-  kill -INT "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05

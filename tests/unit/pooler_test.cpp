@@ -28,6 +28,23 @@ TEST(PoolerTest, PrismasFlagMeansATransactionPoolerAndIsTakenOutOfTheUrlLibpqGet
   EXPECT_FALSE(decidePooler("postgresql://h/app?pgbouncer=false", "auto").transactionPooler);
 }
 
+TEST(PoolerTest, AUrlIsRewrittenOnlyWhereTheFlagIsAndAPasswordIsLeftAlone) {
+  // '?' and '&' in a password: the query starts after the authority.
+  auto d = decidePooler("postgresql://u:p?s&s@h/db?pgbouncer=true", "auto");
+  EXPECT_TRUE(d.transactionPooler);
+  EXPECT_EQ(d.url, "postgresql://u:p?s&s@h/db");
+  d = decidePooler("postgresql://u:a?&b@h/db?x=1&&y=2", "auto");
+  EXPECT_FALSE(d.transactionPooler);
+  EXPECT_EQ(d.url, "postgresql://u:a?&b@h/db?x=1&&y=2") << "nothing to take out: untouched";
+  d = decidePooler("postgresql://u:p@h/db?pgbouncer=true&application_name=a@b", "auto");
+  EXPECT_TRUE(d.transactionPooler);
+  EXPECT_EQ(d.url, "postgresql://u:p@h/db?application_name=a@b");
+  EXPECT_EQ(decidePooler("host=h password=x?pgbouncer=true", "auto").url,
+            "host=h password=x?pgbouncer=true");
+  EXPECT_TRUE(decidePooler("postgresql://u@AWS-0-EU.Pooler.Supabase.com.:6543/db", "auto")
+                  .transactionPooler);
+}
+
 TEST(PoolerTest, AutoRecognisesSupabasesTransactionPortAndNeonsPoolerHosts) {
   EXPECT_TRUE(decidePooler("postgresql://postgres.abc:pw@aws-0-eu-central-1.pooler.supabase.com:"
                            "6543/postgres",
@@ -77,13 +94,20 @@ TEST(PoolerTest, BehindAPoolerListenIsNotAttemptedThroughItAndTheOperatorIsTold)
   EXPECT_EQ(loaded.config.databaseListenUrl, "postgresql://u@db/app");
   EXPECT_EQ(loaded.notes.size(), 1U);
 
-  loaded = config::load(fake({{"DATABASE_URL", "postgresql://u@bouncer/app?pgbouncer=true"},
-                              {"DATABASE_LISTEN_URL", "postgresql://u@bouncer/app?pgbouncer=true"}}),
-                        config::Purpose::DatabaseOnly);
+  loaded =
+      config::load(fake({{"DATABASE_URL", "postgresql://u@bouncer/app?pgbouncer=true"},
+                         {"DATABASE_LISTEN_URL", "postgresql://u@bouncer/app?pgbouncer=true"}}),
+                   config::Purpose::DatabaseOnly);
   EXPECT_EQ(loaded.config.databaseListenUrl, "") << "the pooler's own URL is no place to LISTEN";
   ASSERT_EQ(loaded.notes.size(), 2U);
   EXPECT_NE(loaded.notes[1].find("set DATABASE_LISTEN_URL to a direct connection"),
             std::string::npos);
+
+  loaded =
+      config::load(fake({{"DATABASE_URL", "postgresql://u@db/app"},
+                         {"DATABASE_LISTEN_URL", "postgresql://u@bouncer/app?pgbouncer=true"}}),
+                   config::Purpose::DatabaseOnly);
+  EXPECT_EQ(loaded.config.databaseListenUrl, "") << "a listen URL that is itself a pooler";
 
   loaded = config::load(fake({{"DATABASE_URL", "postgresql://u@db/app"}}),
                         config::Purpose::DatabaseOnly);
