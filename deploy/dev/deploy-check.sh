@@ -377,7 +377,7 @@ pass "systemctl stop: Result=success, exited with status 0, logged \"stopped\""
 E systemctl start effectd
 old_pid=$(show effectd MainPID)
 : >"$logs/upgrade-posts.log"
-stop_flag=$work/upgrade.stop
+stop_flag=$logs/upgrade.stop
 rm -f "$stop_flag"
 (
   i=0
