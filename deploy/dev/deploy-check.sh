@@ -45,6 +45,9 @@ fi
 
 mkdir -p "$work/cache" "$work/logs"
 work=$(cd "$work" && pwd)
+# One run per folder: a second one would reset the first one's store.
+exec 9>"$work/.lock"
+flock -n 9 || { echo "deploy-check.sh: another run holds $work/.lock" >&2; exit 1; }
 logs=$work/logs
 sources=/etc/apt/sources.list.d/debian.sources
 [[ -e $sources ]] || sources=/etc/apt/sources.list
