@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <memory>
+#include <vector>
 
 namespace effectd::sql {
 namespace {
@@ -34,20 +35,9 @@ std::string takeQueryParameter(std::string& url, std::string_view name) {
   if (at != std::string::npos && at < scheme) at = std::string::npos;
   const auto query = url.find('?', at == std::string::npos ? scheme : at);
   if (query == std::string::npos) return {};
-  bool found = false;
-  {
-    std::string_view rest(url);
-    rest.remove_prefix(query + 1);
-    while (!rest.empty() && !found) {
-      const auto amp = rest.find('&');
-      const auto pair = rest.substr(0, amp);
-      found = pair.substr(0, pair.find('=')) == name;
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    }
-  }
-  if (!found) return {};
   std::string kept;
   std::string value;
+  bool found = false;
   std::string_view rest(url);
   rest.remove_prefix(query + 1);
   while (!rest.empty()) {
@@ -56,25 +46,33 @@ std::string takeQueryParameter(std::string& url, std::string_view name) {
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const auto eq = pair.find('=');
     if (pair.substr(0, eq) == name) {
+      found = true;
       value = eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
       continue;
     }
     if (!kept.empty()) kept += '&';
     kept += pair;
   }
+  if (!found) return {};
   url.resize(query);
   if (!kept.empty()) url += "?" + kept;
   return value;
 }
 
-// Whether any host:port of the (possibly multi-host) URL matches.
-template <typename Match>
-bool anyHost(const std::string& url, Match match) {
+struct HostPort {
+  std::string host;  // canonical: lower case, no trailing dot
+  std::string port;
+};
+
+// Every host:port of a (possibly multi-host) URL or key=value string, read
+// by libpq's own parser; none when it cannot parse it (libpq reports that
+// when it connects).
+std::vector<HostPort> hostsOf(const std::string& url) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
       PQconninfoParse(url.c_str(), &error), PQconninfoFree);
-  PQfreemem(error);  // a malformed URL is libpq's to report when it connects
-  if (!options) return false;
+  PQfreemem(error);
+  if (!options) return {};
   std::string hosts;
   std::string ports;
   for (auto* o = options.get(); o->keyword != nullptr; ++o) {
@@ -82,19 +80,19 @@ bool anyHost(const std::string& url, Match match) {
     if (std::string_view(o->keyword) == "host") hosts = o->val;
     if (std::string_view(o->keyword) == "port") ports = o->val;
   }
+  std::vector<HostPort> out;
   std::string_view h(hosts);
   std::string_view p(ports);
   while (!h.empty()) {
     const auto comma = h.find(',');
-    const auto host = h.substr(0, comma);
     const auto pcomma = p.find(',');
     const auto port = p.substr(0, pcomma);
-    if (match(canonicalHost(host), port.empty() ? std::string_view("5432") : port)) return true;
+    out.push_back({canonicalHost(h.substr(0, comma)), port.empty() ? "5432" : std::string(port)});
     h = comma == std::string_view::npos ? std::string_view() : h.substr(comma + 1);
     // One port for all hosts, or one each.
     if (pcomma != std::string_view::npos) p = p.substr(pcomma + 1);
   }
-  return false;
+  return out;
 }
 
 }  // namespace
@@ -102,26 +100,26 @@ bool anyHost(const std::string& url, Match match) {
 PoolerDecision decidePooler(std::string_view url, std::string_view setting) {
   PoolerDecision d{.url = std::string(url)};
   const auto prismaFlag = takeQueryParameter(d.url, "pgbouncer");
-  if (setting == "transaction") {
-    d.transactionPooler = true;
-    d.reason = "DATABASE_POOLER=transaction";
-  } else if (setting == "none") {
-    d.reason = "DATABASE_POOLER=none";
-  } else if (prismaFlag == "true") {
+  if (setting == "transaction" || setting == "none") {
+    d.transactionPooler = setting == "transaction";
+    d.reason = "DATABASE_POOLER=" + std::string(setting);
+    return d;
+  }
+  if (prismaFlag == "true") {
     d.transactionPooler = true;
     d.reason = "DATABASE_URL has pgbouncer=true (Prisma's flag for a transaction pooler)";
-  } else if (anyHost(d.url, [](const std::string& host, std::string_view port) {
-               return endsWith(host, ".pooler.supabase.com") && port == "6543";
-             })) {
-    d.transactionPooler = true;
-    d.reason = "DATABASE_URL is Supabase's transaction pooler (port 6543)";
-  } else if (anyHost(d.url, [](const std::string& host, std::string_view) {
-               return host.find("-pooler.") != std::string::npos && endsWith(host, ".neon.tech");
-             })) {
-    d.transactionPooler = true;
-    d.reason = "DATABASE_URL is a Neon -pooler host";
-  } else {
-    d.reason = "DATABASE_POOLER=auto found no pooler in DATABASE_URL";
+    return d;
+  }
+  d.reason = "DATABASE_POOLER=auto found no pooler in DATABASE_URL";
+  for (const auto& [host, port] : hostsOf(d.url)) {
+    if (endsWith(host, ".pooler.supabase.com") && port == "6543") {
+      d.transactionPooler = true;
+      d.reason = "DATABASE_URL is Supabase's transaction pooler (port 6543)";
+    } else if (host.find("-pooler.") != std::string::npos && endsWith(host, ".neon.tech")) {
+      d.transactionPooler = true;
+      d.reason = "DATABASE_URL is a Neon -pooler host";
+    }
+    if (d.transactionPooler) break;
   }
   return d;
 }
