@@ -40,7 +40,9 @@ const std::array kSettings{
       .help = "transaction when DATABASE_URL goes through a transaction pooler (PgBouncer's "
               "transaction mode, RDS Proxy): statements then keep nothing on the server "
               "between transactions. auto recognises Prisma's pgbouncer=true, Supabase's port "
-              "6543 and Neon's -pooler hosts. A session pooler is none."},
+              "6543 and Neon's -pooler hosts, and switches to transaction at the first "
+              "prepared-statement error (26000, 42P05) of a pooler it did not recognise. A "
+              "session pooler is none."},
     S{.name = "EFFECTD_DB_POOL_SIZE",
       .group = "Database",
       .kind = K::Integer,

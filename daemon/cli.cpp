@@ -38,8 +38,9 @@ std::optional<config::Config> loadConfig(config::Purpose purpose) {
   log::configure(
       loaded.config.logFormat == config::LogFormat::Json ? log::Format::Json : log::Format::Text,
       loaded.config.logLevel);
-  sql::useStatementMode(loaded.config.transactionPooler ? sql::StatementMode::Unnamed
-                                                        : sql::StatementMode::Named);
+  sql::useStatementMode(
+      loaded.config.transactionPooler ? sql::StatementMode::Unnamed : sql::StatementMode::Named,
+      loaded.config.databasePooler == "auto");
   if (purpose == config::Purpose::Serve) {
     // Always said: an unrecognised pooler shows up as prepared-statement
     // errors, and this line names the setting that ends them.

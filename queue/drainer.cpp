@@ -683,49 +683,75 @@ struct Drainer::State {
         if (running == 0 && toComplete.empty() && toRelease.empty()) return;
         if (shutdownDeadlinePassed(stopDeadline, running)) return;
       }
-      auto* conn = connection.get();
-      lastFailed = conn == nullptr;
-      if (!conn) continue;
-      // Each transaction has its own deadline: a slow renewal must not take
-      // the completions' time.
-      try {
-        if (!toComplete.empty() || !toRelease.empty()) {
-          const auto deadline = connection.deadline();
-          pqxx::work tx(*conn, "complete");
+      // Renewal first and in its own transaction: outcomes that cannot be
+      // written (a poison row, a statement refused) must not let the leases
+      // in hand lapse, or another daemon would rescue and send them again.
+      const auto now = std::chrono::steady_clock::now();
+      bool failed = false;
+      if (now >= nextRenew) {
+        if (renewHeld(connection))
+          nextRenew = now + renewEvery;
+        else
+          failed = true;
+      }
+      if ((!toComplete.empty() || !toRelease.empty()) &&
+          !writeOutcomes(connection, toComplete, toRelease))
+        failed = true;
+      lastFailed = failed;
+    }
+  }
+
+  // Renewed while stopping too: a long grace must not let another daemon
+  // rescue what is still being delivered here. False when it failed.
+  bool renewHeld(sql::Connection& connection) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard lock(mutex);
+      ids.assign(held.begin(), held.end());
+    }
+    if (ids.empty()) return true;
+    return inTransaction(connection, "renewing leases failed", [&](pqxx::connection_base& conn) {
+      pqxx::work tx(conn, "renew");
+      renewLeases(tx, options.worker, ids, options.lease);
+      tx.commit();
+    });
+  }
+
+  // Outcomes not written stay in hand for the next pass (writing them twice
+  // changes nothing: they match running rows only).
+  bool writeOutcomes(sql::Connection& connection, std::vector<Completion>& toComplete,
+                     std::vector<std::string>& toRelease) {
+    const bool written =
+        inTransaction(connection, "completing effects failed", [&](pqxx::connection_base& conn) {
+          pqxx::work tx(conn, "complete");
           completeEffects(tx, options.worker, toComplete, options.retry);
           releaseEffects(tx, options.worker, toRelease);
           tx.commit();
-          std::lock_guard lock(mutex);
-          for (const auto& c : toComplete) held.erase(c.id);
-          for (const auto& id : toRelease) held.erase(id);
-          toComplete.clear();
-          toRelease.clear();
-          wakeClaimer.notify_one();  // room in hand again
-        }
-        const auto now = std::chrono::steady_clock::now();
-        // Renewed while stopping too: a long grace must not let another
-        // daemon rescue what is still being delivered here.
-        if (now >= nextRenew) {
-          std::vector<std::string> ids;
-          {
-            std::lock_guard lock(mutex);
-            ids.assign(held.begin(), held.end());
-          }
-          if (!ids.empty()) {
-            const auto deadline = connection.deadline();
-            pqxx::work tx(*conn, "renew");
-            renewLeases(tx, options.worker, ids, options.lease);
-            tx.commit();
-          }
-          nextRenew = now + renewEvery;
-        }
-      } catch (const std::exception& e) {
-        // Completions and releases not written stay in hand for the next pass
-        // (writing them twice changes nothing: they match running rows only).
-        connection.dropIfBroken();
-        lastFailed = true;
-        log::warn("completing effects failed", {{"error", sql::errorText(e)}});
-      }
+        });
+    if (!written) return false;
+    std::lock_guard lock(mutex);
+    for (const auto& c : toComplete) held.erase(c.id);
+    for (const auto& id : toRelease) held.erase(id);
+    toComplete.clear();
+    toRelease.clear();
+    wakeClaimer.notify_one();  // room in hand again
+    return true;
+  }
+
+  // One transaction under its own call deadline, so that a slow renewal does
+  // not take the completions' time. False, logged, when it failed.
+  template <typename Body>
+  bool inTransaction(sql::Connection& connection, const char* failure, Body&& body) {
+    auto* conn = connection.get();
+    if (!conn) return false;
+    try {
+      const auto deadline = connection.deadline();
+      body(*conn);
+      return true;
+    } catch (const std::exception& e) {
+      connection.dropIfBroken();
+      log::warn(failure, {{"error", sql::errorText(e)}});
+      return false;
     }
   }
 };

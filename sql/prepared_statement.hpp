@@ -10,6 +10,12 @@
 // there under the same name from another client. There every statement goes
 // unnamed instead (PQexecParams: parse, bind and execute in one round trip),
 // which keeps nothing on the server between transactions.
+//
+// A pooler that sql/pooler.cpp does not recognise (RDS Proxy, a PgBouncer
+// under another name) shows itself by SQLSTATE 26000 or 42P05 on a named
+// statement. Allowed to (DATABASE_POOLER=auto), effectd then goes unnamed for
+// the rest of the process and says so once; the statement that found out
+// still fails, and its caller retries it as after any database error.
 #pragma once
 
 #include <pqxx/pqxx>
@@ -21,8 +27,11 @@ enum class StatementMode { Named, Unnamed };
 
 // Process-wide, like the pooler in front of DATABASE_URL: set once at start,
 // before any connection is used. Named unless told otherwise.
-void useStatementMode(StatementMode mode);
+void useStatementMode(StatementMode mode, bool fallBackToUnnamed = false);
 StatementMode statementMode();
+// Called with the error of a named statement: switches to unnamed when it
+// shows a transaction pooler and the fallback is allowed.
+void namedStatementFailed(const pqxx::sql_error& error);
 
 template <typename... Args>
 pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& name,
@@ -31,7 +40,12 @@ pqxx::result execPrepared(pqxx::transaction_base& tx, const std::string& name,
     return tx.exec_params(sql, std::forward<Args>(args)...);
   }
   tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, std::forward<Args>(args)...);
+  try {
+    return tx.exec_prepared(name, std::forward<Args>(args)...);
+  } catch (const pqxx::sql_error& e) {
+    namedStatementFailed(e);
+    throw;
+  }
 }
 
 }  // namespace effectd::sql

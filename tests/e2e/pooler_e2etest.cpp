@@ -191,5 +191,69 @@ TEST_F(PoolerE2eTest, WithoutADirectListenUrlTheDaemonPollsAndTailSaysWhatItNeed
       << check.output;
 }
 
+// RDS Proxy, or a PgBouncer under a name `auto` does not know: nothing in
+// the URL says pooler. Its first prepared-statement error says it, and the
+// daemon goes unnamed from then on. Webhooks answered 503 meanwhile are
+// retried, as Stripe retries them; none is lost and no email goes twice.
+TEST_F(PoolerE2eTest, AnUnrecognisedPoolerIsFoundOutByItsFirstPreparedStatementError) {
+  const auto unmarked = bouncer_.through(db_.url());
+  constexpr int kOrgs = 12;
+  for (int i = 0; i < kOrgs; ++i) {
+    seedOrganization(db_.conn(), "org_" + std::to_string(i),
+                     "owner" + std::to_string(i) + "@example.com");
+  }
+  Daemon daemon({{"DATABASE_URL", unmarked},
+                 {"DATABASE_LISTEN_URL", db_.url()},
+                 {"STRIPE_WEBHOOK_SECRET", kSecret},
+                 {"EFFECTD_DB_POOL_SIZE", "4"},
+                 {"EFFECTD_DRAIN_CONCURRENCY", "4"}});
+  EXPECT_NE(daemon.log().find(R"("statements":"named")"), std::string::npos) << daemon.log();
+  std::vector<std::string> bodies;
+  std::vector<std::string> signatures;
+  StripeSigner signer;
+  for (int i = 0; i < kOrgs; ++i) {
+    const auto n = std::to_string(i);
+    SubscriptionSpec s{.id = "sub_" + n, .customer = "cus_" + n, .organizationId = "org_" + n};
+    bodies.push_back(subscriptionEvent(ApiShape::Current, "evt_u" + n,
+                                       "customer.subscription.created", unixNow(), s));
+    signatures.push_back(signer.sign(bodies.back(), kSecret));
+  }
+  std::atomic<int> next{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&] {
+      for (int i; (i = next++) < kOrgs;) {
+        int status = 0;
+        for (int attempt = 0; attempt < 20 && status != 200; ++attempt) {
+          const auto answer = daemon.postWebhook(bodies[i], signatures[i]);
+          status = answer.status;
+          if (status != 200) {
+            EXPECT_EQ(status, 503) << answer.body;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }
+        EXPECT_EQ(status, 200) << "evt_u" << i;
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  const auto sentEmails = [&] {
+    return db_.scalar(
+        R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'sent' AND "kind" = 'email')");
+  };
+  ASSERT_TRUE(eventually([&] { return sentEmails() == std::to_string(kOrgs); },
+                         std::chrono::seconds(30)))
+      << sentEmails() << "\n"
+      << daemon.log();
+  EXPECT_EQ(filesIn(daemon.mailDirectory()), static_cast<std::size_t>(kOrgs));
+  const auto log = daemon.log();
+  const auto switched = log.find(R"("statements":"unnamed")");
+  ASSERT_NE(switched, std::string::npos) << log;
+  EXPECT_EQ(log.find(R"("statements":"unnamed")", switched + 1), std::string::npos)
+      << "said once:\n"
+      << log;
+  EXPECT_NE(log.find("DATABASE_POOLER=transaction", switched), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace effectd::testing

@@ -333,6 +333,50 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   EXPECT_EQ(field("k1", "status"), "pending");
 }
 
+TEST_F(DrainerPgTest, LeasesAreRenewedWhileTheOutcomeCannotBeWritten) {
+  // Every write that finishes a running effect is refused; renewals (which
+  // keep it running) pass. An outcome stuck in hand must not let its lease
+  // lapse: another daemon would rescue the effect and send it again.
+  db_.scalar(R"(CREATE FUNCTION refuse_outcomes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF OLD."status" = 'running' AND NEW."status" <> 'running' THEN
+        RAISE EXCEPTION 'outcome refused by the test';
+      END IF;
+      RETURN NEW;
+    END $$)");
+  db_.scalar(R"(CREATE TRIGGER refuse_outcomes BEFORE UPDATE ON "OutboundEffect"
+    FOR EACH ROW EXECUTE FUNCTION refuse_outcomes())");
+  enqueueEmails(1);
+  auto channels = std::make_shared<Channels>();
+  auto owned = std::make_unique<ScriptedChannel>(false);
+  auto* email = owned.get();
+  channels->email = std::move(owned);
+  {
+    Drainer drainer({.databaseUrl = db_.url(),
+                     .worker = "w1",
+                     .concurrency = 1,
+                     .lease = seconds(2),
+                     .pollInterval = std::chrono::milliseconds(50),
+                     .shutdownGrace = seconds(5)},
+                    channels);
+    // Three leases long: without renewals the lease would have run out twice.
+    std::this_thread::sleep_for(seconds(6));
+    EXPECT_EQ(field("k0", "status"), "running");
+    EXPECT_EQ(db_.scalar(R"(SELECT "lockedUntil" > now() AT TIME ZONE 'UTC'
+                            FROM "OutboundEffect" WHERE "key" = 'k0')"),
+              "t");
+    const auto rescued = rescueExpired(db_.conn(), 10, "w2");
+    EXPECT_EQ(rescued.requeued + rescued.unknown, 0);
+    db_.scalar(R"(DROP TRIGGER refuse_outcomes ON "OutboundEffect")");
+    const auto until = std::chrono::steady_clock::now() + seconds(10);
+    while (field("k0", "status") != "sent" && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(field("k0", "status"), "sent");
+  EXPECT_EQ(field("k0", "attempts"), "1");
+  EXPECT_EQ(email->deliveries["k0"], 1);
+}
+
 TEST_F(DrainerPgTest, AnEffectTriedThroughOneProviderIsNeverSentThroughAnother) {
   // A Resend daemon's attempt timed out after sending (retry: Resend would
   // recognise the repeat). The effect is then due on an SMTP daemon, which
