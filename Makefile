@@ -61,8 +61,8 @@ package: build
 docker-check: deps
 	@deploy/dev/check-docker.sh $(BUILD)/docker-check
 
-# Packages what $(BUILD) holds (no build): after make build or make test.
-deploy-check: deps
+# Builds first (nothing to do after make test), then packages what $(BUILD) holds.
+deploy-check: build
 	@deploy/dev/deploy-check.sh $(BUILD) $(BUILD)/deploy-check
 
 settings-docs: build
