@@ -6,7 +6,6 @@
 #   make install    the binary, units, sysusers/tmpfiles, example env
 #                   (PREFIX=/usr/local, DESTDIR= for a staging root)
 #   make package    a .deb in the build folder (Depends from dpkg-shlibdeps)
-#   make docker-check   deploy/Dockerfile's steps in Debian 12 roots (mmdebstrap)
 #   make deploy-check   the image (podman), the units and the .deb (systemd-nspawn), really run
 #   make settings-docs  config/effectd.env.example and the README's settings table
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (60) (clang, ASan, UBSan)
@@ -22,7 +21,7 @@ endif
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test bench soak deps build npm format tidy clean install package docker-check deploy-check settings-docs fuzz
+.PHONY: all run test bench soak deps build npm format tidy clean install package deploy-check settings-docs fuzz
 
 all: build
 
@@ -57,9 +56,6 @@ install: build
 
 package: build
 	@cd $(BUILD) && cpack -G DEB
-
-docker-check: deps
-	@deploy/dev/check-docker.sh $(BUILD)/docker-check
 
 # Builds first (nothing to do after make test), then packages what $(BUILD) holds.
 deploy-check: build

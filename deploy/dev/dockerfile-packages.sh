@@ -2,7 +2,7 @@
 # Prints the packages deploy/Dockerfile's stage N installs (1 = build,
 # 2 = runtime), one a line: its continuation lines joined, then the words
 # between `apt-get install` and the next `&&`, options aside. Used by
-# tests/deploy/check_dockerfile.sh and deploy/dev/check-docker.sh.
+# tests/deploy/check_dockerfile.sh.
 #   deploy/dev/dockerfile-packages.sh N [DOCKERFILE]
 set -euo pipefail
 stage=${1:?usage: dockerfile-packages.sh N [DOCKERFILE]}

@@ -4,7 +4,8 @@
 #                                      create (first time) and start; prints the URL.
 #                                      --tls: ssl=on with PREFIX.pem and PREFIX.key
 #                                      --port: on that port (default: a free one, kept)
-#                                      --set: any other setting (repeatable)
+#                                      --set: any other setting (repeatable; a VALUE
+#                                      without spaces: it goes on postgres's command line)
 #   pg.sh replica DIR PRIMARY_DIR NAME [options]
 #                                      a streaming replica of PRIMARY_DIR's running
 #                                      cluster (pg_basebackup), known to it as NAME
@@ -36,7 +37,10 @@ while (($# > 0)); do
     --fsync) fsync=${2:?--fsync needs on or off} ;;
     --tls) tls=${2:?--tls needs the PREFIX of PREFIX.pem and PREFIX.key} ;;
     --port) port=${2:?--port needs a number} ;;
-    --set) settings+=("-c ${2:?--set needs NAME=VALUE}") ;;
+    --set)
+      [[ ${2:?--set needs NAME=VALUE} != *[[:space:]]* ]] || { echo "pg.sh: --set $2: no spaces" >&2; exit 2; }
+      settings+=("-c $2")
+      ;;
     *) echo "pg.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -130,7 +134,7 @@ case $action in
   start) start ;;
   replica) replica ;;
   promote) as_owner "$PGBIN/pg_ctl" -D "$(data_dir)" -w promote >/dev/null ;;
-  crash) as_owner "$PGBIN/pg_ctl" -D "$(data_dir)" -m immediate -w stop >/dev/null 2>&1 || true ;;
+  crash) as_owner "$PGBIN/pg_ctl" -D "$(data_dir)" -m immediate -w stop >/dev/null ;;
   stop) stop ;;
   destroy)
     stop

@@ -4,7 +4,8 @@
 # self-hosted pooled connection strings are.
 #   pgbouncer.sh start DIR UPSTREAM_PORT [POOL_SIZE]   start it; prints its port
 #   pgbouncer.sh stop DIR                              stop it at once (SIGTERM, 1.18's
-#                                                      immediate shutdown: transactions cut)
+#                                                      immediate shutdown: transactions cut);
+#                                                      start again with the same DIR and port
 #   pgbouncer.sh admin DIR COMMAND                     PAUSE, RESUME, SHOW POOLS...
 # Every database of the upstream cluster is reachable under its own name, with
 # POOL_SIZE (default 2) server connections per database and user, so that
@@ -94,6 +95,10 @@ stop() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$pidfile"
+  # A /tmp folder of start's goes with it (start writes a new one).
+  local run
+  run=$(run_dir)
+  if [[ $run == /tmp/effectd-pgbouncer.* ]]; then rm -rf -- "$run"; rm -f "$dir/run-dir"; fi
 }
 
 case $action in

@@ -107,7 +107,8 @@ TestCluster::TestCluster(const ReplicaOf& replica) : dir_(tempDirectory("effectd
 }
 
 void TestCluster::crash() {
-  runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "crash", dir_});
+  const auto result = runCommand({EFFECTD_SOURCE_DIR "/deploy/dev/pg.sh", "crash", dir_});
+  if (result.exitCode != 0) throw std::runtime_error("pg.sh crash failed: " + result.output);
 }
 
 void TestCluster::promote() {
