@@ -58,8 +58,14 @@ OpenFilesBudget fitOpenFiles(const config::Config& c, RaiseLimit raise) {
     b.maxConnections = static_cast<int>(
         std::min<long>(c.maxConnections, std::max<long>(kLeastConnections, b.soft - b.reserved)));
     if (!b.note.empty()) b.note += "; ";
-    b.note += "EFFECTD_MAX_CONNECTIONS lowered from " + std::to_string(c.maxConnections) + " to " +
-              std::to_string(b.maxConnections) + ": the open-files limit is " +
+    // Never below a handful: too few files for even those is the
+    // operator's to fix, and said so.
+    const bool fits = b.maxConnections + b.reserved <= b.soft;
+    b.note += (b.maxConnections < c.maxConnections
+                   ? "EFFECTD_MAX_CONNECTIONS lowered from " + std::to_string(c.maxConnections) +
+                         " to " + std::to_string(b.maxConnections)
+                   : "EFFECTD_MAX_CONNECTIONS " + std::to_string(c.maxConnections) + " kept") +
+              (fits ? ": " : " but does not fit: ") + "the open-files limit is " +
               std::to_string(b.soft) + " and effectd keeps " + std::to_string(b.reserved) +
               " for its database connections, deliveries and itself (raise LimitNOFILE= or the "
               "container's nofile ulimit)";

@@ -684,32 +684,38 @@ struct Drainer::State {
         if (shutdownDeadlinePassed(stopDeadline, running)) return;
       }
       // Renewal first and in its own transaction: outcomes that cannot be
-      // written (a poison row, a statement refused) must not let the leases
-      // in hand lapse, or another daemon would rescue and send them again.
+      // written yet must not let the leases in hand lapse, or another daemon
+      // would rescue and send them again. A renewal that may pass later
+      // leaves the outcomes to the next pass: the connection is most likely
+      // gone.
       const auto now = std::chrono::steady_clock::now();
-      bool failed = false;
       if (now >= nextRenew) {
-        if (renewHeld(connection))
-          nextRenew = now + renewEvery;
-        else
-          failed = true;
+        if (renewHeld(connection) == Written::Later) {
+          lastFailed = true;
+          continue;
+        }
+        nextRenew = now + renewEvery;
       }
-      if ((!toComplete.empty() || !toRelease.empty()) &&
-          !writeOutcomes(connection, toComplete, toRelease))
-        failed = true;
-      lastFailed = failed;
+      lastFailed = (!toComplete.empty() || !toRelease.empty()) &&
+                   !writeOutcomes(connection, toComplete, toRelease);
     }
   }
 
+  enum class Written {
+    Yes,
+    Later,    // an outage, a deadlock, a cancel: the same write may pass next time
+    Refused,  // the same write fails the same way every time
+  };
+
   // Renewed while stopping too: a long grace must not let another daemon
-  // rescue what is still being delivered here. False when it failed.
-  bool renewHeld(sql::Connection& connection) {
+  // rescue what is still being delivered here.
+  Written renewHeld(sql::Connection& connection) {
     std::vector<std::string> ids;
     {
       std::lock_guard lock(mutex);
       ids.assign(held.begin(), held.end());
     }
-    if (ids.empty()) return true;
+    if (ids.empty()) return Written::Yes;
     return inTransaction(connection, "renewing leases failed", [&](pqxx::connection_base& conn) {
       pqxx::work tx(conn, "renew");
       renewLeases(tx, options.worker, ids, options.lease);
@@ -717,41 +723,77 @@ struct Drainer::State {
     });
   }
 
-  // Outcomes not written stay in hand for the next pass (writing them twice
-  // changes nothing: they match running rows only).
+  // In one transaction; when the database refuses the batch, one effect at a
+  // time, so that one outcome it will never take does not hold up the others
+  // (and, renewed forever, stop this daemon's draining). Outcomes not written
+  // stay in hand for the next pass (writing them twice changes nothing: they
+  // match running rows only). True when nothing is left.
   bool writeOutcomes(sql::Connection& connection, std::vector<Completion>& toComplete,
                      std::vector<std::string>& toRelease) {
-    const bool written =
-        inTransaction(connection, "completing effects failed", [&](pqxx::connection_base& conn) {
-          pqxx::work tx(conn, "complete");
-          completeEffects(tx, options.worker, toComplete, options.retry);
-          releaseEffects(tx, options.worker, toRelease);
-          tx.commit();
-        });
-    if (!written) return false;
+    const auto written = writeBatch(connection, toComplete, toRelease);
+    if (written == Written::Yes) forget(toComplete, toRelease);
+    if (written != Written::Refused) return written == Written::Yes;
+    std::vector<Completion> leftComplete;
+    std::vector<std::string> leftRelease;
+    bool later = false;
+    const auto one = [&](std::vector<Completion> c, std::vector<std::string> r) {
+      const auto alone = later ? Written::Later : writeBatch(connection, c, r);
+      if (alone == Written::Later) {
+        later = true;
+        for (auto& x : c) leftComplete.push_back(std::move(x));
+        for (auto& x : r) leftRelease.push_back(std::move(x));
+        return;
+      }
+      if (alone == Written::Refused) {
+        // Let go: its lease lapses and the rescue decides, as after a crash
+        // (`unknown` where the provider does not deduplicate).
+        const auto& id = c.empty() ? r.front() : c.front().id;
+        log::error("effect outcome refused by the database; its lease will lapse",
+                   {{"effect_id", id}});
+      }
+      forget(c, r);
+    };
+    for (auto& c : toComplete) one({std::move(c)}, {});
+    for (auto& r : toRelease) one({}, {std::move(r)});
+    toComplete = std::move(leftComplete);
+    toRelease = std::move(leftRelease);
+    return !later;
+  }
+
+  Written writeBatch(sql::Connection& connection, const std::vector<Completion>& toComplete,
+                     const std::vector<std::string>& toRelease) {
+    return inTransaction(connection, "completing effects failed", [&](pqxx::connection_base& conn) {
+      pqxx::work tx(conn, "complete");
+      completeEffects(tx, options.worker, toComplete, options.retry);
+      releaseEffects(tx, options.worker, toRelease);
+      tx.commit();
+    });
+  }
+
+  // No longer in hand: written, or let go.
+  void forget(std::vector<Completion>& toComplete, std::vector<std::string>& toRelease) {
     std::lock_guard lock(mutex);
     for (const auto& c : toComplete) held.erase(c.id);
     for (const auto& id : toRelease) held.erase(id);
     toComplete.clear();
     toRelease.clear();
     wakeClaimer.notify_one();  // room in hand again
-    return true;
   }
 
   // One transaction under its own call deadline, so that a slow renewal does
-  // not take the completions' time. False, logged, when it failed.
+  // not take the completions' time. Logged when it failed.
   template <typename Body>
-  bool inTransaction(sql::Connection& connection, const char* failure, Body&& body) {
+  Written inTransaction(sql::Connection& connection, const char* failure, Body&& body) {
     auto* conn = connection.get();
-    if (!conn) return false;
+    if (!conn) return Written::Later;
     try {
       const auto deadline = connection.deadline();
       body(*conn);
-      return true;
+      return Written::Yes;
     } catch (const std::exception& e) {
-      connection.dropIfBroken();
+      const bool dropped = connection.dropIfBroken();
       log::warn(failure, {{"error", sql::errorText(e)}});
-      return false;
+      return dropped || sql::worthRetrying(e) ? Written::Later : Written::Refused;
     }
   }
 };

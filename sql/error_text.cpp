@@ -32,4 +32,12 @@ bool refusesTheData(const std::exception& e) {
   return state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state.rfind("54", 0) == 0;
 }
 
+bool worthRetrying(const std::exception& e) {
+  if (transactionLost(e)) return true;
+  const auto* sqlError = dynamic_cast<const pqxx::sql_error*>(&e);
+  if (!sqlError || sqlError->sqlstate().size() != 5) return true;
+  const auto cls = sqlError->sqlstate().substr(0, 2);
+  return cls == "08" || cls == "40" || cls == "53" || cls == "55" || cls == "57" || cls == "58";
+}
+
 }  // namespace effectd::sql

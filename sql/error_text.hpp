@@ -19,4 +19,12 @@ bool transactionLost(const std::exception& e);
 // outage, a deadlock or a serialization failure.
 bool refusesTheData(const std::exception& e);
 
+// Worth trying the same statement again later: the connection or the
+// transaction was lost (class 08, in doubt), a deadlock or serialization
+// failure (40), the server short of resources (53), a lock or object busy
+// (55), an operator's or a deadline's cancel (57), a system error (58), or
+// no SQLSTATE at all. Anything else (bad data, a constraint, a trigger's
+// exception, a missing permission) fails the same way every time.
+bool worthRetrying(const std::exception& e);
+
 }  // namespace effectd::sql

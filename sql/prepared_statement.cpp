@@ -29,7 +29,8 @@ void namedStatementFailed(const pqxx::sql_error& error) {
             {{"statements", "unnamed"},
              {"why", "SQLSTATE " + state +
                          ": a transaction pooler in front of DATABASE_URL (set "
-                         "DATABASE_POOLER=transaction to start this way)"}});
+                         "DATABASE_POOLER=transaction to start this way, and DATABASE_LISTEN_URL "
+                         "to a direct connection: LISTEN through a pooler misses notifications)"}});
 }
 
 }  // namespace effectd::sql

@@ -4,8 +4,8 @@
 #                                      create (first time) and start; prints the URL.
 #                                      --tls: ssl=on with PREFIX.pem and PREFIX.key
 #                                      --port: on that port (default: a free one, kept)
-#                                      --set: any other setting (repeatable; a VALUE
-#                                      without spaces: it goes on postgres's command line)
+#                                      --set: any other setting (repeatable; a plain
+#                                      VALUE: it goes on postgres's command line)
 #   pg.sh replica DIR PRIMARY_DIR NAME [options]
 #                                      a streaming replica of PRIMARY_DIR's running
 #                                      cluster (pg_basebackup), known to it as NAME
@@ -38,7 +38,9 @@ while (($# > 0)); do
     --tls) tls=${2:?--tls needs the PREFIX of PREFIX.pem and PREFIX.key} ;;
     --port) port=${2:?--port needs a number} ;;
     --set)
-      [[ ${2:?--set needs NAME=VALUE} != *[[:space:]]* ]] || { echo "pg.sh: --set $2: no spaces" >&2; exit 2; }
+      # It goes through pg_ctl's shell: a plain name and value only.
+      [[ ${2:?--set needs NAME=VALUE} =~ ^[A-Za-z_.]+=[A-Za-z0-9_.:/%+-]+$ ]] ||
+        { echo "pg.sh: --set $2: NAME=VALUE of letters, digits and _.:/%+- only" >&2; exit 2; }
       settings+=("-c $2")
       ;;
     *) echo "pg.sh: unknown option $1" >&2; exit 2 ;;

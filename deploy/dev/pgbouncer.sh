@@ -35,6 +35,7 @@ start() {
   if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -w "$dir" 2>/dev/null; then
     chown postgres: "$dir" 2>/dev/null || true
     if ! runuser -u postgres -- test -w "$dir" 2>/dev/null; then
+      stop  # a folder of an earlier start goes first
       run=$(mktemp -d /tmp/effectd-pgbouncer.XXXXXX)
       chown postgres: "$run"
       echo "$run" >"$dir/run-dir"
@@ -77,27 +78,30 @@ INI
   done
   echo "pgbouncer.sh: PgBouncer did not start" >&2
   cat "$run/pgbouncer.log" >&2 || true
+  stop
   exit 1
 }
 
 run_dir() { if [[ -s $dir/run-dir ]]; then cat "$dir/run-dir"; else echo "$dir"; fi; }
 
 stop() {
-  local pidfile
-  pidfile=$(run_dir)/pgbouncer.pid
-  [[ -s $pidfile ]] || return 0
-  local pid
-  pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  # A /tmp folder of start's goes with it (start writes a new one).
-  local run
+  local run pidfile pid
   run=$(run_dir)
+  pidfile=$run/pgbouncer.pid
+  if [[ -s $pidfile ]]; then
+    pid=$(cat "$pidfile")
+    # A pid file left by a crash or a reboot may name another process now.
+    if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == pgbouncer ]]; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+      done
+      if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$pidfile"
+  fi
+  # A /tmp folder of start's goes with it (start writes a new one).
   if [[ $run == /tmp/effectd-pgbouncer.* ]]; then rm -rf -- "$run"; rm -f "$dir/run-dir"; fi
 }
 

@@ -333,47 +333,99 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   EXPECT_EQ(field("k1", "status"), "pending");
 }
 
-TEST_F(DrainerPgTest, LeasesAreRenewedWhileTheOutcomeCannotBeWritten) {
-  // Every write that finishes a running effect is refused; renewals (which
-  // keep it running) pass. An outcome stuck in hand must not let its lease
-  // lapse: another daemon would rescue the effect and send it again.
-  db_.scalar(R"(CREATE FUNCTION refuse_outcomes() RETURNS trigger LANGUAGE plpgsql AS $$
+// A trigger that refuses to finish running effects (renewals, which keep
+// them running, pass) with `errcode`, for keys LIKE `keys`.
+void refuseOutcomes(TestDatabase& db, const std::string& errcode, const std::string& keys) {
+  db.scalar(R"(CREATE FUNCTION refuse_outcomes() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF OLD."status" = 'running' AND NEW."status" <> 'running' THEN
-        RAISE EXCEPTION 'outcome refused by the test';
+      IF OLD."status" = 'running' AND NEW."status" <> 'running' AND OLD."key" LIKE ')" +
+            keys + R"(' THEN
+        RAISE EXCEPTION 'outcome refused by the test' USING ERRCODE = ')" +
+            errcode + R"(';
       END IF;
       RETURN NEW;
     END $$)");
-  db_.scalar(R"(CREATE TRIGGER refuse_outcomes BEFORE UPDATE ON "OutboundEffect"
+  db.scalar(R"(CREATE TRIGGER refuse_outcomes BEFORE UPDATE ON "OutboundEffect"
     FOR EACH ROW EXECUTE FUNCTION refuse_outcomes())");
+}
+
+class RunningDrainerPgTest : public DrainerPgTest {
+ protected:
+  RunningDrainerPgTest() {
+    auto owned = std::make_unique<ScriptedChannel>(false);  // SMTP-like: no deduplication
+    email = owned.get();
+    channels->email = std::move(owned);
+  }
+  std::unique_ptr<Drainer> start() {
+    return std::make_unique<Drainer>(Drainer::Options{.databaseUrl = db_.url(),
+                                                      .worker = "w1",
+                                                      .concurrency = 2,
+                                                      .lease = seconds(2),
+                                                      .pollInterval = std::chrono::milliseconds(50),
+                                                      .shutdownGrace = seconds(5)},
+                                     channels);
+  }
+  bool waitFor(const std::string& key, const std::string& status) {
+    const auto until = std::chrono::steady_clock::now() + seconds(10);
+    while (field(key, "status") != status) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+  bool leaseLive(const std::string& key) {
+    return db_.scalar(R"(SELECT "lockedUntil" > now() AT TIME ZONE 'UTC'
+                         FROM "OutboundEffect" WHERE "key" = ')" +
+                      key + "'") == "t";
+  }
+  std::shared_ptr<Channels> channels = std::make_shared<Channels>();
+  ScriptedChannel* email = nullptr;
+};
+
+TEST_F(RunningDrainerPgTest, LeasesAreRenewedWhileAnOutcomeCannotBeWrittenYet) {
+  // A serialization failure on every completion: worth trying again, so the
+  // outcome stays in hand, and its lease must not lapse meanwhile (another
+  // daemon would rescue the effect and send it again).
+  refuseOutcomes(db_, "40001", "%");
   enqueueEmails(1);
-  auto channels = std::make_shared<Channels>();
-  auto owned = std::make_unique<ScriptedChannel>(false);
-  auto* email = owned.get();
-  channels->email = std::move(owned);
   {
-    Drainer drainer({.databaseUrl = db_.url(),
-                     .worker = "w1",
-                     .concurrency = 1,
-                     .lease = seconds(2),
-                     .pollInterval = std::chrono::milliseconds(50),
-                     .shutdownGrace = seconds(5)},
-                    channels);
+    auto drainer = start();
     // Three leases long: without renewals the lease would have run out twice.
     std::this_thread::sleep_for(seconds(6));
     EXPECT_EQ(field("k0", "status"), "running");
-    EXPECT_EQ(db_.scalar(R"(SELECT "lockedUntil" > now() AT TIME ZONE 'UTC'
-                            FROM "OutboundEffect" WHERE "key" = 'k0')"),
-              "t");
+    EXPECT_TRUE(leaseLive("k0"));
     const auto rescued = rescueExpired(db_.conn(), 10, "w2");
     EXPECT_EQ(rescued.requeued + rescued.unknown, 0);
     db_.scalar(R"(DROP TRIGGER refuse_outcomes ON "OutboundEffect")");
-    const auto until = std::chrono::steady_clock::now() + seconds(10);
-    while (field("k0", "status") != "sent" && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(waitFor("k0", "sent"));
   }
-  EXPECT_EQ(field("k0", "status"), "sent");
   EXPECT_EQ(field("k0", "attempts"), "1");
+  EXPECT_EQ(email->deliveries["k0"], 1);
+}
+
+TEST_F(RunningDrainerPgTest, AnOutcomeTheDatabaseRefusesIsLetGoAndTheOthersAreWritten) {
+  // A trigger's own exception (P0001) on k0 only: it will never be taken.
+  refuseOutcomes(db_, "P0001", "k0");
+  enqueueEmails(3);
+  {
+    auto drainer = start();
+    EXPECT_TRUE(waitFor("k1", "sent"));
+    EXPECT_TRUE(waitFor("k2", "sent"));
+    // k0 is let go, not renewed: its lease lapses and the rescue decides,
+    // as after a crash.
+    const auto until = std::chrono::steady_clock::now() + seconds(10);
+    while (leaseLive("k0") && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(leaseLive("k0"));
+    EXPECT_EQ(field("k0", "status"), "running");
+    // The daemon goes on draining meanwhile.
+    enqueueEmails(1, "later");
+    EXPECT_TRUE(waitFor("later0", "sent"));
+  }
+  db_.scalar(R"(DROP TRIGGER refuse_outcomes ON "OutboundEffect")");
+  // SMTP does not deduplicate: may have been sent, so unknown, not again.
+  EXPECT_EQ(rescueExpired(db_.conn(), 10, "w2").unknown, 1);
+  EXPECT_EQ(field("k0", "status"), "unknown");
   EXPECT_EQ(email->deliveries["k0"], 1);
 }
 
