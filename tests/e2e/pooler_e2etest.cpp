@@ -241,8 +241,8 @@ TEST_F(PoolerE2eTest, AnUnrecognisedPoolerIsFoundOutByItsFirstPreparedStatementE
     return db_.scalar(
         R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" = 'sent' AND "kind" = 'email')");
   };
-  ASSERT_TRUE(eventually([&] { return sentEmails() == std::to_string(kOrgs); },
-                         std::chrono::seconds(30)))
+  ASSERT_TRUE(
+      eventually([&] { return sentEmails() == std::to_string(kOrgs); }, std::chrono::seconds(30)))
       << sentEmails() << "\n"
       << daemon.log();
   EXPECT_EQ(filesIn(daemon.mailDirectory()), static_cast<std::size_t>(kOrgs));

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace effectd::daemon {
+namespace effectd::http {
 
 struct ReadRefusal {
   unsigned status = 400;
@@ -22,4 +22,4 @@ std::optional<ReadRefusal> readRefusal(const boost::system::error_code& ec);
 // Beast's verdict that the bytes are not HTTP/1.1 as RFC 9112 has it.
 bool malformedHttp(const boost::system::error_code& ec);
 
-}  // namespace effectd::daemon
+}  // namespace effectd::http

@@ -1,8 +1,8 @@
-#include "daemon/read_refusal.hpp"
+#include "http/read_refusal.hpp"
 
 #include <boost/beast/http/error.hpp>
 
-namespace effectd::daemon {
+namespace effectd::http {
 
 bool malformedHttp(const boost::system::error_code& ec) {
   using E = boost::beast::http::error;
@@ -29,4 +29,4 @@ std::optional<ReadRefusal> readRefusal(const boost::system::error_code& ec) {
   return std::nullopt;
 }
 
-}  // namespace effectd::daemon
+}  // namespace effectd::http

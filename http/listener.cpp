@@ -1,0 +1,487 @@
+#include "http/listener.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <list>
+#include <mutex>
+#include <optional>
+
+#include "base/log.hpp"
+#include "base/log_throttle.hpp"
+#include "http/read_refusal.hpp"
+
+namespace effectd::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// After answering a request whose body we refuse to read, keep reading (and
+// discarding) briefly before closing: closing a socket with unread data sends
+// a reset, which can destroy our response before the client reads it.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr std::size_t kLingerBytes = std::size_t{256} * 1024;
+
+// Past a request's header, bytes that are neither header nor body (a chunk
+// size line and its extensions, trailers) must fit in this much beyond the
+// header limit; without a bound they grow the buffer for the whole read
+// timeout on every connection.
+constexpr std::size_t kFramingSlack = std::size_t{8} * 1024;
+
+// A chunked body may spend this much on chunk extensions, and come in this
+// many chunks: Stripe sends neither, and without a cap a client can keep
+// the parser busy with framing that carries (almost) no body.
+constexpr std::size_t kMaxChunkExtensionBytes = 1024;
+constexpr std::size_t kMaxChunks = std::size_t{16} * 1024;
+
+// Connections refused at the cap are logged at most this often, with a count.
+constexpr auto kRefusedLogEvery = std::chrono::seconds(10);
+
+// A body a client stops sending gets no answer, and a line at a client's
+// rate: throttled.
+log::LogThrottle lostBodyLog(20);
+
+struct SessionState {
+  enum class Phase {
+    Idle,     // waiting for the first byte of a request: may be closed to make room
+    Reading,  // a request's header is arriving
+    Busy,     // a request is being read past its header, answered or streamed
+  };
+  explicit SessionState(asio::any_io_executor executor)
+      : executor(executor), wake(std::make_shared<asio::steady_timer>(executor)) {}
+  asio::any_io_executor executor;       // the session's strand
+  beast::tcp_stream* stream = nullptr;  // null once the session ended; touched on the strand only
+  std::shared_ptr<asio::steady_timer> wake;  // a stream's waitFor() waits on it
+  std::atomic<Phase> phase{Phase::Idle};     // a new connection has sent nothing yet
+  // When it last became idle (steady clock, nanoseconds): the longest idle
+  // gives way first.
+  std::atomic<std::int64_t> idleSince{std::chrono::steady_clock::now().time_since_epoch().count()};
+};
+
+// Counts what a chunked body spends on framing; past a cap the parser stops
+// (bad_chunk_extension) and `exceeded` says which, for the 400.
+struct ChunkLimits {
+  ChunkLimits() = default;
+  ChunkLimits(const ChunkLimits&) = delete;  // the callback points at this one
+  ChunkLimits& operator=(const ChunkLimits&) = delete;
+  std::size_t extensionBytes = 0;
+  std::size_t chunks = 0;
+  const char* exceeded = nullptr;
+  std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)> callback =
+      [this](std::uint64_t size, beast::string_view extensions, boost::system::error_code& ec) {
+        extensionBytes += extensions.size();
+        chunks += size > 0;  // the last chunk (size 0) ends the body: not counted
+        if (extensionBytes > kMaxChunkExtensionBytes) {
+          exceeded = "chunk extensions over 1 KiB";
+        } else if (chunks > kMaxChunks) {
+          exceeded = "more than 16384 chunks";
+        }
+        if (exceeded) ec = bhttp::error::bad_chunk_extension;
+      };
+};
+
+bhttp::response<bhttp::string_body> toResponse(const Answer& answer, unsigned version,
+                                               bool keepAlive, bool head) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(answer.status), version};
+  res.set(bhttp::field::server, "effectd");
+  res.set(bhttp::field::content_type, answer.contentType);
+  for (const auto& [name, value] : answer.headers) res.insert(name, value);
+  res.keep_alive(keepAlive);
+  res.body() = answer.body;
+  res.prepare_payload();
+  if (head) res.body().clear();
+  return res;
+}
+
+}  // namespace
+
+struct Listener::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& ioc, Options options, std::shared_ptr<Site> ownedSite)
+      : ioc(ioc),
+        options(std::move(options)),
+        owned(std::move(ownedSite)),
+        site(*owned),
+        strand(asio::make_strand(ioc)),
+        acceptor(strand),
+        deadline(strand) {
+    const tcp::endpoint endpoint(asio::ip::make_address(this->options.listen.host),
+                                 this->options.listen.port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(this->options.backlog);
+  }
+
+  asio::awaitable<void> acceptLoop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kNoThrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping) break;
+        // EMFILE and friends: back off a little rather than spin.
+        log::warn("accept failed", {{"listener", options.name}, {"error", ec.message()}});
+        asio::steady_timer pause(strand, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      // At the cap, an idle kept-alive connection gives way to a new one;
+      // only when every connection is in use is the new one refused.
+      if (active.load() >= options.maxConnections && !closeOldestIdle()) {
+        noteRefused();
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
+        continue;
+      }
+      ++active;
+      auto state = std::make_shared<SessionState>(socket.get_executor());
+      {
+        std::lock_guard lock(mutex);
+        sessions.push_back(state);
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket), state), asio::detached);
+    }
+  }
+
+  // On the acceptor's strand: the first refusal, then a count every few seconds.
+  void noteRefused() {
+    const auto now = std::chrono::steady_clock::now();
+    if (++refusedSinceLog == 1 || now - lastRefusedLog > kRefusedLogEvery) {
+      log::warn("connections refused: too many connections", {{"listener", options.name},
+                                                              {"limit", options.maxConnections},
+                                                              {"refused", refusedSinceLog}});
+      lastRefusedLog = now;
+      refusedSinceLog = 0;
+    }
+  }
+
+  // Closes the session that has waited the longest without sending a byte
+  // of a request: a kept-alive connection between requests, or a new one
+  // that has sent nothing (a silent socket must not hold a slot Stripe
+  // needs). Its close is asynchronous, so the count may briefly pass the cap
+  // by the connections accepted meanwhile.
+  bool closeOldestIdle() {
+    std::lock_guard lock(mutex);
+    for (;;) {
+      std::shared_ptr<SessionState> oldest;
+      for (auto& state : sessions) {
+        if (state->phase != SessionState::Phase::Idle) continue;
+        if (!oldest || state->idleSince < oldest->idleSince) oldest = state;
+      }
+      if (!oldest) return false;
+      auto expected = SessionState::Phase::Idle;
+      // Claimed here, so no other accept picks the same one; the session
+      // reads this as "closing". Lost to the session itself: look again.
+      if (!oldest->phase.compare_exchange_strong(expected, SessionState::Phase::Busy)) continue;
+      asio::post(oldest->executor, [oldest] {
+        if (oldest->stream) oldest->stream->cancel();
+      });
+      log::debug("closing an idle connection to make room",
+                 {{"listener", options.name}, {"limit", options.maxConnections}});
+      return true;
+    }
+  }
+
+  asio::awaitable<void> refuse(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(5));
+    auto answer = site.full();
+    answer.closeConnection = true;
+    auto res = toResponse(answer, 11, false, false);
+    co_await bhttp::async_write(stream, res, kNoThrow);
+    co_await lingeringClose(stream);
+  }
+
+  // The Stream a site's answer streams on: this session's connection.
+  struct SessionStream final : Stream {
+    SessionStream(Impl& impl, beast::tcp_stream& stream, SessionState& state, unsigned version)
+        : impl(impl), stream(stream), state(state), version(version) {}
+    asio::awaitable<bool> writeHeader(
+        unsigned status, std::string_view contentType,
+        const std::vector<std::pair<std::string, std::string>>& headers) override {
+      bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version};
+      res.set(bhttp::field::server, "effectd");
+      res.set(bhttp::field::content_type, contentType);
+      for (const auto& [name, value] : headers) res.insert(name, value);
+      res.keep_alive(false);  // the stream ends with the connection
+      bhttp::response_serializer<bhttp::empty_body> serializer(res);
+      stream.expires_after(impl.options.readTimeout);
+      auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, kNoThrow);
+      co_return !ec;
+    }
+    // False once the client is gone; the timeout lets go of one that stops reading.
+    asio::awaitable<bool> write(std::string_view bytes) override {
+      stream.expires_after(impl.options.readTimeout);
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), kNoThrow);
+      co_return !ec;
+    }
+    asio::awaitable<bool> waitFor(std::chrono::milliseconds duration) override {
+      if (impl.stopping) co_return false;
+      // The stream's own timeout is for writes; an expiry while nothing is
+      // pending would fail the next write at once.
+      stream.expires_never();
+      state.wake->expires_after(duration);
+      co_await state.wake->async_wait(kNoThrow);
+      co_return !impl.stopping;
+    }
+    std::function<void()> waker() override {
+      return [wake = state.wake, executor = state.executor] {
+        asio::post(executor, [wake] { wake->cancel(); });
+      };
+    }
+    bool stopping() const override { return impl.stopping; }
+
+    Impl& impl;
+    beast::tcp_stream& stream;
+    SessionState& state;
+    unsigned version;
+  };
+
+  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<SessionState> state) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    state->stream = &stream;
+    boost::system::error_code ignored;
+    const auto peer = stream.socket().remote_endpoint(ignored);
+    const auto remote = peer.address().to_string() + ":" + std::to_string(peer.port());
+    beast::flat_buffer buffer(options.maxHeaderBytes + kFramingSlack);
+    bool first = true;
+    bool linger = false;
+
+    // The first request, from the accept to its last byte, has the read
+    // timeout; a kept-alive connection may then idle for the idle timeout,
+    // and each request that follows has the read timeout from its first byte.
+    stream.expires_after(options.readTimeout);
+    // Closed to make room before it even started.
+    const bool closedBeforeStart = state->phase == SessionState::Phase::Busy;
+    for (;;) {
+      if (stopping || closedBeforeStart) break;
+      if (!first) {
+        auto expected = SessionState::Phase::Busy;
+        state->phase.compare_exchange_strong(expected, SessionState::Phase::Idle);
+        state->idleSince = std::chrono::steady_clock::now().time_since_epoch().count();
+      }
+      if (buffer.size() == 0) {
+        if (!first) stream.expires_after(options.idleTimeout);
+        auto [idleError, n] = co_await stream.async_read_some(
+            buffer.prepare(std::min<std::size_t>(4096, buffer.max_size())), kNoThrow);
+        buffer.commit(n);
+        if (idleError) break;
+      }
+      auto expected = SessionState::Phase::Idle;
+      // Lost the race to closeOldestIdle(): this connection is being closed.
+      if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
+      if (!first) stream.expires_after(options.readTimeout);  // the whole request
+      first = false;
+      ChunkLimits chunkLimits;  // outlives the parser, which keeps a reference
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.maxHeaderBytes));
+      parser.body_limit(options.maxBodyBytes);
+      parser.on_chunk_header(chunkLimits.callback);
+
+      auto [readError, headerBytes] =
+          co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+      if (readError) {
+        if (auto refusal = readRefusal(readError)) {
+          const auto target = parser.get().target();
+          auto answer = site.refused(refusal->status, refusal->error, std::move(refusal->reason),
+                                     std::string_view(target.data(), target.size()));
+          answer.closeConnection = true;
+          co_await write(stream, answer, 11, false, false);
+          site.logged({}, std::string_view(target.data(), target.size()), answer, {}, remote,
+                      false);
+          linger = true;
+        } else if (readError != bhttp::error::end_of_stream &&
+                   readError != asio::error::operation_aborted &&
+                   readError != beast::error::timeout) {
+          log::debug(
+              "connection closed",
+              {{"listener", options.name}, {"remote", remote}, {"error", readError.message()}});
+        }
+        break;
+      }
+      state->phase = SessionState::Phase::Busy;
+      const auto started = std::chrono::steady_clock::now();
+      const auto& header = parser.get();
+      const auto version = header.version();
+      const bool head = header.method() == bhttp::verb::head;
+      const std::string method(header.method_string());
+      const std::string target(header.target());
+      bool keepAlive = header.keep_alive();
+
+      if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
+        co_await bhttp::async_write(stream, proceed, kNoThrow);
+      }
+      boost::system::error_code bodyError;
+      if (!parser.is_done()) {
+        std::tie(bodyError, std::ignore) =
+            co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      }
+      Site::Outcome outcome;
+      if (bodyError == bhttp::error::body_limit) {  // chunked, past the limit
+        outcome.answer = site.refused(413, "request body too large", "body too large", target);
+      } else if (bodyError == bhttp::error::buffer_overflow ||
+                 bodyError == bhttp::error::header_limit) {
+        // An endless chunk extension or trailer section.
+        outcome.answer = site.refused(400, "chunk framing or trailers too long",
+                                      "chunk framing or trailers too long", target);
+      } else if (chunkLimits.exceeded) {
+        outcome.answer =
+            site.refused(400, "chunked body framing too long", chunkLimits.exceeded, target);
+      } else if (malformedHttp(bodyError)) {
+        outcome.answer = site.refused(400, "malformed HTTP body framing",
+                                      "malformed body framing: " + bodyError.message(), target);
+      } else if (bodyError) {
+        if (lostBodyLog.admitReporting(0, "request bodies not received, not logged one by one")) {
+          log::warn("request body not received", {{"listener", options.name},
+                                                  {"remote", remote},
+                                                  {"path", target.substr(0, target.find('?'))},
+                                                  {"error", bodyError.message()}});
+        }
+        break;
+      } else {
+        SessionStream out(*this, stream, *state, version);
+        outcome = co_await site.serve(parser.release(), out);
+      }
+      if (bodyError) outcome.answer.closeConnection = true;
+
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
+      if (outcome.streamed) {
+        site.logged(method, target, outcome.answer, took, remote, true);
+        break;
+      }
+      keepAlive = keepAlive && !outcome.answer.closeConnection && !stopping;
+      co_await write(stream, outcome.answer, version, keepAlive, head);
+      site.logged(method, target, outcome.answer, took, remote, true);
+      if (!keepAlive) {
+        linger = outcome.answer.closeConnection;
+        break;
+      }
+    }
+
+    if (linger) {
+      co_await lingeringClose(stream);
+    } else {
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream.socket().close(ignored);
+    }
+    state->stream = nullptr;
+    {
+      std::lock_guard lock(mutex);
+      sessions.remove(state);
+    }
+    if (--active == 0 && stopping) {
+      asio::post(strand, [self] { self->deadline.cancel(); });
+    }
+  }
+
+  asio::awaitable<void> write(beast::tcp_stream& stream, const Answer& answer, unsigned version,
+                              bool keepAlive, bool head) {
+    auto res = toResponse(answer, version, keepAlive, head);
+    stream.expires_after(options.readTimeout);
+    co_await bhttp::async_write(stream, res, kNoThrow);
+  }
+
+  static asio::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTime);
+    std::array<char, std::size_t{16} * 1024> scratch{};
+    for (std::size_t drained = 0; drained < kLingerBytes;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kNoThrow);
+      if (ec) break;
+      drained += n;
+    }
+    stream.socket().close(ignored);
+  }
+
+  void shutdown(std::chrono::seconds grace) {
+    if (stopping.exchange(true)) return;
+    site.draining();
+    auto self = shared_from_this();
+    asio::post(strand, [self, grace] {
+      boost::system::error_code ignored;
+      self->acceptor.close(ignored);
+      self->forEachSession([](SessionState& s) {
+        // A stream ends now; an idle connection too; a request in flight
+        // finishes first.
+        s.wake->cancel();
+        if (s.stream && s.phase != SessionState::Phase::Busy) s.stream->cancel();
+      });
+      if (self->active.load() == 0) return;
+      self->deadline.expires_after(grace);
+      self->deadline.async_wait([self](boost::system::error_code ec) {
+        if (ec) return;  // every session finished in time
+        log::warn("shutdown deadline passed; closing open connections",
+                  {{"listener", self->options.name}, {"connections", self->active.load()}});
+        self->forEachSession([](SessionState& s) {
+          boost::system::error_code ignored;
+          if (s.stream) s.stream->socket().close(ignored);
+        });
+      });
+    });
+  }
+
+  // Runs `f` on each session's own strand.
+  template <typename F>
+  void forEachSession(F f) {
+    std::lock_guard lock(mutex);
+    for (auto& state : sessions) {
+      // The session's stream is only touched on its strand; the state is kept
+      // alive by this handler even if the session ends first.
+      asio::post(state->executor, [state, f] { f(*state); });
+    }
+  }
+
+  asio::io_context& ioc;
+  Options options;
+  std::shared_ptr<Site> owned;
+  Site& site;
+  asio::strand<asio::io_context::executor_type> strand;
+  tcp::acceptor acceptor;
+  asio::steady_timer deadline;
+  std::atomic<int> active{0};
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::list<std::shared_ptr<SessionState>> sessions;
+  int refusedSinceLog = 0;  // on the acceptor's strand
+  std::chrono::steady_clock::time_point lastRefusedLog{};
+};
+
+Listener::Listener(asio::io_context& ioc, Options options, std::shared_ptr<Site> site)
+    : impl_(std::make_shared<Impl>(ioc, std::move(options), std::move(site))) {}
+
+Listener::~Listener() = default;
+
+void Listener::start() {
+  asio::co_spawn(impl_->strand, impl_->acceptLoop(), asio::detached);
+}
+
+void Listener::shutdown(std::chrono::seconds deadline) {
+  impl_->shutdown(deadline);
+}
+
+std::uint16_t Listener::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+
+}  // namespace effectd::http
