@@ -1,5 +1,7 @@
 #include "daemon/open_files.hpp"
 
+#include "daemon/admin_site.hpp"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -7,7 +9,7 @@
 namespace effectd::daemon {
 namespace {
 
-constexpr long kAdminConnections = 32;  // AdminServer::Options::maxConnections
+constexpr long kAdminConnections = kAdminMaxConnections;
 // The fewest public connections worth serving with: below this the limit is
 // a misconfiguration, said so, and served with anyway.
 constexpr int kLeastConnections = 16;

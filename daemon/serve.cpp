@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <memory>
@@ -12,15 +13,16 @@
 #include "base/log.hpp"
 #include "base/periodic_thread.hpp"
 #include "daemon/admin_routes.hpp"
-#include "daemon/admin_server.hpp"
+#include "daemon/admin_site.hpp"
 #include "daemon/admin_worker.hpp"
 #include "daemon/channel_factory.hpp"
 #include "daemon/health.hpp"
-#include "daemon/http_server.hpp"
 #include "daemon/lifecycle.hpp"
 #include "daemon/open_files.hpp"
 #include "daemon/public_routes.hpp"
+#include "daemon/public_site.hpp"
 #include "daemon/transition_feed.hpp"
+#include "http/listener.hpp"
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
@@ -130,30 +132,37 @@ int serve(const config::Config& config) {
   Service::Clock::time_point stopBy{};
   PublicRoutes routes({.config = &config, .health = &health, .pauses = channels->pauses.get()});
 
-  std::unique_ptr<HttpServer> server;
+  std::unique_ptr<http::Listener> server;
   try {
-    server =
-        std::make_unique<HttpServer>(ioc,
-                                     HttpServer::Options{.listen = config.listen,
-                                                         .maxBodyBytes = config.maxBodyBytes,
-                                                         .maxHeaderBytes = config.maxHeaderBytes,
-                                                         .maxConnections = files.maxConnections,
-                                                         .readTimeout = config.readTimeout,
-                                                         .idleTimeout = config.idleTimeout},
-                                     routes, writer);
+    server = std::make_unique<http::Listener>(
+        ioc,
+        http::Listener::Options{.listen = config.listen,
+                                .name = "public",
+                                .maxBodyBytes = config.maxBodyBytes,
+                                .maxHeaderBytes = config.maxHeaderBytes,
+                                .maxConnections = files.maxConnections,
+                                .backlog = asio::socket_base::max_listen_connections,
+                                .readTimeout = config.readTimeout,
+                                .idleTimeout = config.idleTimeout},
+        makePublicSite(routes, writer));
   } catch (const std::exception& e) {
     log::error("cannot listen", {{"address", config.listen.toString()}, {"error", e.what()}});
     return 1;
   }
-  std::unique_ptr<AdminServer> admin;
+  std::unique_ptr<http::Listener> admin;
   if (config.adminListen.enabled()) {
     try {
-      admin = std::make_unique<AdminServer>(ioc,
-                                            AdminServer::Options{.listen = config.adminListen,
-                                                                 .readTimeout = config.readTimeout,
-                                                                 .idleTimeout = config.idleTimeout,
-                                                                 .pauses = channels->pauses.get()},
-                                            adminRoutes, adminWorker, feed);
+      admin = std::make_unique<http::Listener>(
+          ioc,
+          http::Listener::Options{.listen = config.adminListen,
+                                  .name = "admin",
+                                  .maxBodyBytes = kAdminMaxBodyBytes,
+                                  .maxHeaderBytes = config.maxHeaderBytes,
+                                  .maxConnections = kAdminMaxConnections,
+                                  .backlog = kAdminBacklog,
+                                  .readTimeout = config.readTimeout,
+                                  .idleTimeout = config.idleTimeout},
+          makeAdminSite(adminRoutes, adminWorker, feed, {.pauses = channels->pauses.get()}));
     } catch (const std::exception& e) {
       log::error("cannot listen",
                  {{"address", config.adminListen.toString()}, {"error", e.what()}});

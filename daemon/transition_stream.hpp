@@ -7,7 +7,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 
-#include "http/listener.hpp"
+#include "http/site.hpp"
 
 namespace effectd::daemon {
 

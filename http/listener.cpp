@@ -1,5 +1,7 @@
 #include "http/listener.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +24,7 @@
 #include "base/log.hpp"
 #include "base/log_throttle.hpp"
 #include "http/read_refusal.hpp"
+#include "http/site.hpp"
 
 namespace effectd::http {
 namespace {

@@ -1,10 +1,8 @@
-#include "daemon/http_server.hpp"
+#include "daemon/public_site.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/socket_base.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
@@ -12,7 +10,7 @@
 #include "base/log_throttle.hpp"
 #include "base/metrics.hpp"
 #include "daemon/public_routes.hpp"
-#include "http/listener.hpp"
+#include "http/site.hpp"
 #include "intake/intake_writer.hpp"
 
 namespace effectd::daemon {
@@ -147,37 +145,8 @@ class PublicSite final : public http::Site {
 
 }  // namespace
 
-struct HttpServer::Impl {
-  Impl(asio::io_context& ioc, Options options, PublicRoutes& routes, intake::IntakeWriter& writer)
-      : listener(ioc,
-                 {.listen = options.listen,
-                  .name = "public",
-                  .maxBodyBytes = options.maxBodyBytes,
-                  .maxHeaderBytes = options.maxHeaderBytes,
-                  .maxConnections = options.maxConnections,
-                  .backlog = asio::socket_base::max_listen_connections,
-                  .readTimeout = options.readTimeout,
-                  .idleTimeout = options.idleTimeout},
-                 std::make_shared<PublicSite>(routes, writer)) {}
-  http::Listener listener;
-};
-
-HttpServer::HttpServer(asio::io_context& ioc, Options options, PublicRoutes& routes,
-                       intake::IntakeWriter& writer)
-    : impl_(std::make_shared<Impl>(ioc, std::move(options), routes, writer)) {}
-
-HttpServer::~HttpServer() = default;
-
-void HttpServer::start() {
-  impl_->listener.start();
-}
-
-void HttpServer::shutdown(std::chrono::seconds deadline) {
-  impl_->listener.shutdown(deadline);
-}
-
-std::uint16_t HttpServer::port() const {
-  return impl_->listener.port();
+std::shared_ptr<http::Site> makePublicSite(PublicRoutes& routes, intake::IntakeWriter& writer) {
+  return std::make_shared<PublicSite>(routes, writer);
 }
 
 }  // namespace effectd::daemon

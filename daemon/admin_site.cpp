@@ -1,6 +1,5 @@
-#include "daemon/admin_server.hpp"
+#include "daemon/admin_site.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
@@ -9,7 +8,7 @@
 #include "daemon/admin_routes.hpp"
 #include "daemon/queue_figures.hpp"
 #include "daemon/transition_stream.hpp"
-#include "http/listener.hpp"
+#include "http/site.hpp"
 
 namespace effectd::daemon {
 namespace {
@@ -44,7 +43,7 @@ http::Answer toAnswer(AdminReply reply) {
 class AdminSite final : public http::Site {
  public:
   AdminSite(const AdminRoutes& routes, AdminWorker& worker, TransitionFeed& feed,
-            const AdminServer::Options& options)
+            const AdminSiteOptions& options)
       : routes_(routes),
         worker_(worker),
         figures_(std::make_shared<QueueFigures>(
@@ -112,38 +111,9 @@ class AdminSite final : public http::Site {
 
 }  // namespace
 
-struct AdminServer::Impl {
-  Impl(asio::io_context& ioc, const Options& options, const AdminRoutes& routes,
-       AdminWorker& worker, TransitionFeed& feed)
-      : listener(ioc,
-                 {.listen = options.listen,
-                  .name = "admin",
-                  .maxBodyBytes = options.maxBodyBytes,
-                  .maxHeaderBytes = options.maxHeaderBytes,
-                  .maxConnections = options.maxConnections,
-                  .backlog = 64,
-                  .readTimeout = options.readTimeout,
-                  .idleTimeout = options.idleTimeout},
-                 std::make_shared<AdminSite>(routes, worker, feed, options)) {}
-  http::Listener listener;
-};
-
-AdminServer::AdminServer(asio::io_context& ioc, Options options, const AdminRoutes& routes,
-                         AdminWorker& worker, TransitionFeed& feed)
-    : impl_(std::make_shared<Impl>(ioc, options, routes, worker, feed)) {}
-
-AdminServer::~AdminServer() = default;
-
-void AdminServer::start() {
-  impl_->listener.start();
-}
-
-void AdminServer::shutdown(std::chrono::seconds deadline) {
-  impl_->listener.shutdown(deadline);
-}
-
-std::uint16_t AdminServer::port() const {
-  return impl_->listener.port();
+std::shared_ptr<http::Site> makeAdminSite(const AdminRoutes& routes, AdminWorker& worker,
+                                          TransitionFeed& feed, const AdminSiteOptions& options) {
+  return std::make_shared<AdminSite>(routes, worker, feed, options);
 }
 
 }  // namespace effectd::daemon
