@@ -13,8 +13,24 @@
 
 #include "daemon/admin_routes.hpp"
 #include "daemon/admin_worker.hpp"
+#include "http/site.hpp"
 
 namespace effectd::daemon {
+
+// Every admin answer, the live view's refusals included: never cached, never
+// sniffed; a refused request ends its connection, so a client without the
+// token cannot hold a slot with it.
+inline http::Answer toAdminAnswer(AdminReply reply) {
+  http::Answer answer{.status = reply.status,
+                      .body = std::move(reply.body),
+                      .contentType = std::move(reply.contentType),
+                      .headers = std::move(reply.headers),
+                      .reason = std::move(reply.reason),
+                      .closeConnection = reply.status >= 400};
+  answer.headers.emplace_back("Cache-Control", "no-store");
+  answer.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return answer;
+}
 
 // GCC 12 destroys a lambda with captures twice when it is built inside a
 // co_await expression (a shared_ptr it holds then loses a reference each

@@ -23,20 +23,6 @@ bool admitRejectionLog(unsigned status) {
   return adminRejectionLog.admitReporting(status, "rejected admin requests not logged one by one");
 }
 
-http::Answer toAnswer(AdminReply reply) {
-  http::Answer answer{.status = reply.status,
-                      .body = std::move(reply.body),
-                      .contentType = std::move(reply.contentType),
-                      .headers = std::move(reply.headers),
-                      .reason = std::move(reply.reason),
-                      // A refused request ends its connection: a client
-                      // without the token cannot hold a slot with it.
-                      .closeConnection = reply.status >= 400};
-  answer.headers.emplace_back("Cache-Control", "no-store");
-  answer.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  return answer;
-}
-
 // /metrics, the JSON API and the live page on the shared connection core.
 // Nothing here reads the database on the event loop: calls go to the
 // admin worker's thread.
@@ -71,17 +57,17 @@ class AdminSite final : public http::Site {
     } else {
       reply = co_await figures_->metrics();
     }
-    co_return Outcome{toAnswer(std::move(reply))};
+    co_return Outcome{toAdminAnswer(std::move(reply))};
   }
 
   http::Answer refused(unsigned status, std::string_view error, std::string reason,
                        std::string_view) override {
-    return toAnswer(
+    return toAdminAnswer(
         AdminRoutes::json(status, R"({"error":")" + std::string(error) + R"("})", reason));
   }
 
   http::Answer full() override {
-    return toAnswer(AdminRoutes::unavailable("too many admin connections"));
+    return toAdminAnswer(AdminRoutes::unavailable("too many admin connections"));
   }
 
   void logged(std::string_view method, std::string_view target, const http::Answer& answer,

@@ -26,6 +26,7 @@ class TransitionFeed;
 // The admin listener's limits, beside the public one's settings.
 constexpr int kAdminMaxConnections = 32;
 constexpr std::size_t kAdminMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kAdminMaxHeaderBytes = 16 * 1024;
 constexpr int kAdminBacklog = 64;
 
 struct AdminSiteOptions {

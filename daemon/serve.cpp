@@ -157,7 +157,7 @@ int serve(const config::Config& config) {
           http::Listener::Options{.listen = config.adminListen,
                                   .name = "admin",
                                   .maxBodyBytes = kAdminMaxBodyBytes,
-                                  .maxHeaderBytes = config.maxHeaderBytes,
+                                  .maxHeaderBytes = kAdminMaxHeaderBytes,
                                   .maxConnections = kAdminMaxConnections,
                                   .backlog = kAdminBacklog,
                                   .readTimeout = config.readTimeout,

@@ -20,13 +20,7 @@ constexpr auto kHeartbeat = std::chrono::seconds(15);
 constexpr std::string_view kHeartbeatLine = ": heartbeat\n\n";
 
 http::Site::Outcome refusal(std::string_view reason) {
-  const auto reply = AdminRoutes::unavailable(reason);
-  return {{.status = reply.status,
-           .body = reply.body,
-           .contentType = reply.contentType,
-           .headers = reply.headers,
-           .reason = reply.reason,
-           .closeConnection = true}};
+  return {toAdminAnswer(AdminRoutes::unavailable(reason))};
 }
 
 }  // namespace

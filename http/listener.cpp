@@ -165,7 +165,9 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
   // On the acceptor's strand: the first refusal, then a count every few seconds.
   void noteRefused() {
     const auto now = std::chrono::steady_clock::now();
-    if (++refusedSinceLog == 1 || now - lastRefusedLog > kRefusedLogEvery) {
+    ++refusedSinceLog;
+    if (lastRefusedLog == std::chrono::steady_clock::time_point{} ||
+        now - lastRefusedLog >= kRefusedLogEvery) {
       log::warn("connections refused: too many connections", {{"listener", options.name},
                                                               {"limit", options.maxConnections},
                                                               {"refused", refusedSinceLog}});
@@ -366,17 +368,20 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
       }
       if (bodyError) outcome.answer.closeConnection = true;
 
-      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - started);
+      const auto since = [&] {
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started);
+      };
       if (outcome.streamed) {
-        site.logged(method, target, outcome.answer, took, remote, true);
+        site.logged(method, target, outcome.answer, since(), remote, true);
         break;
       }
       keepAlive = keepAlive && !outcome.answer.closeConnection && !stopping;
       co_await write(stream, outcome.answer, version, keepAlive, head);
-      site.logged(method, target, outcome.answer, took, remote, true);
+      site.logged(method, target, outcome.answer, since(), remote, true);  // the write included
       if (!keepAlive) {
-        linger = outcome.answer.closeConnection;
+        // Only a body left unread needs the lingering close.
+        linger = static_cast<bool>(bodyError);
         break;
       }
     }
