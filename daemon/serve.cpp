@@ -161,7 +161,8 @@ int serve(const config::Config& config) {
                                   .maxConnections = kAdminMaxConnections,
                                   .backlog = kAdminBacklog,
                                   .readTimeout = config.readTimeout,
-                                  .idleTimeout = config.idleTimeout},
+                                  .idleTimeout = config.idleTimeout,
+                                  .readersGiveWay = true},
           makeAdminSite(adminRoutes, adminWorker, feed, {.pauses = channels->pauses.get()}));
     } catch (const std::exception& e) {
       log::error("cannot listen",

@@ -23,7 +23,9 @@
 
 #include "base/log.hpp"
 #include "base/log_throttle.hpp"
+#include "http/chunk_limits.hpp"
 #include "http/read_refusal.hpp"
+#include "http/session.hpp"
 #include "http/site.hpp"
 
 namespace effectd::http {
@@ -47,57 +49,8 @@ constexpr std::size_t kLingerBytes = std::size_t{256} * 1024;
 // timeout on every connection.
 constexpr std::size_t kFramingSlack = std::size_t{8} * 1024;
 
-// A chunked body may spend this much on chunk extensions, and come in this
-// many chunks: Stripe sends neither, and without a cap a client can keep
-// the parser busy with framing that carries (almost) no body.
-constexpr std::size_t kMaxChunkExtensionBytes = 1024;
-constexpr std::size_t kMaxChunks = std::size_t{16} * 1024;
-
 // Connections refused at the cap are logged at most this often, with a count.
 constexpr auto kRefusedLogEvery = std::chrono::seconds(10);
-
-// A body a client stops sending gets no answer, and a line at a client's
-// rate: throttled.
-log::LogThrottle lostBodyLog(20);
-
-struct SessionState {
-  enum class Phase {
-    Idle,     // waiting for the first byte of a request: may be closed to make room
-    Reading,  // a request's header is arriving
-    Busy,     // a request is being read past its header, answered or streamed
-  };
-  explicit SessionState(asio::any_io_executor executor)
-      : executor(executor), wake(std::make_shared<asio::steady_timer>(executor)) {}
-  asio::any_io_executor executor;       // the session's strand
-  beast::tcp_stream* stream = nullptr;  // null once the session ended; touched on the strand only
-  std::shared_ptr<asio::steady_timer> wake;  // a stream's waitFor() waits on it
-  std::atomic<Phase> phase{Phase::Idle};     // a new connection has sent nothing yet
-  // When it last became idle (steady clock, nanoseconds): the longest idle
-  // gives way first.
-  std::atomic<std::int64_t> idleSince{std::chrono::steady_clock::now().time_since_epoch().count()};
-};
-
-// Counts what a chunked body spends on framing; past a cap the parser stops
-// (bad_chunk_extension) and `exceeded` says which, for the 400.
-struct ChunkLimits {
-  ChunkLimits() = default;
-  ChunkLimits(const ChunkLimits&) = delete;  // the callback points at this one
-  ChunkLimits& operator=(const ChunkLimits&) = delete;
-  std::size_t extensionBytes = 0;
-  std::size_t chunks = 0;
-  const char* exceeded = nullptr;
-  std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)> callback =
-      [this](std::uint64_t size, beast::string_view extensions, boost::system::error_code& ec) {
-        extensionBytes += extensions.size();
-        chunks += size > 0;  // the last chunk (size 0) ends the body: not counted
-        if (extensionBytes > kMaxChunkExtensionBytes) {
-          exceeded = "chunk extensions over 1 KiB";
-        } else if (chunks > kMaxChunks) {
-          exceeded = "more than 16384 chunks";
-        }
-        if (exceeded) ec = bhttp::error::bad_chunk_extension;
-      };
-};
 
 bhttp::response<bhttp::string_body> toResponse(const Answer& answer, unsigned version,
                                                bool keepAlive, bool head) {
@@ -179,28 +132,34 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
   // Closes the session that has waited the longest without sending a byte
   // of a request: a kept-alive connection between requests, or a new one
   // that has sent nothing (a silent socket must not hold a slot Stripe
-  // needs). Its close is asynchronous, so the count may briefly pass the cap
-  // by the connections accepted meanwhile.
+  // needs). Where the options allow, the one reading a header the longest
+  // comes next. Its close is asynchronous, so the count may briefly pass the
+  // cap by the connections accepted meanwhile.
   bool closeOldestIdle() {
+    using Phase = SessionState::Phase;
     std::lock_guard lock(mutex);
-    for (;;) {
-      std::shared_ptr<SessionState> oldest;
-      for (auto& state : sessions) {
-        if (state->phase != SessionState::Phase::Idle) continue;
-        if (!oldest || state->idleSince < oldest->idleSince) oldest = state;
+    for (const auto phase : {Phase::Idle, Phase::Reading}) {
+      if (phase == Phase::Reading && !options.readersGiveWay) break;
+      for (;;) {
+        std::shared_ptr<SessionState> oldest;
+        for (auto& state : sessions) {
+          if (state->phase != phase) continue;
+          if (!oldest || state->phaseSince < oldest->phaseSince) oldest = state;
+        }
+        if (!oldest) break;
+        // Claimed here, so no other accept picks the same one; the session
+        // reads Busy as "closing". Lost to the session itself: look again.
+        if (!oldest->enter(phase, Phase::Busy)) continue;
+        asio::post(oldest->executor, [oldest] {
+          if (oldest->stream) oldest->stream->cancel();
+        });
+        log::debug("closing a connection to make room", {{"listener", options.name},
+                                                         {"limit", options.maxConnections},
+                                                         {"idle", phase == Phase::Idle}});
+        return true;
       }
-      if (!oldest) return false;
-      auto expected = SessionState::Phase::Idle;
-      // Claimed here, so no other accept picks the same one; the session
-      // reads this as "closing". Lost to the session itself: look again.
-      if (!oldest->phase.compare_exchange_strong(expected, SessionState::Phase::Busy)) continue;
-      asio::post(oldest->executor, [oldest] {
-        if (oldest->stream) oldest->stream->cancel();
-      });
-      log::debug("closing an idle connection to make room",
-                 {{"listener", options.name}, {"limit", options.maxConnections}});
-      return true;
     }
+    return false;
   }
 
   asio::awaitable<void> refuse(tcp::socket socket) {
@@ -213,51 +172,6 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
     co_await bhttp::async_write(stream, res, kNoThrow);
     co_await lingeringClose(stream);
   }
-
-  // The Stream a site's answer streams on: this session's connection.
-  struct SessionStream final : Stream {
-    SessionStream(Impl& impl, beast::tcp_stream& stream, SessionState& state, unsigned version)
-        : impl(impl), stream(stream), state(state), version(version) {}
-    asio::awaitable<bool> writeHeader(
-        unsigned status, std::string_view contentType,
-        const std::vector<std::pair<std::string, std::string>>& headers) override {
-      bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version};
-      res.set(bhttp::field::server, "effectd");
-      res.set(bhttp::field::content_type, contentType);
-      for (const auto& [name, value] : headers) res.insert(name, value);
-      res.keep_alive(false);  // the stream ends with the connection
-      bhttp::response_serializer<bhttp::empty_body> serializer(res);
-      stream.expires_after(impl.options.readTimeout);
-      auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, kNoThrow);
-      co_return !ec;
-    }
-    // False once the client is gone; the timeout lets go of one that stops reading.
-    asio::awaitable<bool> write(std::string_view bytes) override {
-      stream.expires_after(impl.options.readTimeout);
-      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), kNoThrow);
-      co_return !ec;
-    }
-    asio::awaitable<bool> waitFor(std::chrono::milliseconds duration) override {
-      if (impl.stopping) co_return false;
-      // The stream's own timeout is for writes; an expiry while nothing is
-      // pending would fail the next write at once.
-      stream.expires_never();
-      state.wake->expires_after(duration);
-      co_await state.wake->async_wait(kNoThrow);
-      co_return !impl.stopping;
-    }
-    std::function<void()> waker() override {
-      return [wake = state.wake, executor = state.executor] {
-        asio::post(executor, [wake] { wake->cancel(); });
-      };
-    }
-    bool stopping() const override { return impl.stopping; }
-
-    Impl& impl;
-    beast::tcp_stream& stream;
-    SessionState& state;
-    unsigned version;
-  };
 
   asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<SessionState> state) {
     auto self = shared_from_this();
@@ -279,9 +193,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
     for (;;) {
       if (stopping || closedBeforeStart) break;
       if (!first) {
-        auto expected = SessionState::Phase::Busy;
-        state->phase.compare_exchange_strong(expected, SessionState::Phase::Idle);
-        state->idleSince = std::chrono::steady_clock::now().time_since_epoch().count();
+        state->enter(SessionState::Phase::Busy, SessionState::Phase::Idle);
       }
       if (buffer.size() == 0) {
         if (!first) stream.expires_after(options.idleTimeout);
@@ -290,9 +202,8 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         buffer.commit(n);
         if (idleError) break;
       }
-      auto expected = SessionState::Phase::Idle;
       // Lost the race to closeOldestIdle(): this connection is being closed.
-      if (!state->phase.compare_exchange_strong(expected, SessionState::Phase::Reading)) break;
+      if (!state->enter(SessionState::Phase::Idle, SessionState::Phase::Reading)) break;
       if (!first) stream.expires_after(options.readTimeout);  // the whole request
       first = false;
       ChunkLimits chunkLimits;  // outlives the parser, which keeps a reference
@@ -322,7 +233,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         }
         break;
       }
-      state->phase = SessionState::Phase::Busy;
+      if (!state->enter(SessionState::Phase::Reading, SessionState::Phase::Busy)) break;
       const auto started = std::chrono::steady_clock::now();
       const auto& header = parser.get();
       const auto version = header.version();
@@ -363,7 +274,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         }
         break;
       } else {
-        SessionStream out(*this, stream, *state, version);
+        SessionStream out(stream, *state, stopping, options.readTimeout, version);
         outcome = co_await site.serve(parser.release(), out);
       }
       if (bodyError) outcome.answer.closeConnection = true;
@@ -472,6 +383,9 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
   std::mutex mutex;
   std::list<std::shared_ptr<SessionState>> sessions;
   int refusedSinceLog = 0;  // on the acceptor's strand
+  // A body a client stops sending gets no answer, and a line at a client's
+  // rate: throttled.
+  log::LogThrottle lostBodyLog{20};
   std::chrono::steady_clock::time_point lastRefusedLog{};
 };
 

@@ -34,6 +34,10 @@ class Listener {
     int backlog = 128;
     std::chrono::seconds readTimeout{10};
     std::chrono::seconds idleTimeout{60};
+    // At the cap, when no connection is idle, the one reading a header the
+    // longest gives way too (the admin listener: a few slow clients must not
+    // lock Prometheus out for the read timeout).
+    bool readersGiveWay = false;
   };
 
   // Binds and listens; throws std::system_error when the address is taken.

@@ -234,6 +234,21 @@ TEST_F(AdminE2eTest, IdleConnectionsGiveWayToAScrape) {
   EXPECT_TRUE(refused.closedByPeer(std::chrono::seconds(5)));
 }
 
+// Nor can 40 that send half a header and stop: with no idle connection to
+// close, the one reading a header the longest gives way to the scrape.
+TEST_F(AdminE2eTest, SlowHeadersGiveWayToAScrape) {
+  start({{"EFFECTD_ADMIN_TOKEN", kToken}});
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < 40; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(daemon_->adminPort()));
+    ASSERT_TRUE(slow.back()->send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  }
+  // Time for the daemon to accept them all (no gauge shows it); without it
+  // the scrapes could pass for want of a full listener.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(scrape()["effectd_database_up"], 1) << daemon_->log();
+}
+
 // The admin listener refuses what is not HTTP as the public one does: a 400
 // (not a silent close), and an oversized header a 431.
 TEST_F(AdminE2eTest, MalformedAndOversizedRequestsGetAnAnswer) {
