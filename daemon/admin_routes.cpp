@@ -11,6 +11,7 @@
 #include "base/base64.hpp"
 #include "base/hex.hpp"
 #include "daemon/operator_json.hpp"
+#include "handlers/event_status.hpp"
 #include "intake/stored_events.hpp"
 #include "queue/effect_admin.hpp"
 #include "queue/effect_status.hpp"
@@ -143,6 +144,9 @@ AdminDecision steerEffect(std::string idOrKey, queue::OperatorCommand command) {
 AdminDecision listEvents(const Query& q) {
   intake::EventFilter filter{
       .status = q.get("status"), .type = q.get("type"), .since = q.get("since")};
+  if (!filter.status.empty() && !handlers::parseEventStatus(filter.status)) {
+    return badRequest("unknown status");
+  }
   const auto limit = limitOf(q);
   if (!limit) return badRequest("limit must be 1 to 1000");
   filter.limit = *limit;

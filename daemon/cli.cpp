@@ -13,6 +13,7 @@
 #include "daemon/events_cli.hpp"
 #include "daemon/open_files.hpp"
 #include "daemon/serve.hpp"
+#include "handlers/event_status.hpp"
 #include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
@@ -193,7 +194,7 @@ int runCli(int argc, char** argv) {
   eventsCmd->require_subcommand(1);
   auto addFilters = [&](CLI::App* cmd) {
     cmd->add_option("--status", filter.status, "received, processed, ignored or failed")
-        ->check(CLI::IsMember({"received", "processed", "ignored", "failed"}));
+        ->check(CLI::IsMember(handlers::eventStatusNames()));
     cmd->add_option("--type", filter.type, "Event type, e.g. invoice.paid");
     cmd->add_option("--since", filter.since, "Received at or after (ISO 8601)");
     cmd->add_option("--limit", filter.limit, "At most this many (default 100)");

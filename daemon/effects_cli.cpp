@@ -19,6 +19,7 @@
 
 #include "daemon/cli_database.hpp"
 #include "daemon/operator_json.hpp"
+#include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
@@ -35,8 +36,10 @@ std::string formatTransition(const queue::EffectTransition& t, bool asJson) {
   out << t.at << "  " << std::left << std::setw(10) << t.status << std::setw(10) << t.kind
       << std::setw(7) << (std::to_string(t.attempts) + "/" + std::to_string(t.maxAttempts))
       << t.key;
-  if (t.status == "running" && !t.lockedBy.empty()) out << "  [" << t.lockedBy << "]";
-  if (t.status != "running" && t.status != "sent" && !t.error.empty()) {
+  const auto status = queue::parseEffectStatus(t.status);
+  using queue::EffectStatus;
+  if (status == EffectStatus::Running && !t.lockedBy.empty()) out << "  [" << t.lockedBy << "]";
+  if (status != EffectStatus::Running && status != EffectStatus::Sent && !t.error.empty()) {
     out << "  (" << t.error << ")";
   }
   return out.str();
@@ -257,7 +260,7 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
   // unknown one may have reached a provider that does not deduplicate, and
   // a cancelled one was stopped by somebody on purpose.
   if (!one && retry && s.status.empty()) {
-    s.status = "dead";
+    s.status = queue::toString(queue::EffectStatus::Dead);
     std::cerr << "retrying dead effects only (unknown or cancelled ones: name --status)\n";
   }
   return withDatabase(config, command, [&](pqxx::connection_base& conn) {
@@ -266,7 +269,7 @@ int effectsSteer(const config::Config& config, const SteerOptions& o) {
       // An unknown effect may have reached a provider that cannot
       // deduplicate: retrying it may deliver it a second time.
       const auto found = queue::findEffect(conn, s.idOrKey);
-      if (!found.empty() && found.front().status == "unknown") {
+      if (!found.empty() && found.front().status == queue::toString(queue::EffectStatus::Unknown)) {
         const auto& e = found.front();
         std::cerr << "warning: effect " << e.key
                   << " is unknown: an earlier attempt may have been delivered"

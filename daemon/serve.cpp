@@ -26,7 +26,7 @@
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
-#include "queue/maintenance.hpp"
+#include "daemon/maintenance.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
@@ -114,7 +114,7 @@ int serve(const config::Config& config) {
                           .retry = {.base = config.effectRetryBase, .max = config.effectRetryMax},
                           .databaseTimeout = databaseTimeout},
                          channels);
-  queue::Maintenance maintenance({.databaseUrl = config.databaseUrl,
+  Maintenance maintenance({.databaseUrl = config.databaseUrl,
                                   .lease = config.effectLease,
                                   .worker = worker,
                                   .retention = std::chrono::hours(24 * config.retentionDays),

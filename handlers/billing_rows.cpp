@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "handlers/event_status.hpp"
 #include "sql/ids.hpp"
 #include "sql/prepared_statement.hpp"
 
@@ -337,12 +338,12 @@ void writeRows(pqxx::transaction_base& tx, const BillingState& state) {
 
 void wakeWaitingEvents(pqxx::transaction_base& tx, const std::vector<std::string>& customers) {
   if (customers.empty()) return;
-  sql::execPrepared(tx, "billing_wake_waiting",
-                    R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC'
-         WHERE "status" = 'failed' AND "nextAttemptAt" IS NOT NULL
+  static const auto kWake =
+      eventSql(R"(UPDATE "StripeWebhookEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC'
+         WHERE "status" = {{failed}} AND "nextAttemptAt" IS NOT NULL
            AND "payload" #>> '{data,object,customer}'
-               = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))",
-                    dump(json(customers)));
+               = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))");
+  sql::execPrepared(tx, "billing_wake_waiting", kWake, dump(json(customers)));
 }
 
 }  // namespace effectd::handlers

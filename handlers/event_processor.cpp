@@ -200,18 +200,6 @@ AppliedEvents applyTogether(pqxx::transaction_base& tx, std::span<const ReadEven
 
 }  // namespace
 
-std::string_view toString(EventStatus status) {
-  switch (status) {
-    case EventStatus::Processed:
-      return "processed";
-    case EventStatus::Ignored:
-      return "ignored";
-    case EventStatus::Failed:
-      return "failed";
-  }
-  return "failed";
-}
-
 bool isHandledType(std::string_view type) {
   return handledAs(type) != Handled::No;
 }
@@ -275,33 +263,27 @@ void wakeLinkedCustomers(pqxx::connection_base& conn, const std::vector<std::str
   }
 }
 
-std::optional<double> RetryPolicy::retryIn(int runsBefore) const {
-  if (runsBefore + 1 >= maxAttempts) return std::nullopt;
-  return backoff.jittered(runsBefore + 1);
-}
-
 void recordOutcomes(pqxx::transaction_base& tx, const std::vector<EventOutcome>& outcomes,
                     const RetryPolicy& policy) {
   if (outcomes.empty()) return;
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& o : outcomes) {
-    const auto retryIn = o.outcome.status == EventStatus::Failed && o.outcome.retry
-                             ? policy.retryIn(o.runsBefore)
-                             : std::nullopt;
-    rows.push_back({{"id", o.eventId},
-                    {"status", toString(o.outcome.status)},
-                    {"error", o.outcome.error},
-                    {"retry_in", retryIn ? nlohmann::json(*retryIn) : nlohmann::json()}});
+    const auto after = afterRun(o.outcome.status, o.outcome.retry, o.runsBefore, policy);
+    rows.push_back(
+        {{"id", o.eventId},
+         {"status", toString(after.status)},
+         {"error", o.outcome.error},
+         {"finished", after.finished},
+         {"retry_in", after.retryIn ? nlohmann::json(*after.retryIn) : nlohmann::json()}});
   }
   sql::execPrepared(tx, "event_outcomes",
                     R"(UPDATE "StripeWebhookEvent" e SET
              "status" = v."status", "attempts" = e."attempts" + 1,
              "lastError" = NULLIF(v."error", ''),
-             "processedAt" = CASE WHEN v."status" = 'failed' THEN NULL
-                                  ELSE now() AT TIME ZONE 'UTC' END,
+             "processedAt" = CASE WHEN v."finished" THEN now() AT TIME ZONE 'UTC' END,
              "nextAttemptAt" = now() AT TIME ZONE 'UTC' + make_interval(secs => v."retry_in")
          FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "status" text, "error" text,
-                                                  "retry_in" float8)
+                                                  "finished" boolean, "retry_in" float8)
          WHERE e."id" = v."id"
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/backoff.hpp"
+#include "handlers/event_status.hpp"
 #include "handlers/stripe_event.hpp"
 
 namespace pqxx {
@@ -20,19 +20,6 @@ class transaction_base;
 }  // namespace pqxx
 
 namespace effectd::handlers {
-
-// A failed event is due again after the backoff of its failures; after
-// maxAttempts runs it stays failed for an operator (events replay).
-struct RetryPolicy {
-  Backoff backoff;
-  int maxAttempts = 12;
-  // Seconds until a run that failed, after `runsBefore` earlier ones, is
-  // due again; none when that was the last attempt.
-  std::optional<double> retryIn(int runsBefore) const;
-};
-
-enum class EventStatus { Processed, Ignored, Failed };
-std::string_view toString(EventStatus status);
 
 struct ProcessOutcome {
   EventStatus status = EventStatus::Processed;

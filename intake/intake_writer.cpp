@@ -25,7 +25,7 @@ using handlers::toString;
 using handlers::wakeLinkedCustomers;
 namespace {
 
-constexpr std::size_t kColumns = 11;
+constexpr std::size_t kColumns = 12;
 
 // A writer's connection counts as in use while it stores a batch.
 struct InUse {
@@ -49,8 +49,8 @@ std::string insertSql(std::size_t n) {
     sql += row ? ",(" : "(";
     sql += p(1) + "," + p(2) + "," + p(3) + "::boolean,NULLIF(" + p(4) + ",''),NULLIF(" + p(5) +
            ",''),to_timestamp(" + p(6) + "::bigint) AT TIME ZONE 'UTC'," + p(7) + "::jsonb," +
-           p(8) + ",NULLIF(" + p(9) + ",''),1,CASE WHEN " + p(8) +
-           " = 'failed' THEN NULL ELSE now() AT TIME ZONE 'UTC' END," +
+           p(8) + ",NULLIF(" + p(9) + ",''),1,CASE WHEN " + p(12) +
+           "::boolean THEN now() AT TIME ZONE 'UTC' END," +
            "now() AT TIME ZONE 'UTC' + make_interval(secs => NULLIF(" + p(10) +
            ",'')::float8),now() AT TIME ZONE 'UTC',NULLIF(" + p(11) + ",''))";
   }
@@ -86,14 +86,13 @@ std::unordered_set<std::string> insertEvents(pqxx::transaction_base& tx,
     const auto& signedBody = events[indices[k]].payload;
     const auto stored = storable[indices[k]];
     params.emplace_back(stored);
-    params.push_back(std::string(toString(outcomes[k].status)));
+    const auto after = handlers::afterRun(outcomes[k].status, outcomes[k].retry, 0, retry);
+    params.push_back(std::string(toString(after.status)));
     params.push_back(outcomes[k].error);
-    const auto retryIn = outcomes[k].status == handlers::EventStatus::Failed && outcomes[k].retry
-                             ? retry.retryIn(0)
-                             : std::nullopt;
-    params.push_back(retryIn ? std::to_string(*retryIn) : std::string());
+    params.push_back(after.retryIn ? std::to_string(*after.retryIn) : std::string());
     // The exact bytes that were signed, only where the jsonb copy differs.
     params.push_back(stored.data() == signedBody.data() ? std::string() : signedBody);
+    params.push_back(after.finished ? "true" : "false");
   }
   const auto name = "intake_insert_" + std::to_string(indices.size());
   std::unordered_set<std::string> inserted;

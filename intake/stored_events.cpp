@@ -2,6 +2,9 @@
 
 #include <pqxx/pqxx>
 
+#include "handlers/event_status.hpp"
+#include "sql/prepared_statement.hpp"
+
 namespace effectd::intake {
 
 using handlers::EventEnvelope;
@@ -24,9 +27,10 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
   if (f.dueForRetry) {
     // `received` rows were stored but never handled (by a version of effectd
     // without handlers, say): they are due at once.
-    sql += R"( AND ("status" = 'received'
-                    OR ("status" = 'failed' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)))
-               ORDER BY "nextAttemptAt" NULLS FIRST, "receivedAt")";
+    static const auto kDue = handlers::eventSql(R"( AND ("status" = {{received}}
+                    OR ("status" = {{failed}} AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)))
+               ORDER BY "nextAttemptAt" NULLS FIRST, "receivedAt")");
+    sql += kDue;
   } else {
     sql += R"( ORDER BY "receivedAt", "id")";
   }
@@ -52,6 +56,16 @@ std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFil
     out.push_back(std::move(e));
   }
   return out;
+}
+
+int pruneFinishedEvents(pqxx::transaction_base& tx, double seconds, int limit) {
+  static const auto kPrune = handlers::eventSql(R"(DELETE FROM "StripeWebhookEvent" WHERE "id" IN (
+           SELECT "id" FROM "StripeWebhookEvent"
+           WHERE "status" IN ({{processed}}, {{ignored}})
+             AND "receivedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
+           LIMIT $2))");
+  return static_cast<int>(
+      sql::execPrepared(tx, "events_prune", kPrune, seconds, limit).affected_rows());
 }
 
 }  // namespace effectd::intake

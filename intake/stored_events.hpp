@@ -1,5 +1,6 @@
 // Reading StripeWebhookEvent rows back: for the retry loop, `events list`,
-// `events show` and `events replay`. The SQL of the table's reads lives here.
+// `events show` and `events replay`; and retention's deletes. The SQL of the
+// table's reads lives here.
 #pragma once
 
 #include <cstdint>
@@ -37,5 +38,12 @@ struct EventFilter {
 };
 
 std::vector<StoredEvent> selectEvents(pqxx::transaction_base& tx, const EventFilter& filter);
+
+// Retention of events: deletes up to `limit` finished (processed or ignored)
+// ones received more than `seconds` ago; returns how many. An event stored
+// again after this (a dashboard resend) runs its handler again, which
+// changes nothing: the ordering guard refuses the old state and every effect
+// it enqueues has a key that is still used.
+int pruneFinishedEvents(pqxx::transaction_base& tx, double seconds, int limit);
 
 }  // namespace effectd::intake

@@ -163,7 +163,9 @@ std::vector<EffectStat> effectStats(pqxx::connection_base& conn) {
 }
 
 std::vector<EffectStat> queueCounts(pqxx::connection_base& conn) {
-  return countsWhere(conn, R"(WHERE "status" IN ('pending', 'running', 'dead', 'unknown'))");
+  static const auto kUnfinished =
+      effectSql(R"(WHERE "status" IN ({{pending}}, {{running}}, {{dead}}, {{unknown}}))");
+  return countsWhere(conn, kUnfinished);
 }
 
 QueueHealth queueHealth(pqxx::connection_base& conn) {
@@ -171,16 +173,17 @@ QueueHealth queueHealth(pqxx::connection_base& conn) {
   // Each count reads an index: sent rows by (status, updatedAt), due ones by
   // the partial index of pending rows on (kind, runAt), every pending row's
   // entry (few, unless a backlog waits).
-  const auto row = tx.exec1(
+  static const auto kHealth = effectSql(
       R"(SELECT (SELECT count(*) FROM "OutboundEffect"
-                  WHERE "status" = 'sent'
+                  WHERE "status" = {{sent}}
                     AND "updatedAt" > now() AT TIME ZONE 'UTC' - interval '1 minute'),
                 due.n, due.oldest
          FROM (SELECT count(*) AS n,
                       COALESCE(extract(epoch FROM now() AT TIME ZONE 'UTC' - min("runAt")), 0)
                         AS oldest
                FROM "OutboundEffect"
-               WHERE "status" = 'pending' AND "runAt" <= now() AT TIME ZONE 'UTC') due)");
+               WHERE "status" = {{pending}} AND "runAt" <= now() AT TIME ZONE 'UTC') due)");
+  const auto row = tx.exec1(kHealth);
   return {row[0].as<long>(), row[1].as<long>(), row[2].as<double>()};
 }
 

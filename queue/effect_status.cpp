@@ -1,38 +1,39 @@
 #include "queue/effect_status.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <string>
+
+#include "sql/status_literals.hpp"
 
 namespace effectd::queue {
 namespace {
 
-constexpr std::pair<EffectStatus, std::string_view> kNames[] = {
-    {EffectStatus::Pending, "pending"},     {EffectStatus::Running, "running"},
-    {EffectStatus::Sent, "sent"},           {EffectStatus::Dead, "dead"},
-    {EffectStatus::Cancelled, "cancelled"}, {EffectStatus::Unknown, "unknown"},
-};
+// In the enum's order.
+constexpr std::array<std::string_view, 6> kNames{"pending", "running",   "sent",
+                                                 "dead",    "cancelled", "unknown"};
 
 }  // namespace
 
 std::string_view toString(EffectStatus status) {
-  for (const auto& [s, name] : kNames) {
-    if (s == status) return name;
-  }
-  throw std::logic_error("effect status " + std::to_string(static_cast<int>(status)));
+  const auto index = static_cast<std::size_t>(status);
+  if (index >= kNames.size()) throw std::logic_error("effect status " + std::to_string(index));
+  return kNames[index];
 }
 
 std::optional<EffectStatus> parseEffectStatus(std::string_view text) {
-  for (const auto& [s, name] : kNames) {
-    if (name == text) return s;
-  }
-  return std::nullopt;
+  const auto* found = std::find(kNames.begin(), kNames.end(), text);
+  if (found == kNames.end()) return std::nullopt;
+  return static_cast<EffectStatus>(found - kNames.begin());
 }
 
 std::vector<std::string> effectStatusNames() {
-  std::vector<std::string> out;
-  for (const auto& [s, name] : kNames) out.emplace_back(name);
-  return out;
+  return {kNames.begin(), kNames.end()};
+}
+
+std::string effectSql(std::string_view text) {
+  return sql::withStatusLiterals(text, kNames);
 }
 
 EffectStatus atClaim(bool lastAttemptElsewhere) {

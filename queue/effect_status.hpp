@@ -30,6 +30,10 @@ std::string_view toString(EffectStatus status);
 std::optional<EffectStatus> parseEffectStatus(std::string_view text);
 std::vector<std::string> effectStatusNames();  // every status, in lifecycle order
 
+// Statement text with {{pending}}, {{running}}, ... as quoted literals
+// (sql/status_literals.hpp): the effect SQL's statuses are these.
+std::string effectSql(std::string_view text);
+
 // Failed deliveries back off as failed events do.
 using RetryPolicy = Backoff;
 

@@ -8,6 +8,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "queue/effect_status.hpp"
 #include "sql/prepared_statement.hpp"
 
 namespace effectd::queue {
@@ -50,19 +51,13 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
     if (!route.provider.empty()) providers[std::string(toString(route.kind))] = route.provider;
   }
   if (limits.empty() || request.limit <= 0) return {};
-  const auto rows = sql::execPrepared(
-      tx, "effects_claim",
-      // Each kind from its own index, up to its own limit (a throttled kind
-      // takes only what it can start soon), then the earliest of them all.
-      // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
-      // carry a runAt just past now(); "now" is rounded the same way.
-      R"(WITH due AS (
+  static const auto kEffectsClaim = effectSql(R"(WITH due AS (
            SELECT d."id", d."lastProvider" IS NOT NULL
                           AND d."lastProvider" IS DISTINCT FROM ($6::jsonb ->> d."kind") AS elsewhere
            FROM jsonb_to_recordset($4::jsonb) AS k("kind" text, "limit" integer),
            LATERAL (
              SELECT "id", "kind", "lastProvider", "runAt" FROM "OutboundEffect"
-             WHERE "status" = 'pending' AND "kind" = k."kind"
+             WHERE "status" = {{pending}} AND "kind" = k."kind"
                AND "runAt" <= (now() AT TIME ZONE 'UTC')::timestamp(3)
                AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($9::jsonb))))
                AND ($10 = '[]' OR k."kind" <> 'webhook' OR NOT (
@@ -90,19 +85,27 @@ std::vector<ClaimedEffect> claimEffects(pqxx::transaction_base& tx, const ClaimR
          FROM due WHERE e."id" = due."id"
          RETURNING e."id", e."key", e."kind", e."payload"::text, e."attempts", e."maxAttempts",
                    COALESCE(e."organizationId", ''),
-                   to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)",
-      request.limit, request.worker, static_cast<double>(request.lease.count()), limits.dump(),
-      kindArray(idempotentKinds), providers.dump(), std::string(toString(atClaim(true))),
-      std::string(toString(atClaim(false))), nlohmann::json(request.exclude).dump(),
-      nlohmann::json(request.skipAuthorities).dump());
+                   to_char(e."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), due.elsewhere)");
+  const auto rows = sql::execPrepared(
+      tx, "effects_claim",  // Each kind from its own index, up to its own limit (a throttled kind
+                            // takes only what it can start soon), then the earliest of them all.
+                            // TIMESTAMP(3) rounds: an effect enqueued this very millisecond may
+                            // carry a runAt just past now(); "now" is rounded the same way.
+      kEffectsClaim, request.limit, request.worker, static_cast<double>(request.lease.count()),
+      limits.dump(), kindArray(idempotentKinds), providers.dump(),
+      std::string(toString(atClaim(true))), std::string(toString(atClaim(false))),
+      nlohmann::json(request.exclude).dump(), nlohmann::json(request.skipAuthorities).dump());
   std::vector<ClaimedEffect> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
     if (r[8].as<bool>()) continue;  // marked unknown, not claimed
-    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
-                   parseEffectKind(r[2].as<std::string>()).value_or(EffectKind::Email),
-                   r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>(),
-                   r[7].as<std::string>()});
+    const auto kind = parseEffectKind(r[2].as<std::string>());
+    // The table's CHECK allows only the kinds effectd knows; another here is
+    // a schema this build does not match, never a guess.
+    if (!kind)
+      throw std::runtime_error("claimed an effect of unknown kind " + r[2].as<std::string>());
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), *kind, r[3].as<std::string>(),
+                   r[4].as<int>(), r[5].as<int>(), r[6].as<std::string>(), r[7].as<std::string>()});
   }
   return out;
 }
@@ -130,17 +133,17 @@ int settleLateCompletions(pqxx::transaction_base& tx, const std::string& worker,
   }
   std::set<std::string> settled;
   if (!sent.empty()) {
-    for (const auto& r :
-         sql::execPrepared(tx, "effects_complete_late",
-                           R"(UPDATE "OutboundEffect" e SET
-             "status" = 'sent', "lastError" = NULL,
+    static const auto kEffectsCompleteLate = effectSql(R"(UPDATE "OutboundEffect" e SET
+             "status" = {{sent}}, "lastError" = NULL,
              "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
              "sentAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
            FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "attempts" integer, "message" text)
            WHERE e."id" = v."id" AND e."attempts" = v."attempts"
-             AND e."status" IN ('unknown', 'pending') AND e."lockedBy" IS NULL
+             AND e."status" IN ({{unknown}}, {{pending}}) AND e."lockedBy" IS NULL
              AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($1::jsonb) r))
-           RETURNING e."id")",
+           RETURNING e."id")");
+    for (const auto& r :
+         sql::execPrepared(tx, "effects_complete_late", kEffectsCompleteLate,
                            sent.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
       settled.insert(r[0].as<std::string>());
     }
@@ -201,8 +204,7 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                     {"uncount", next.countsAttempt ? 0 : 1}});
   }
   const auto batch = rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const auto r = sql::execPrepared(tx, "effects_complete",
-                                   R"(UPDATE "OutboundEffect" e SET
+  static const auto kEffectsComplete = effectSql(R"(UPDATE "OutboundEffect" e SET
            "status" = v."status",
            "lastError" = NULLIF(v."error", ''),
            "providerMessageId" = COALESCE(NULLIF(v."message", ''), e."providerMessageId"),
@@ -222,13 +224,14 @@ int completeEffects(pqxx::transaction_base& tx, const std::string& worker,
                    "delay" float8, "uncount" integer)
          -- The attempt too: a completion written again after its commit's
          -- answer was lost must not land on a later attempt's claim.
-         WHERE e."id" = v."id" AND e."status" = 'running' AND e."lockedBy" = $1
+         WHERE e."id" = v."id" AND e."status" = {{running}} AND e."lockedBy" = $1
            AND e."attempts" = v."attempts"
            -- Spelled out so the planner probes the primary key instead of
            -- hashing the whole table against the batch.
            AND e."id" = ANY(ARRAY(SELECT r->>'id' FROM jsonb_array_elements($2::jsonb) r))
-         RETURNING e."id")",
-                                   worker, batch, std::string(toString(EffectStatus::Sent)),
+         RETURNING e."id")");
+  const auto r = sql::execPrepared(tx, "effects_complete", kEffectsComplete, worker, batch,
+                                   std::string(toString(EffectStatus::Sent)),
                                    std::string(toString(EffectStatus::Pending)));
   if (r.size() == completions.size()) return static_cast<int>(r.size());
   std::set<std::string> written;
@@ -254,9 +257,10 @@ constexpr std::string_view kGiveBack =
 int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
                    const std::vector<std::string>& ids) {
   if (ids.empty()) return 0;
-  static const auto sql = std::string(kGiveBack) +
-                          R"(WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
-           AND "status" = 'running' AND "lockedBy" = $1)";
+  static const auto sql =
+      effectSql(std::string(kGiveBack) +
+                R"(WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
+           AND "status" = {{running}} AND "lockedBy" = $1)");
   const auto r =
       sql::execPrepared(tx, "effects_release", sql.c_str(), worker, nlohmann::json(ids).dump(),
                         std::string(toString(afterRelease())));
@@ -265,9 +269,9 @@ int releaseEffects(pqxx::transaction_base& tx, const std::string& worker,
 
 int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
                   const std::vector<std::string>& held) {
-  static const auto sql = std::string(kGiveBack) +
-                          R"(WHERE "status" = 'running' AND "lockedBy" = $1
-           AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))";
+  static const auto sql = effectSql(std::string(kGiveBack) +
+                                    R"(WHERE "status" = {{running}} AND "lockedBy" = $1
+           AND NOT ("id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))))");
   const auto r =
       sql::execPrepared(tx, "effects_release_unheld", sql.c_str(), worker,
                         nlohmann::json(held).dump(), std::string(toString(afterRelease())));
@@ -277,13 +281,12 @@ int releaseUnheld(pqxx::transaction_base& tx, const std::string& worker,
 int renewLeases(pqxx::transaction_base& tx, const std::string& worker,
                 const std::vector<std::string>& ids, std::chrono::seconds lease) {
   if (ids.empty()) return 0;
-  const auto r =
-      sql::execPrepared(tx, "effects_renew",
-                        R"(UPDATE "OutboundEffect"
+  static const auto kEffectsRenew = effectSql(R"(UPDATE "OutboundEffect"
          SET "lockedUntil" = now() AT TIME ZONE 'UTC' + make_interval(secs => $3)
          WHERE "id" = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))
-           AND "status" = 'running' AND "lockedBy" = $1)",
-                        worker, nlohmann::json(ids).dump(), static_cast<double>(lease.count()));
+           AND "status" = {{running}} AND "lockedBy" = $1)");
+  const auto r = sql::execPrepared(tx, "effects_renew", kEffectsRenew, worker,
+                                   nlohmann::json(ids).dump(), static_cast<double>(lease.count()));
   return static_cast<int>(r.affected_rows());
 }
 
@@ -291,10 +294,9 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit, const std::st
   pqxx::work tx(conn, "rescue");
   // Decided from the provider that held the lease, as recorded at claim
   // time; whatever this daemon delivers through today does not matter.
-  const auto rows = sql::execPrepared(tx, "effects_rescue",
-                                      R"(WITH expired AS (
+  static const auto kEffectsRescue = effectSql(R"(WITH expired AS (
            SELECT "id", COALESCE("lockedIdempotent", false) AS safe FROM "OutboundEffect"
-           WHERE "status" = 'running' AND "lockedUntil" < now() AT TIME ZONE 'UTC'
+           WHERE "status" = {{running}} AND "lockedUntil" < now() AT TIME ZONE 'UTC'
              AND ($4 = '' OR "lockedBy" IS DISTINCT FROM $4)
            ORDER BY "lockedUntil" LIMIT $1 FOR UPDATE SKIP LOCKED)
          UPDATE "OutboundEffect" e SET
@@ -307,8 +309,9 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit, const std::st
            "lockedBy" = NULL, "lockedUntil" = NULL, "lockedIdempotent" = NULL,
            "updatedAt" = now() AT TIME ZONE 'UTC'
          FROM expired WHERE e."id" = expired."id"
-         RETURNING expired.safe)",
-                                      limit, std::string(toString(afterExpiredLease(true))),
+         RETURNING expired.safe)");
+  const auto rows = sql::execPrepared(tx, "effects_rescue", kEffectsRescue, limit,
+                                      std::string(toString(afterExpiredLease(true))),
                                       std::string(toString(afterExpiredLease(false))), ownWorker);
   tx.commit();
   RescueCounts counts;
@@ -316,36 +319,21 @@ RescueCounts rescueExpired(pqxx::connection_base& conn, int limit, const std::st
   return counts;
 }
 
-PruneCounts pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit) {
-  pqxx::work tx(conn, "prune");
-  const double seconds = static_cast<double>(age.count()) * 3600.0;
+int compactOld(pqxx::transaction_base& tx, double seconds, int limit) {
   // Never DELETE an effect: its row is the only record that its key was
   // used, and the unique index on "key" is what makes a later enqueue of the
   // same key a no-op. What goes is what makes the row large.
-  const auto effects = sql::execPrepared(tx, "effects_compact",
-                                         R"(UPDATE "OutboundEffect"
+  static const auto kCompact = effectSql(R"(UPDATE "OutboundEffect"
          SET "payload" = '{}'::jsonb, "lastError" = NULL,
              "payloadPrunedAt" = now() AT TIME ZONE 'UTC'
          WHERE "id" = ANY(ARRAY(
            SELECT "id" FROM "OutboundEffect"
-           WHERE "status" IN ('sent', 'cancelled') AND "payloadPrunedAt" IS NULL
+           WHERE "status" IN ({{sent}}, {{cancelled}}) AND "payloadPrunedAt" IS NULL
              AND "updatedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
            LIMIT $2))
-           AND "status" IN ('sent', 'cancelled') AND "payloadPrunedAt" IS NULL)",
-                                         seconds, limit);
-  // An event stored again after this (a dashboard resend) runs its handler
-  // again, which changes nothing: the ordering guard refuses the old state
-  // and every effect it enqueues has a key that is still used.
-  const auto events = sql::execPrepared(tx, "events_prune",
-                                        R"(DELETE FROM "StripeWebhookEvent" WHERE "id" IN (
-           SELECT "id" FROM "StripeWebhookEvent"
-           WHERE "status" IN ('processed', 'ignored')
-             AND "receivedAt" < now() AT TIME ZONE 'UTC' - make_interval(secs => $1)
-           LIMIT $2))",
-                                        seconds, limit);
-  tx.commit();
-  return {.effectsCompacted = static_cast<int>(effects.affected_rows()),
-          .eventsDeleted = static_cast<int>(events.affected_rows())};
+           AND "status" IN ({{sent}}, {{cancelled}}) AND "payloadPrunedAt" IS NULL)");
+  return static_cast<int>(
+      sql::execPrepared(tx, "effects_compact", kCompact, seconds, limit).affected_rows());
 }
 
 }  // namespace effectd::queue

@@ -103,14 +103,9 @@ struct RescueCounts {
 RescueCounts rescueExpired(pqxx::connection_base& conn, int limit,
                            const std::string& ownWorker = {});
 
-struct PruneCounts {
-  int effectsCompacted = 0;
-  int eventsDeleted = 0;
-  int total() const { return effectsCompacted + eventsDeleted; }
-};
-// Retention, up to `limit` rows of each table older than `age`: sent or
-// cancelled effects lose their payload and error text but keep their row, so
-// their key stays used forever; processed or ignored events are deleted.
-PruneCounts pruneOld(pqxx::connection_base& conn, std::chrono::hours age, int limit);
+// Retention of effects, up to `limit` sent or cancelled ones last updated
+// more than `seconds` ago: they lose their payload and error text but keep
+// their row, so that their key stays used forever. Returns how many.
+int compactOld(pqxx::transaction_base& tx, double seconds, int limit);
 
 }  // namespace effectd::queue

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "queue/effect_status.hpp"
 #include "sql/ids.hpp"
 #include "sql/prepared_statement.hpp"
 
@@ -52,20 +53,19 @@ int enqueueAll(pqxx::transaction_base& tx, std::span<const NewEffect> effects) {
     rows += R"(,"payload":)" + e->payload + "}";
   }
   rows += "]";
-  const auto result = sql::execPrepared(
-      tx, "effects_enqueue",
-      R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "organizationId",
+  static const auto kEffectsEnqueue =
+      effectSql(R"(INSERT INTO "OutboundEffect" ("id", "key", "kind", "payload", "organizationId",
              "sourceEventId", "status", "maxAttempts", "runAt", "createdAt", "updatedAt")
          SELECT v."id", v."key", v."kind", v."payload", NULLIF(v."org", ''),
-             NULLIF(v."event", ''), 'pending', COALESCE(NULLIF(v."maxAttempts", 0), 12),
+             NULLIF(v."event", ''), {{pending}}, COALESCE(NULLIF(v."maxAttempts", 0), 12),
              COALESCE(NULLIF(v."runAt", '')::timestamptz AT TIME ZONE 'UTC',
                       now() AT TIME ZONE 'UTC'),
              now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
          FROM jsonb_to_recordset($1::jsonb)
               AS v("id" text, "key" text, "kind" text, "org" text, "event" text,
                    "maxAttempts" integer, "runAt" text, "payload" jsonb)
-         ON CONFLICT ("key") DO NOTHING)",
-      rows);
+         ON CONFLICT ("key") DO NOTHING)");
+  const auto result = sql::execPrepared(tx, "effects_enqueue", kEffectsEnqueue, rows);
   return static_cast<int>(result.affected_rows());
 }
 

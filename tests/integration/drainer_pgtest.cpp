@@ -503,8 +503,13 @@ TEST_F(DrainerPgTest, RetentionCompactsOldFinishedEffectsAndTheirKeysStayUsed) {
   pqxx::nontransaction(db_.conn())
       .exec(R"(UPDATE "OutboundEffect" SET "updatedAt" = "updatedAt" - interval '40 days'
                WHERE "key" IN ('k0', 'k1', 'fresh0'))");
-  const auto pruned = pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100);
-  EXPECT_EQ(pruned.effectsCompacted, 2);
+  const auto compact = [&] {
+    pqxx::work tx(db_.conn());
+    const auto compacted = compactOld(tx, 30.0 * 24 * 3600, 100);
+    tx.commit();
+    return compacted;
+  };
+  EXPECT_EQ(compact(), 2);
   // Every row is still there; the old sent ones lost their payload only.
   EXPECT_EQ(db_.scalar(R"(SELECT string_agg("key" || '=' || "status" || ':' || "payload"::text
                                             || ':' || ("payloadPrunedAt" IS NOT NULL)::text,
@@ -514,7 +519,7 @@ TEST_F(DrainerPgTest, RetentionCompactsOldFinishedEffectsAndTheirKeysStayUsed) {
             R"(k2=sent:{"to": "a@example.com", "text": "t", "subject": "s"}:false)");
   EXPECT_EQ(field("k0", "providerMessageId"), "msg_k0");
   // Compacted rows are not compacted again.
-  EXPECT_EQ(pruneOld(db_.conn(), std::chrono::hours(24 * 30), 100).effectsCompacted, 0);
+  EXPECT_EQ(compact(), 0);
   // The key is still used: a later enqueue of it is a no-op, nothing is sent.
   pqxx::work again(db_.conn());
   EXPECT_FALSE(enqueue(again, {.key = "k0",

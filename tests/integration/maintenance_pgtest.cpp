@@ -1,7 +1,7 @@
 // Queue maintenance as a schedule: rescue every half lease, retention at
 // start, every minute, and every second while a backlog lasts. What each
 // task does to the rows is drainer_pgtest's; this is about when it runs.
-#include "queue/maintenance.hpp"
+#include "daemon/maintenance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "tests/support/database.hpp"
 
-namespace effectd::queue {
+namespace effectd::daemon {
 namespace {
 
 using namespace std::chrono_literals;
@@ -81,4 +81,4 @@ TEST_F(MaintenancePgTest, RetentionComesBackEverySecondWhileABacklogLasts) {
 }
 
 }  // namespace
-}  // namespace effectd::queue
+}  // namespace effectd::daemon

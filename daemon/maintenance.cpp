@@ -1,12 +1,15 @@
-#include "queue/maintenance.hpp"
+#include "daemon/maintenance.hpp"
 
 #include <algorithm>
 #include <utility>
 
+#include <pqxx/pqxx>
+
 #include "base/log.hpp"
+#include "intake/stored_events.hpp"
 #include "sql/error_text.hpp"
 
-namespace effectd::queue {
+namespace effectd::daemon {
 
 Maintenance::Maintenance(Options options)
     : options_(std::move(options)),
@@ -18,6 +21,18 @@ Maintenance::~Maintenance() {
   stop();
 }
 
+// Retention of both tables, in one transaction, up to a batch of each:
+// sent or cancelled effects compacted (their keys stay used forever),
+// finished events deleted.
+Maintenance::PruneCounts Maintenance::prune(pqxx::connection_base& conn, const Options& options) {
+  pqxx::work tx(conn, "prune");
+  const double seconds = static_cast<double>(options.retention.count()) * 3600.0;
+  PruneCounts counts{.effectsCompacted = queue::compactOld(tx, seconds, options.pruneBatch),
+                     .eventsDeleted = intake::pruneFinishedEvents(tx, seconds, options.pruneBatch)};
+  tx.commit();
+  return counts;
+}
+
 Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Options& options,
                                          Schedule& schedule, Clock::time_point now, Task* running) {
   Counts counts;
@@ -27,12 +42,12 @@ Maintenance::Counts Maintenance::runOnce(pqxx::connection_base& conn, const Opti
   if (now >= schedule.rescue) {
     entering(Task::Rescue);
     schedule.rescue = now + std::max(options.lease / 2, std::chrono::seconds(1));
-    counts.rescued = rescueExpired(conn, options.rescueBatch, options.worker);
+    counts.rescued = queue::rescueExpired(conn, options.rescueBatch, options.worker);
   }
   if (now >= schedule.prune) {
     entering(Task::Retention);
     schedule.prune = now + options.pruneEvery;
-    counts.pruned = pruneOld(conn, options.retention, options.pruneBatch);
+    counts.pruned = prune(conn, options);
     counts.backlog = counts.pruned.effectsCompacted >= options.pruneBatch ||
                      counts.pruned.eventsDeleted >= options.pruneBatch;
     // Keep going in small batches while there is a backlog.
@@ -75,4 +90,4 @@ bool Maintenance::pass() {
   return false;
 }
 
-}  // namespace effectd::queue
+}  // namespace effectd::daemon

@@ -1,4 +1,4 @@
-// The queue's housekeeping, on a connection and thread of its own so that it
+// The two tables' housekeeping, on a connection and thread of its own so that it
 // never delays a claim or a completion: rescues effects whose lease expired
 // (their daemon died or hung) and applies retention (sent and cancelled
 // effects compacted, old events deleted), each on its own schedule.
@@ -15,7 +15,7 @@
 #include "queue/effect_store.hpp"
 #include "sql/connection.hpp"
 
-namespace effectd::queue {
+namespace effectd::daemon {
 
 class Maintenance final : public Service {
  public:
@@ -34,8 +34,13 @@ class Maintenance final : public Service {
     std::chrono::milliseconds databaseTimeout{5000};
   };
 
+  struct PruneCounts {
+    int effectsCompacted = 0;
+    int eventsDeleted = 0;
+    int total() const { return effectsCompacted + eventsDeleted; }
+  };
   struct Counts {
-    RescueCounts rescued;
+    queue::RescueCounts rescued;
     PruneCounts pruned;
     bool backlog = false;  // retention filled a batch: more is due now
   };
@@ -62,6 +67,7 @@ class Maintenance final : public Service {
                         Clock::time_point now, Task* running = nullptr);
 
  private:
+  static PruneCounts prune(pqxx::connection_base& conn, const Options& options);
   bool pass();
 
   Options options_;
@@ -73,4 +79,4 @@ class Maintenance final : public Service {
   PeriodicThread thread_;  // last: it runs passes on the members above
 };
 
-}  // namespace effectd::queue
+}  // namespace effectd::daemon
