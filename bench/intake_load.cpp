@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/dev_trigger.hpp"
+#include "daemon/cli/dev_trigger.hpp"
 #include "handlers/signature.hpp"
 
 namespace {

@@ -2,8 +2,7 @@
 
 #include "config/settings.hpp"
 
-#include "handlers/event_processor.hpp"
-#include "queue/http_client.hpp"
+#include "http/url.hpp"
 #include "sql/pooler.hpp"
 
 #include <charconv>
@@ -152,7 +151,7 @@ std::vector<std::string> splitSecrets(std::string_view list) {
 std::vector<std::string> hostList(Loader& in, const std::string& name, std::uint16_t defaultPort) {
   std::vector<std::string> out;
   for (const auto& entry : splitSecrets(in.plain(name).value_or(""))) {
-    if (auto a = queue::Authority::parse(entry, defaultPort)) {
+    if (auto a = http::Authority::parse(entry, defaultPort)) {
       out.push_back(a->toString());
     } else {
       in.problem(std::string(name)
@@ -167,7 +166,7 @@ std::vector<std::string> hostList(Loader& in, const std::string& name, std::uint
 std::vector<std::string> networkList(Loader& in, const std::string& name) {
   std::vector<std::string> out;
   for (const auto& entry : splitSecrets(in.plain(name).value_or(""))) {
-    if (auto network = queue::IpNetwork::parse(entry)) {
+    if (auto network = http::IpNetwork::parse(entry)) {
       out.push_back(network->toString());
     } else {
       in.problem(
@@ -204,7 +203,7 @@ void apply(Loader& in, const SettingSpec& s, Config& c) {
       if (auto v = in.plain(name)) url = trim(*v);
       // The parser the HTTP client uses: a URL it refuses must not start a
       // daemon whose every delivery would then fail.
-      if (!queue::Url::parse(url)) {
+      if (!http::Url::parse(url)) {
         in.problem(name + ": expected an http(s) URL, got '" + redactUrl(url) + "'");
       }
       break;
@@ -411,11 +410,6 @@ std::vector<Setting> describe(const Config& c) {
     out.push_back({std::string(setting.name), shownValue(c, setting)});
   }
   return out;
-}
-
-handlers::RetryPolicy eventRetryPolicy(const Config& c) {
-  return {.backoff = {.base = c.eventRetryBase, .max = c.eventRetryMax},
-          .maxAttempts = c.eventMaxAttempts};
 }
 
 }  // namespace effectd::config

@@ -26,7 +26,7 @@ struct ListenAddress {
 
 struct Config {
   // Database.
-  std::string databaseUrl;        // DATABASE_URL (secret: may hold a password)
+  std::string databaseUrl;  // DATABASE_URL (secret: may hold a password)
   // DATABASE_LISTEN_URL: defaults to databaseUrl, or to none (poll only)
   // when databaseUrl goes through a transaction pooler.
   std::string databaseListenUrl;
@@ -35,7 +35,7 @@ struct Config {
   // nothing on the server between transactions, and why.
   bool transactionPooler = false;
   std::string poolerReason;
-  int databasePoolSize = 2;       // EFFECTD_DB_POOL_SIZE: connections used for intake
+  int databasePoolSize = 2;  // EFFECTD_DB_POOL_SIZE: connections used for intake
 
   // Stripe.
   std::vector<std::string> stripeWebhookSecrets;  // STRIPE_WEBHOOK_SECRET, comma-separated
@@ -145,16 +145,5 @@ std::vector<Setting> describe(const Config& config);
 // Masks the password of any URL (postgresql://, smtp://, https://...) and of
 // a libpq key=value string.
 std::string redactUrl(std::string_view url);
-
-}  // namespace effectd::config
-
-namespace effectd::handlers {
-struct RetryPolicy;
-}
-
-namespace effectd::config {
-
-// The event retry policy the configuration describes.
-handlers::RetryPolicy eventRetryPolicy(const Config& config);
 
 }  // namespace effectd::config

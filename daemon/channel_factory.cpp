@@ -20,7 +20,7 @@ WebhookTargets webhookTargets(const config::Config& config) {
     if (auto a = Authority::parse(entry, 80)) targets.http.insert(std::move(*a));
   }
   for (const auto& entry : config.webhookAllowPrivateAddresses) {
-    if (auto n = IpNetwork::parse(entry)) targets.addresses.allowedNonPublic.push_back(*n);
+    if (auto n = http::IpNetwork::parse(entry)) targets.addresses.allowedNonPublic.push_back(*n);
   }
   return targets;
 }

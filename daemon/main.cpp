@@ -1,6 +1,6 @@
 #include <cstdlib>
 
-#include "daemon/cli.hpp"
+#include "daemon/cli/cli.hpp"
 
 int main(int argc, char** argv) {
   // libpq defaults, unless the operator chose: a connect attempt is a

@@ -1,6 +1,6 @@
 #include "daemon/open_files.hpp"
 
-#include "daemon/admin_site.hpp"
+#include "daemon/admin/admin_site.hpp"
 
 #include <sys/resource.h>
 

@@ -12,21 +12,22 @@
 
 #include "base/log.hpp"
 #include "base/periodic_thread.hpp"
-#include "daemon/admin_routes.hpp"
-#include "daemon/admin_site.hpp"
-#include "daemon/admin_worker.hpp"
+#include "daemon/admin/admin_routes.hpp"
+#include "daemon/admin/admin_site.hpp"
+#include "daemon/admin/admin_worker.hpp"
+#include "daemon/admin/transition_feed.hpp"
 #include "daemon/channel_factory.hpp"
 #include "daemon/health.hpp"
 #include "daemon/lifecycle.hpp"
+#include "daemon/maintenance.hpp"
 #include "daemon/open_files.hpp"
 #include "daemon/public_routes.hpp"
 #include "daemon/public_site.hpp"
-#include "daemon/transition_feed.hpp"
+#include "handlers/event_status.hpp"
 #include "http/listener.hpp"
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
-#include "daemon/maintenance.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
@@ -96,9 +97,9 @@ int serve(const config::Config& config) {
                                .maxQueue = config.intakeMaxQueue,
                                .databaseTimeout = databaseTimeout,
                                .health = &health,
-                               .retry = config::eventRetryPolicy(config)});
+                               .retry = handlers::eventRetryPolicy(config)});
   intake::EventRetrier retrier({.databaseUrl = config.databaseUrl,
-                                .policy = config::eventRetryPolicy(config),
+                                .policy = handlers::eventRetryPolicy(config),
                                 .interval = config.eventRetryPoll,
                                 .databaseTimeout = databaseTimeout});
   const auto worker = queue::Drainer::defaultWorkerName();
@@ -115,17 +116,17 @@ int serve(const config::Config& config) {
                           .databaseTimeout = databaseTimeout},
                          channels);
   Maintenance maintenance({.databaseUrl = config.databaseUrl,
-                                  .lease = config.effectLease,
-                                  .worker = worker,
-                                  .retention = std::chrono::hours(24 * config.retentionDays),
-                                  .databaseTimeout = databaseTimeout});
+                           .lease = config.effectLease,
+                           .worker = worker,
+                           .retention = std::chrono::hours(24 * config.retentionDays),
+                           .databaseTimeout = databaseTimeout});
   // Before the services that post into it, so that it outlives them.
   asio::io_context ioc(config.ioThreads);
   AdminWorker adminWorker({.databaseUrl = config.databaseUrl, .databaseTimeout = databaseTimeout});
   TransitionFeed feed({.listenUrl = config.databaseListenUrl});
   const AdminRoutes adminRoutes({.token = config.adminToken,
                                  .loopback = config.adminListen.isLoopback(),
-                                 .replay = config::eventRetryPolicy(config)});
+                                 .replay = handlers::eventRetryPolicy(config)});
   // One shutdown budget for all of them, set when the signal arrives. The
   // intake writers keep storing while the HTTP server drains its requests.
   const std::vector<Service*> background{&drainer, &retrier, &maintenance, &adminWorker, &feed};
@@ -136,7 +137,8 @@ int serve(const config::Config& config) {
   try {
     server = std::make_unique<http::Listener>(
         ioc,
-        http::Listener::Options{.listen = config.listen,
+        http::Listener::Options{.host = config.listen.host,
+                                .port = config.listen.port,
                                 .name = "public",
                                 .maxBodyBytes = config.maxBodyBytes,
                                 .maxHeaderBytes = config.maxHeaderBytes,
@@ -154,7 +156,8 @@ int serve(const config::Config& config) {
     try {
       admin = std::make_unique<http::Listener>(
           ioc,
-          http::Listener::Options{.listen = config.adminListen,
+          http::Listener::Options{.host = config.adminListen.host,
+                                  .port = config.adminListen.port,
                                   .name = "admin",
                                   .maxBodyBytes = kAdminMaxBodyBytes,
                                   .maxHeaderBytes = kAdminMaxHeaderBytes,

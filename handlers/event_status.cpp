@@ -4,6 +4,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "config/config.hpp"
 #include "sql/status_literals.hpp"
 
 namespace effectd::handlers {
@@ -33,6 +34,11 @@ std::vector<std::string_view> eventStatusNames() {
 std::optional<double> RetryPolicy::retryIn(int runsBefore) const {
   if (runsBefore + 1 >= maxAttempts) return std::nullopt;
   return backoff.jittered(runsBefore + 1);
+}
+
+RetryPolicy eventRetryPolicy(const config::Config& c) {
+  return {.backoff = {.base = c.eventRetryBase, .max = c.eventRetryMax},
+          .maxAttempts = c.eventMaxAttempts};
 }
 
 AfterRun afterRun(EventStatus verdict, bool retry, int runsBefore, const RetryPolicy& policy) {

@@ -18,6 +18,10 @@
 
 #include "base/backoff.hpp"
 
+namespace effectd::config {
+struct Config;
+}
+
 namespace effectd::handlers {
 
 enum class EventStatus { Received, Processed, Ignored, Failed };
@@ -36,6 +40,9 @@ struct RetryPolicy {
   // due again; none when that was the last attempt.
   std::optional<double> retryIn(int runsBefore) const;
 };
+
+// The policy EFFECTD_EVENT_RETRY_BASE, _MAX and EFFECTD_EVENT_MAX_ATTEMPTS describe.
+RetryPolicy eventRetryPolicy(const config::Config& config);
 
 // What a run of the handlers makes of the event's row.
 struct AfterRun {

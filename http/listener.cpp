@@ -76,8 +76,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         strand(asio::make_strand(ioc)),
         acceptor(strand),
         deadline(strand) {
-    const tcp::endpoint endpoint(asio::ip::make_address(this->options.listen.host),
-                                 this->options.listen.port);
+    const tcp::endpoint endpoint(asio::ip::make_address(this->options.host), this->options.port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);

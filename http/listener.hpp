@@ -13,8 +13,6 @@
 #include <memory>
 #include <string>
 
-#include "config/config.hpp"
-
 namespace boost::asio {
 class io_context;
 }
@@ -26,8 +24,9 @@ class Site;
 class Listener {
  public:
   struct Options {
-    config::ListenAddress listen;
-    std::string name;  // "public" or "admin", for the log
+    std::string host;        // an IP address
+    std::uint16_t port = 0;  // 0: any free port
+    std::string name;        // "public" or "admin", for the log
     std::size_t maxBodyBytes = 1024 * 1024;
     std::size_t maxHeaderBytes = 16 * 1024;
     int maxConnections = 1024;

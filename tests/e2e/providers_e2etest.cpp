@@ -252,7 +252,7 @@ TEST(ProvidersE2eTest, SegmentGetsTheKeyAsMessageId) {
 WebhookTargets plainLoopback(const ProviderStandIn& standIn) {
   WebhookTargets targets;
   targets.http.insert(Url::parse(standIn.url())->authority());
-  targets.addresses.allowedNonPublic.push_back(*IpNetwork::parse("127.0.0.0/8"));
+  targets.addresses.allowedNonPublic.push_back(*http::IpNetwork::parse("127.0.0.0/8"));
   return targets;
 }
 

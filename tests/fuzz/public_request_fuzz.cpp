@@ -9,7 +9,7 @@
 
 #include "base/base64.hpp"
 #include "config/config.hpp"
-#include "daemon/admin_routes.hpp"
+#include "daemon/admin/admin_routes.hpp"
 #include "daemon/public_routes.hpp"
 #include "handlers/signature.hpp"
 #include "sql/database_health.hpp"

@@ -3,10 +3,10 @@
 // parses to the same value.
 #include <string>
 
-#include "queue/http_client.hpp"
+#include "http/url.hpp"
 #include "tests/fuzz/fuzz_target.hpp"
 
-using namespace effectd::queue;
+using namespace effectd::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(asText(data, size));

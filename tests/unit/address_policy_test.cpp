@@ -3,9 +3,9 @@
 // refused unless the operator allowed it, in whatever form it is written.
 #include <gtest/gtest.h>
 
-#include "queue/http_client.hpp"
+#include "http/url.hpp"
 
-namespace effectd::queue {
+namespace effectd::http {
 namespace {
 
 TEST(AddressPolicyTest, NonPublicAddressesAreRefusedWithTheReason) {
@@ -84,4 +84,4 @@ TEST(IpNetworkTest, ParsesCidrsAndBareAddresses) {
 }
 
 }  // namespace
-}  // namespace effectd::queue
+}  // namespace effectd::http

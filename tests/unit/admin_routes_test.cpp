@@ -1,4 +1,4 @@
-#include "daemon/admin_routes.hpp"
+#include "daemon/admin/admin_routes.hpp"
 
 #include <gtest/gtest.h>
 

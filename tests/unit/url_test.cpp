@@ -3,9 +3,9 @@
 // port it names, or not at all.
 #include <gtest/gtest.h>
 
-#include "queue/http_client.hpp"
+#include "http/url.hpp"
 
-namespace effectd::queue {
+namespace effectd::http {
 namespace {
 
 TEST(UrlTest, AnIpv6LiteralWithAPortKeepsBoth) {
@@ -97,4 +97,4 @@ TEST(AuthorityTest, AnEntryWithoutAPortTakesTheDefaultGiven) {
 }
 
 }  // namespace
-}  // namespace effectd::queue
+}  // namespace effectd::http

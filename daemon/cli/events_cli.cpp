@@ -1,12 +1,12 @@
-#include "daemon/events_cli.hpp"
+#include "daemon/cli/events_cli.hpp"
 
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "daemon/cli_database.hpp"
-#include "daemon/operator_json.hpp"
+#include "daemon/cli/cli_database.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "handlers/event_processor.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
@@ -60,7 +60,7 @@ int eventsReplay(const config::Config& config, intake::EventFilter filter, bool 
     return 2;
   }
   filter.withPayload = true;
-  const auto policy = config::eventRetryPolicy(config);
+  const auto policy = handlers::eventRetryPolicy(config);
   return withDatabase(config, "events replay", [&](pqxx::connection_base& conn) {
     std::vector<intake::StoredEvent> events;
     {

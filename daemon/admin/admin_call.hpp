@@ -11,8 +11,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "daemon/admin_routes.hpp"
-#include "daemon/admin_worker.hpp"
+#include "daemon/admin/admin_routes.hpp"
+#include "daemon/admin/admin_worker.hpp"
 #include "http/site.hpp"
 
 namespace effectd::daemon {

@@ -1,10 +1,10 @@
-#include "daemon/transition_feed.hpp"
+#include "daemon/admin/transition_feed.hpp"
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "base/log.hpp"
-#include "daemon/operator_json.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "queue/effect_transitions.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"

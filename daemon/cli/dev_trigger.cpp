@@ -1,4 +1,4 @@
-#include "daemon/dev_trigger.hpp"
+#include "daemon/cli/dev_trigger.hpp"
 
 #include <chrono>
 #include <iostream>

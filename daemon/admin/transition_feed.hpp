@@ -25,7 +25,7 @@ namespace effectd::daemon {
 class TransitionFeed final : public Service {
  public:
   struct Options {
-    std::string listenUrl;  // empty: no live view (DATABASE_URL through a pooler)
+    std::string listenUrl;         // empty: no live view (DATABASE_URL through a pooler)
     std::size_t maxQueued = 1000;  // per subscriber
   };
 

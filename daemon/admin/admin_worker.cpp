@@ -1,4 +1,4 @@
-#include "daemon/admin_worker.hpp"
+#include "daemon/admin/admin_worker.hpp"
 
 #include <pqxx/pqxx>
 

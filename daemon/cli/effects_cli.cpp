@@ -1,4 +1,4 @@
-#include "daemon/effects_cli.hpp"
+#include "daemon/cli/effects_cli.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -17,8 +17,8 @@
 #include <thread>
 #include <utility>
 
-#include "daemon/cli_database.hpp"
-#include "daemon/operator_json.hpp"
+#include "daemon/cli/cli_database.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "queue/effect_status.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"

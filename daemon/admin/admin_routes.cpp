@@ -1,4 +1,4 @@
-#include "daemon/admin_routes.hpp"
+#include "daemon/admin/admin_routes.hpp"
 
 #include <openssl/crypto.h>
 
@@ -10,7 +10,7 @@
 
 #include "base/base64.hpp"
 #include "base/hex.hpp"
-#include "daemon/operator_json.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "handlers/event_status.hpp"
 #include "intake/stored_events.hpp"
 #include "queue/effect_admin.hpp"

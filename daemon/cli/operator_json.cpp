@@ -1,4 +1,4 @@
-#include "daemon/operator_json.hpp"
+#include "daemon/cli/operator_json.hpp"
 
 #include <nlohmann/json.hpp>
 

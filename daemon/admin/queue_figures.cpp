@@ -1,12 +1,12 @@
-#include "daemon/queue_figures.hpp"
+#include "daemon/admin/queue_figures.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "base/metrics.hpp"
-#include "daemon/admin_call.hpp"
-#include "daemon/operator_json.hpp"
+#include "daemon/admin/admin_call.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "queue/channel_pauses.hpp"
 
 namespace effectd::daemon {

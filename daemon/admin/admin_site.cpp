@@ -1,13 +1,13 @@
-#include "daemon/admin_site.hpp"
+#include "daemon/admin/admin_site.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
 #include "base/log_throttle.hpp"
-#include "daemon/admin_call.hpp"
-#include "daemon/admin_routes.hpp"
-#include "daemon/queue_figures.hpp"
-#include "daemon/transition_stream.hpp"
+#include "daemon/admin/admin_call.hpp"
+#include "daemon/admin/admin_routes.hpp"
+#include "daemon/admin/queue_figures.hpp"
+#include "daemon/admin/transition_stream.hpp"
 #include "http/site.hpp"
 
 namespace effectd::daemon {

@@ -1,12 +1,12 @@
-#include "daemon/transition_stream.hpp"
+#include "daemon/admin/transition_stream.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "daemon/admin_call.hpp"
-#include "daemon/operator_json.hpp"
-#include "daemon/transition_feed.hpp"
+#include "daemon/admin/admin_call.hpp"
+#include "daemon/admin/transition_feed.hpp"
+#include "daemon/cli/operator_json.hpp"
 #include "queue/effect_transitions.hpp"
 
 namespace effectd::daemon {

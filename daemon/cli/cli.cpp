@@ -1,4 +1,4 @@
-#include "daemon/cli.hpp"
+#include "daemon/cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -8,9 +8,9 @@
 #include "base/log.hpp"
 #include "config/config.hpp"
 #include "config/settings.hpp"
-#include "daemon/dev_trigger.hpp"
-#include "daemon/effects_cli.hpp"
-#include "daemon/events_cli.hpp"
+#include "daemon/cli/dev_trigger.hpp"
+#include "daemon/cli/effects_cli.hpp"
+#include "daemon/cli/events_cli.hpp"
 #include "daemon/open_files.hpp"
 #include "daemon/serve.hpp"
 #include "handlers/event_status.hpp"

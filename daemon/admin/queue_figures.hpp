@@ -12,7 +12,7 @@
 #include <mutex>
 #include <vector>
 
-#include "daemon/admin_routes.hpp"
+#include "daemon/admin/admin_routes.hpp"
 #include "queue/effect_admin.hpp"
 
 namespace effectd::queue {
