@@ -3,7 +3,13 @@
 namespace effectd {
 
 PeriodicThread::PeriodicThread(std::chrono::milliseconds interval, Pass pass, FirstPass first)
-    : interval_(interval), pass_(std::move(pass)), thread_([this, first] { run(first); }) {}
+    : interval_(interval), pass_(std::move(pass)), first_(first) {}
+
+void PeriodicThread::start() {
+  std::lock_guard join(joinMutex_);
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(first_); });
+}
 
 PeriodicThread::~PeriodicThread() {
   stop();
@@ -17,10 +23,9 @@ void PeriodicThread::beginStop(Clock::time_point /*deadline*/) {
   wake_.notify_all();
 }
 
-// Not from two threads at once: the second would join a thread the first
-// is joining.
 void PeriodicThread::stop() {
   beginStop(Clock::now());
+  std::lock_guard join(joinMutex_);
   if (thread_.joinable()) thread_.join();
 }
 

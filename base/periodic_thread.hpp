@@ -21,13 +21,14 @@ class PeriodicThread final : public Service {
   using Pass = std::function<bool()>;
 
   enum class FirstPass { AtOnce, AfterInterval };
-  // Starts the thread.
+  // The thread starts with start().
   PeriodicThread(std::chrono::milliseconds interval, Pass pass,
                  FirstPass first = FirstPass::AtOnce);
   ~PeriodicThread() override;
   PeriodicThread(const PeriodicThread&) = delete;
   PeriodicThread& operator=(const PeriodicThread&) = delete;
 
+  void start() override;
   void beginStop(Clock::time_point deadline) override;
   void stop() override;
 
@@ -36,6 +37,8 @@ class PeriodicThread final : public Service {
 
   std::chrono::milliseconds interval_;
   Pass pass_;
+  FirstPass first_;
+  std::mutex joinMutex_;  // two stop()s: the second waits for the first's join
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -28,8 +28,11 @@ HealthMonitor::HealthMonitor(Options options, sql::DatabaseHealth& health)
             runOnce();
             return false;
           },
-          PeriodicThread::FirstPass::AfterInterval) {
+          PeriodicThread::FirstPass::AfterInterval) {}
+
+void HealthMonitor::start() {
   runOnce();
+  thread_.start();
 }
 
 HealthMonitor::~HealthMonitor() {

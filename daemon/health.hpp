@@ -22,11 +22,14 @@ class HealthMonitor final : public Service {
     std::chrono::milliseconds interval{1000};
     std::chrono::milliseconds timeout{5000};  // a ping slower than this is a failure
   };
-  // Pings once before it returns, so readiness is known before listening.
   HealthMonitor(Options options, sql::DatabaseHealth& health);
   ~HealthMonitor() override;
 
-  void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
+  // Pings once before it returns, so readiness is known before listening.
+  void start() override;
+  // Keeps pinging until stop(): the services still draining at a shutdown
+  // go by the database's health.
+  void beginStop(Clock::time_point /*deadline*/) override {}
   void stop() override { thread_.stop(); }
 
   // One ping: true when the database answered.

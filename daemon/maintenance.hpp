@@ -51,9 +51,10 @@ class Maintenance final : public Service {
     Clock::time_point prune{};  // the first pass comes at start
   };
 
-  explicit Maintenance(Options options);  // starts the thread
+  explicit Maintenance(Options options);  // the thread starts with start()
   ~Maintenance() override;
 
+  void start() override { thread_.start(); }
   void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
   void stop() override { thread_.stop(); }
 

@@ -18,16 +18,19 @@
 #include "daemon/admin/transition_feed.hpp"
 #include "daemon/channel_factory.hpp"
 #include "daemon/health.hpp"
+#include "daemon/io_threads.hpp"
 #include "daemon/lifecycle.hpp"
 #include "daemon/maintenance.hpp"
 #include "daemon/open_files.hpp"
 #include "daemon/public_routes.hpp"
 #include "daemon/public_site.hpp"
+#include "daemon/service_group.hpp"
 #include "handlers/event_status.hpp"
 #include "http/listener.hpp"
 #include "intake/event_retrier.hpp"
 #include "intake/intake_writer.hpp"
 #include "queue/drainer.hpp"
+#include "sql/call_deadline.hpp"
 #include "sql/connection.hpp"
 #include "sql/database_health.hpp"
 #include "sql/error_text.hpp"
@@ -86,10 +89,12 @@ int serve(const config::Config& config) {
   if (atStart == SchemaMatch::Differs) return kWrongSchema;
   std::atomic<bool> wrongSchema = false;
   std::atomic<bool> compared = atStart == SchemaMatch::Matches;
-  std::unique_ptr<PeriodicThread> schemaWatch;
 
+  // Everything is built before anything starts: a listener that cannot bind
+  // stops the daemon before a single effect is claimed.
   sql::DatabaseHealth health;
   const std::chrono::milliseconds databaseTimeout = config.databaseTimeout;
+  sql::CallDeadlineWatcher deadlines;
   HealthMonitor monitor({.databaseUrl = config.databaseUrl, .timeout = databaseTimeout}, health);
   intake::IntakeWriter writer({.databaseUrl = config.databaseUrl,
                                .connections = config.databasePoolSize,
@@ -120,20 +125,19 @@ int serve(const config::Config& config) {
                            .worker = worker,
                            .retention = std::chrono::hours(24 * config.retentionDays),
                            .databaseTimeout = databaseTimeout});
-  // Before the services that post into it, so that it outlives them.
+  // Before the services that post into it (the writer's answers, the
+  // admin worker's), so that it outlives them.
   asio::io_context ioc(config.ioThreads);
   AdminWorker adminWorker({.databaseUrl = config.databaseUrl, .databaseTimeout = databaseTimeout});
   TransitionFeed feed({.listenUrl = config.databaseListenUrl});
   const AdminRoutes adminRoutes({.token = config.adminToken,
                                  .loopback = config.adminListen.isLoopback(),
                                  .replay = handlers::eventRetryPolicy(config)});
-  // One shutdown budget for all of them, set when the signal arrives. The
-  // intake writers keep storing while the HTTP server drains its requests.
-  const std::vector<Service*> background{&drainer, &retrier, &maintenance, &adminWorker, &feed};
-  Service::Clock::time_point stopBy{};
   PublicRoutes routes({.config = &config, .health = &health, .pauses = channels->pauses.get()});
+  IoThreads ioThreads(ioc, config.ioThreads);
 
   std::unique_ptr<http::Listener> server;
+  std::unique_ptr<http::Listener> admin;
   try {
     server = std::make_unique<http::Listener>(
         ioc,
@@ -151,7 +155,6 @@ int serve(const config::Config& config) {
     log::error("cannot listen", {{"address", config.listen.toString()}, {"error", e.what()}});
     return 1;
   }
-  std::unique_ptr<http::Listener> admin;
   if (config.adminListen.enabled()) {
     try {
       admin = std::make_unique<http::Listener>(
@@ -172,9 +175,24 @@ int serve(const config::Config& config) {
                  {{"address", config.adminListen.toString()}, {"error", e.what()}});
       return 1;
     }
-    admin->start();
   }
-  server->start();
+
+  // Started in this order, stopped in the reverse one by one deadline: the
+  // listeners stop taking requests first, the event loop ends with their
+  // last session, the drainer finishes its deliveries, the writers store
+  // what they still hold, the call deadlines go last.
+  ServiceGroup group;
+  group.add("call deadlines", deadlines);
+  group.add("health monitor", monitor);
+  group.add("intake writer", writer);
+  group.add("event retrier", retrier);
+  group.add("drainer", drainer);
+  group.add("maintenance", maintenance);
+  group.add("admin worker", adminWorker);
+  group.add("live feed", feed);
+  group.add("event loop", ioThreads);
+  if (admin) group.add("admin listener", *admin);
+  group.add("public listener", *server);
 
   asio::steady_timer watchdog(ioc);
   const auto watchdogEvery = watchdogInterval();
@@ -195,15 +213,11 @@ int serve(const config::Config& config) {
                                 {"deadline_s", static_cast<long>(config.shutdownTimeout.count())}});
     notifyStopping();
     watchdog.cancel();
-    // Every budget runs at once, so the whole stop fits in the one timeout.
-    stopBy = Service::Clock::now() + config.shutdownTimeout;
-    for (auto* service : background) service->beginStop(stopBy);
-    writer.finishBy(stopBy);
-    server->shutdown(config.shutdownTimeout);
-    if (admin) admin->shutdown(config.shutdownTimeout);
+    group.beginStop(Service::Clock::now() + config.shutdownTimeout);
   });
 
-  // After the signal handler is in place: it is how a difference stops serving.
+  // Once the signal handler is in place: it is how a difference stops serving.
+  std::unique_ptr<PeriodicThread> schemaWatch;
   if (!compared) {
     schemaWatch = std::make_unique<PeriodicThread>(
         std::chrono::seconds(2),
@@ -219,8 +233,14 @@ int serve(const config::Config& config) {
           return false;
         },
         PeriodicThread::FirstPass::AfterInterval);
+    group.add("schema comparison", *schemaWatch);
   }
 
+  try {
+    group.start();
+  } catch (const std::exception&) {
+    return 1;  // logged, and what started is stopped
+  }
   if (admin) {
     log::info("admin listening",
               {{"address", config.adminListen.toString()},
@@ -233,19 +253,11 @@ int serve(const config::Config& config) {
                           {"db_pool", config.databasePoolSize}});
   notifyReady();
 
-  std::vector<std::thread> threads;
-  for (int i = 1; i < config.ioThreads; ++i) threads.emplace_back([&] { ioc.run(); });
-  ioc.run();
-  for (auto& t : threads) t.join();
-
-  // Every session has ended; store what the writer still holds, finish the
-  // deliveries in flight and give back unstarted ones, then leave.
-  if (stopBy == Service::Clock::time_point{}) stopBy = Service::Clock::now();
-  writer.beginStop(stopBy);
-  writer.stop();
-  for (auto* service : background) service->stop();
-  monitor.stop();
-  if (schemaWatch) schemaWatch->stop();
+  // Until the signal's shutdown has ended every session; then the rest
+  // stops in reverse order: deliveries in flight finish, unstarted ones go
+  // back, the writers store what they still hold.
+  ioThreads.join();
+  group.stop();
   log::info("stopped");
   return wrongSchema ? kWrongSchema : 0;
 }

@@ -332,7 +332,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
     stream.socket().close(ignored);
   }
 
-  void shutdown(std::chrono::seconds grace) {
+  void shutdown(Service::Clock::time_point grace) {
     if (stopping.exchange(true)) return;
     site.draining();
     auto self = shared_from_this();
@@ -346,7 +346,7 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         if (s.stream && s.phase != SessionState::Phase::Busy) s.stream->cancel();
       });
       if (self->active.load() == 0) return;
-      self->deadline.expires_after(grace);
+      self->deadline.expires_at(grace);
       self->deadline.async_wait([self](boost::system::error_code ec) {
         if (ec) return;  // every session finished in time
         log::warn("shutdown deadline passed; closing open connections",
@@ -391,14 +391,22 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
 Listener::Listener(asio::io_context& ioc, Options options, std::shared_ptr<Site> site)
     : impl_(std::make_shared<Impl>(ioc, std::move(options), std::move(site))) {}
 
-Listener::~Listener() = default;
+Listener::~Listener() {
+  stop();
+}
 
 void Listener::start() {
   asio::co_spawn(impl_->strand, impl_->acceptLoop(), asio::detached);
 }
 
-void Listener::shutdown(std::chrono::seconds deadline) {
+void Listener::beginStop(Clock::time_point deadline) {
   impl_->shutdown(deadline);
+}
+
+void Listener::stop() {
+  // The sessions end on the io_context's threads; closing the acceptor
+  // here is all a listener that was never shut down needs.
+  impl_->shutdown(Clock::now());
 }
 
 std::uint16_t Listener::port() const {

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "base/service.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -21,7 +23,7 @@ namespace effectd::http {
 
 class Site;
 
-class Listener {
+class Listener final : public Service {
  public:
   struct Options {
     std::string host;        // an IP address
@@ -42,15 +44,19 @@ class Listener {
   // Binds and listens; throws std::system_error when the address is taken.
   // The site lives as long as the last connection.
   Listener(boost::asio::io_context& ioc, Options options, std::shared_ptr<Site> site);
-  ~Listener();
+  ~Listener() override;
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  void start();
+  // Accepts, on the io_context's threads.
+  void start() override;
   // Stops accepting, closes idle connections, ends streams, lets requests
-  // in flight finish; connections still open after `deadline` are closed.
+  // in flight finish; connections still open at `deadline` are closed.
   // Thread-safe; the first call counts.
-  void shutdown(std::chrono::seconds deadline);
+  void beginStop(Clock::time_point deadline) override;
+  // Nothing to join: the sessions end on the io_context's threads, which
+  // their own service joins.
+  void stop() override;
   std::uint16_t port() const;
 
  private:

@@ -34,9 +34,10 @@ class EventRetrier final : public Service {
     int total() const { return processed + ignored + failed; }
   };
 
-  explicit EventRetrier(Options options);  // starts the thread
+  explicit EventRetrier(Options options);  // the thread starts with start()
   ~EventRetrier() override;
 
+  void start() override { thread_.start(); }
   void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
   void stop() override { thread_.stop(); }
 

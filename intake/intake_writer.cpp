@@ -189,7 +189,11 @@ std::vector<StoreOutcome> IntakeWriter::storeBatch(pqxx::connection_base& conn,
   return outcomes;
 }
 
-IntakeWriter::IntakeWriter(Options options) : options_(std::move(options)) {
+IntakeWriter::IntakeWriter(Options options) : options_(std::move(options)) {}
+
+void IntakeWriter::start() {
+  std::lock_guard lock(mutex_);
+  if (!threads_.empty()) return;
   metrics::registry().databasePoolSize.set(options_.connections);
   threads_.reserve(static_cast<std::size_t>(options_.connections));
   for (int i = 0; i < options_.connections; ++i) {
@@ -216,33 +220,25 @@ void IntakeWriter::submit(IncomingEvent event, StoreCallback done) {
   done(stopping ? StoreOutcome::ShuttingDown : StoreOutcome::Overloaded);
 }
 
-void IntakeWriter::finishBy(Clock::time_point deadline) {
-  std::lock_guard lock(mutex_);
-  deadline_ = std::min(deadline_, deadline);
-}
-
 void IntakeWriter::beginStop(Clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
     deadline_ = std::min(deadline_, deadline);
-    if (stopping_) return;
-    stopping_ = true;
+    draining_ = true;
   }
   wake_.notify_all();
 }
 
 void IntakeWriter::stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      stopping_ = true;
-      deadline_ = std::min(deadline_, Clock::now());
-    }
+    stopping_ = true;
+    if (!std::exchange(draining_, true)) deadline_ = std::min(deadline_, Clock::now());
+    threads.swap(threads_);
   }
   wake_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
+  for (auto& t : threads) t.join();
 }
 
 void IntakeWriter::run(int index) {

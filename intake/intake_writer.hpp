@@ -60,23 +60,23 @@ class IntakeWriter final : public Service {
     handlers::RetryPolicy retry;  // for events whose handler fails
   };
 
-  explicit IntakeWriter(Options options);
-  ~IntakeWriter() override;  // stop()
+  explicit IntakeWriter(Options options);  // the threads start with start()
+  ~IntakeWriter() override;                // stop()
   IntakeWriter(const IntakeWriter&) = delete;
   IntakeWriter& operator=(const IntakeWriter&) = delete;
 
   void submit(IncomingEvent event, StoreCallback done);
 
+  void start() override;
   // Events are still accepted, but only batches begun before `deadline` are
-  // stored; later ones are answered ShuttingDown. For SIGTERM: the HTTP
-  // server still drains its requests, and the writers must be done by the
-  // end of the one shutdown budget.
-  void finishBy(Clock::time_point deadline);
-  // New events are refused (ShuttingDown) from now on; those queued are
-  // stored as finishBy(deadline) says.
+  // stored; later ones are answered ShuttingDown. For SIGTERM: the listeners
+  // (stopped before the writer) still drain their requests, and the writers
+  // must be done by the end of the one shutdown budget.
   void beginStop(Clock::time_point deadline) override;
-  // Waits for that, then joins the threads. Without beginStop before, the
-  // deadline is now: what is still queued is answered ShuttingDown.
+  // New events are refused (ShuttingDown) from now on; those queued are
+  // stored as beginStop's deadline says, then the threads are joined.
+  // Without beginStop before, the deadline is now: what is still queued is
+  // answered ShuttingDown.
   void stop() override;
 
   // One transaction for a batch, on the caller's connection: the unit the
@@ -98,7 +98,8 @@ class IntakeWriter final : public Service {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // refusing new events
+  bool draining_ = false;  // beginStop was called: deadline_ holds
   Clock::time_point deadline_ = Clock::time_point::max();
   std::vector<std::thread> threads_;
 };

@@ -799,8 +799,12 @@ struct Drainer::State {
 };
 
 Drainer::Drainer(Options options, std::shared_ptr<const Channels> channels)
-    : state_(std::make_unique<State>(std::move(options), std::move(channels))) {
+    : state_(std::make_unique<State>(std::move(options), std::move(channels))) {}
+
+void Drainer::start() {
   auto& s = *state_;
+  std::lock_guard lock(s.mutex);
+  if (!s.threads.empty() || s.stopping) return;
   for (int i = 0; i < s.options.concurrency; ++i)
     s.threads.emplace_back([&s] { s.deliveryLoop(); });
   if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
@@ -833,7 +837,10 @@ void Drainer::stop() {
   Clock::time_point deadline;
   {
     std::lock_guard lock(state_->mutex);
-    if (state_->stopping && state_->threads.empty()) return;
+    if (state_->threads.empty()) {  // never started, or stopped already
+      state_->stopping = true;
+      return;
+    }
   }
   beginStop(Clock::now() + state_->options.shutdownGrace);
   {

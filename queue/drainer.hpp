@@ -66,13 +66,14 @@ class Drainer final : public Service {
     int refused = 0;
   };
 
-  Drainer(Options options, std::shared_ptr<const Channels> channels);  // starts the threads
+  Drainer(Options options, std::shared_ptr<const Channels> channels);  // threads: start()
   ~Drainer() override;                                                 // stop()
   Drainer(const Drainer&) = delete;
   Drainer& operator=(const Drainer&) = delete;
   // Stops claiming now; deliveries in flight have until `deadline`, then
   // they are cut short. Returns at once: for SIGTERM, so the drainer's grace
   // runs while the HTTP server drains, not after it.
+  void start() override;
   void beginStop(Clock::time_point deadline) override;
   // Waits: deliveries in flight finish (or are cut short at the deadline),
   // their outcomes are written, unstarted effects released.

@@ -34,7 +34,7 @@ class Watcher {
     std::lock_guard lock(mutex_);
     const auto id = ++lastId_;
     entries_.emplace(id, Entry{socket, deadline, false});
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
     // Every deadline is "now + the same limit", so a new one is almost never
     // the earliest: the watcher is woken only when it is, not on every call.
     if (deadline < nextWake_) wake_.notify_one();
@@ -65,15 +65,28 @@ class Watcher {
   };
 
   Watcher() = default;
-  ~Watcher() {
+  ~Watcher() { stop(); }
+
+ public:
+  void start() {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+  }
+
+  // Deadlines armed after this are never cut: only for the end of serve,
+  // when every service that makes database calls has stopped.
+  void stop() {
+    std::thread thread;
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      thread.swap(thread_);
     }
     wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    if (thread.joinable()) thread.join();
   }
 
+ private:
   void run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -122,6 +135,14 @@ CallDeadline::~CallDeadline() {
 
 bool CallDeadline::expired() const {
   return id_ != 0 && Watcher::instance().expired(id_);
+}
+
+void CallDeadlineWatcher::start() {
+  Watcher::instance().start();
+}
+
+void CallDeadlineWatcher::stop() {
+  Watcher::instance().stop();
 }
 
 }  // namespace effectd::sql

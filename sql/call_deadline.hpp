@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "base/service.hpp"
+
 namespace pqxx {
 class connection_base;
 }
@@ -32,6 +34,17 @@ class CallDeadline {
 
  private:
   std::uint64_t id_ = 0;
+};
+
+// The process's one watcher thread, as a service of serve's group: started
+// first and stopped last, after every service that calls the database,
+// rather than at static destruction. Without it (the CLI's commands) the
+// thread starts with the first deadline armed.
+class CallDeadlineWatcher final : public Service {
+ public:
+  void start() override;
+  void beginStop(Clock::time_point /*each deadline is a call in progress*/) override {}
+  void stop() override;
 };
 
 }  // namespace effectd::sql

@@ -8,8 +8,12 @@
 
 namespace effectd::daemon {
 
-AdminWorker::AdminWorker(Options options)
-    : options_(std::move(options)), thread_([this] { run(); }) {}
+AdminWorker::AdminWorker(Options options) : options_(std::move(options)) {}
+
+void AdminWorker::start() {
+  std::lock_guard lock(mutex_);
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+}
 
 AdminWorker::~AdminWorker() {
   stop();
@@ -35,7 +39,12 @@ void AdminWorker::beginStop(Clock::time_point /*each job has the database timeou
 
 void AdminWorker::stop() {
   beginStop(Clock::now());
-  if (thread_.joinable()) thread_.join();
+  std::thread thread;
+  {
+    std::lock_guard lock(mutex_);
+    thread.swap(thread_);
+  }
+  if (thread.joinable()) thread.join();
 }
 
 void AdminWorker::run() {

@@ -34,7 +34,7 @@ class AdminWorker final : public Service {
   // escapes is logged and goes no further.
   using Job = std::function<void(pqxx::connection_base* conn, const std::string& unreachable)>;
 
-  explicit AdminWorker(Options options);
+  explicit AdminWorker(Options options);  // the thread starts with start()
   ~AdminWorker() override;
   AdminWorker(const AdminWorker&) = delete;
   AdminWorker& operator=(const AdminWorker&) = delete;
@@ -43,6 +43,7 @@ class AdminWorker final : public Service {
   // not run.
   bool submit(Job job);
 
+  void start() override;
   // Jobs still queued run without a connection ("shutting down").
   void beginStop(Clock::time_point deadline) override;
   void stop() override;

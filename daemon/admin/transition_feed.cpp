@@ -31,11 +31,20 @@ std::shared_ptr<TransitionFeed::Subscriber> TransitionFeed::subscribe(std::funct
   subscriber->wake_ = std::move(wake);
   std::lock_guard lock(mutex_);
   subscribers_.push_back(subscriber);
-  if (!started_ && !stopping_ && available()) {
-    started_ = true;
-    thread_ = std::thread([this] { run(); });
-  }
+  startListening();
   return subscriber;
+}
+
+void TransitionFeed::start() {
+  std::lock_guard lock(mutex_);
+  enabled_ = true;
+  if (!subscribers_.empty()) startListening();
+}
+
+void TransitionFeed::startListening() {
+  if (!enabled_ || started_ || stopping_ || !available()) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
 }
 
 void TransitionFeed::unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {

@@ -50,7 +50,8 @@ class TransitionFeed final : public Service {
   TransitionFeed(const TransitionFeed&) = delete;
   TransitionFeed& operator=(const TransitionFeed&) = delete;
 
-  // The LISTEN starts with the first subscriber and runs until stop.
+  // After start(), the LISTEN starts with the first subscriber and runs
+  // until stop.
   std::shared_ptr<Subscriber> subscribe(std::function<void()> wake);
   void unsubscribe(const std::shared_ptr<Subscriber>& subscriber);
   std::size_t subscribers() const;
@@ -59,17 +60,20 @@ class TransitionFeed final : public Service {
   bool listening() const { return listening_; }
   bool available() const { return !options_.listenUrl.empty(); }
 
+  void start() override;
   void beginStop(Clock::time_point deadline) override;
   void stop() override;
 
  private:
   void run();
+  void startListening();  // with mutex_ held
   void publish(const std::string& line);
 
   Options options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::list<std::shared_ptr<Subscriber>> subscribers_;
+  bool enabled_ = false;  // start() was called
   bool started_ = false;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> listening_{false};

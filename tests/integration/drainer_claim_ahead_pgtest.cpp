@@ -105,6 +105,7 @@ TEST_F(DrainerClaimAheadPgTest, AProviderThatDeduplicatesIsClaimedOneBatchAhead)
   enqueue(EffectKind::Analytics, 20);
   auto* analytics = gate(EffectKind::Analytics);
   Drainer drainer(options(), channels_);
+  drainer.start();
   // Two in delivery, five more leased and waiting for a slot.
   EXPECT_EQ(settle("running", 7), 7);
   EXPECT_EQ(analytics->inDelivery(), 2);
@@ -116,6 +117,7 @@ TEST_F(DrainerClaimAheadPgTest, AProviderThatDoesNotDeduplicateIsNeverClaimedBey
   enqueue(EffectKind::Email, 20);
   auto* email = gate(EffectKind::Email);
   Drainer drainer(options(), channels_);
+  drainer.start();
   EXPECT_EQ(settle("running", 2), 2);
   EXPECT_EQ(email->inDelivery(), 2);
   email->open();
@@ -128,6 +130,7 @@ TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots
   auto* email = gate(EffectKind::Email);
   auto* analytics = gate(EffectKind::Analytics);
   Drainer drainer(options(), channels_);
+  drainer.start();
   settle("running", 7);
   // Every running email is in a delivery: none waits leased in the line.
   EXPECT_EQ(runningEmails(), email->inDelivery());
@@ -146,6 +149,7 @@ TEST_F(DrainerClaimAheadPgTest, ABacklogOfDeduplicatedEffectsLeavesAFreeSlotForT
   auto opts = options();
   opts.concurrency = 4;
   Drainer drainer(opts, channels_);
+  drainer.start();
   settle("running", 9);  // three delivering, a batch waiting, one slot kept free
   EXPECT_EQ(analytics->inDelivery(), 3);
   enqueue(EffectKind::Email, 5);

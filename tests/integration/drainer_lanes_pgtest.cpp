@@ -130,6 +130,7 @@ class DrainerLanesPgTest : public ::testing::Test {
     channels_->lanes.byKind[static_cast<std::size_t>(EffectKind::Email)] = {.maxPerSecond = 2};
     const auto started = std::chrono::steady_clock::now();
     Drainer drainer(options(), channels_);
+    drainer.start();
     EXPECT_TRUE(eventually([&] { return sent(EffectKind::Analytics) == 40; }, 60s));
     const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
     const int emails = sent(EffectKind::Email);
@@ -174,6 +175,7 @@ TEST_F(DrainerLanesPgTest, ASlowReceiverHoldsOnlyItsShareOfTheSlots) {
   auto opts = options();
   opts.batchSize = 5;  // a hand of 4 + 2 * 5: smaller than the slow backlog
   Drainer drainer(opts, channels_);
+  drainer.start();
   ASSERT_TRUE(eventually(
       [&] { return sent(EffectKind::Webhook) == 10 && sent(EffectKind::Analytics) == 10; }, 20s));
   EXPECT_EQ(webhooks->slowWaiting(), 2);

@@ -357,13 +357,16 @@ class RunningDrainerPgTest : public DrainerPgTest {
     channels->email = std::move(owned);
   }
   std::unique_ptr<Drainer> start() {
-    return std::make_unique<Drainer>(Drainer::Options{.databaseUrl = db_.url(),
-                                                      .worker = "w1",
-                                                      .concurrency = 2,
-                                                      .lease = seconds(2),
-                                                      .pollInterval = std::chrono::milliseconds(50),
-                                                      .shutdownGrace = seconds(5)},
-                                     channels);
+    auto drainer =
+        std::make_unique<Drainer>(Drainer::Options{.databaseUrl = db_.url(),
+                                                   .worker = "w1",
+                                                   .concurrency = 2,
+                                                   .lease = seconds(2),
+                                                   .pollInterval = std::chrono::milliseconds(50),
+                                                   .shutdownGrace = seconds(5)},
+                                  channels);
+    drainer->start();
+    return drainer;
   }
   bool waitFor(const std::string& key, const std::string& status) {
     const auto until = std::chrono::steady_clock::now() + seconds(10);

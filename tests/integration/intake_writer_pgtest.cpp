@@ -78,6 +78,7 @@ TEST(IntakePgTest, WriterStoresConcurrentSubmissionsAndAnEventJsonbRefusesAsItIs
   sql::DatabaseHealth health;
   IntakeWriter writer(
       {.databaseUrl = db.url(), .connections = 2, .maxBatch = 64, .health = &health});
+  writer.start();
   constexpr int kEvents = 300;
   std::vector<std::promise<StoreOutcome>> results(kEvents + 1);
   for (int i = 0; i < kEvents; ++i) {
@@ -112,6 +113,7 @@ TEST(IntakePgTest, AnUnreachableDatabaseAnswersUnavailableAtOnce) {
   IntakeWriter writer({.databaseUrl = "postgresql://postgres@127.0.0.1:1/none",
                        .connections = 1,
                        .health = &health});
+  writer.start();
   std::promise<StoreOutcome> result;
   writer.submit(makeEvent("evt_x"), [&result](StoreOutcome o) { result.set_value(o); });
   EXPECT_EQ(result.get_future().get(), StoreOutcome::Unavailable);
@@ -121,6 +123,7 @@ TEST(IntakePgTest, AnUnreachableDatabaseAnswersUnavailableAtOnce) {
 TEST(IntakePgTest, AFullQueueAnswersOverloadedAndAStoppedWriterShuttingDown) {
   TestDatabase db;
   IntakeWriter writer({.databaseUrl = db.url(), .connections = 1, .maxQueue = 1});
+  writer.start();
   std::vector<std::promise<StoreOutcome>> results(200);
   for (int i = 0; i < 200; ++i) {
     writer.submit(makeEvent("evt_q" + std::to_string(i)),
@@ -140,10 +143,11 @@ TEST(IntakePgTest, AFullQueueAnswersOverloadedAndAStoppedWriterShuttingDown) {
 TEST(IntakePgTest, PastItsDeadlineAWriterAnswersShuttingDownAndStoresNothing) {
   TestDatabase db;
   IntakeWriter writer({.databaseUrl = db.url(), .connections = 1});
+  writer.start();
   std::promise<StoreOutcome> before;
   writer.submit(makeEvent("evt_before"), [&before](StoreOutcome o) { before.set_value(o); });
   EXPECT_EQ(before.get_future().get(), StoreOutcome::Stored);
-  writer.finishBy(Service::Clock::now() - std::chrono::seconds(1));
+  writer.beginStop(Service::Clock::now() - std::chrono::seconds(1));
   std::promise<StoreOutcome> after;
   writer.submit(makeEvent("evt_after"), [&after](StoreOutcome o) { after.set_value(o); });
   EXPECT_EQ(after.get_future().get(), StoreOutcome::ShuttingDown);
