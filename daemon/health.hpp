@@ -27,9 +27,7 @@ class HealthMonitor final : public Service {
 
   // Pings once before it returns, so readiness is known before listening.
   void start() override;
-  // Keeps pinging until stop(): the services still draining at a shutdown
-  // go by the database's health.
-  void beginStop(Clock::time_point /*deadline*/) override {}
+  void beginStop(Clock::time_point deadline) override { thread_.beginStop(deadline); }
   void stop() override { thread_.stop(); }
 
   // One ping: true when the database answered.

@@ -6,7 +6,18 @@ namespace effectd::daemon {
 
 void IoThreads::start() {
   if (!threads_.empty()) return;
-  for (int i = 0; i < count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  try {
+    for (int i = 0; i < count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  } catch (...) {
+    stop();  // the ones that did start
+    throw;
+  }
+}
+
+void IoThreads::stop() {
+  if (threads_.empty()) return;
+  ioc_.stop();
+  join();
 }
 
 void IoThreads::join() {
