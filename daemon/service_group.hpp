@@ -27,7 +27,7 @@ class ServiceGroup {
   // Thread-safe (a signal handler calls it); the first call counts.
   void beginStop(Clock::time_point deadline);
   // beginStop(now) if nobody called it; then stop() on each, in reverse
-  // order, naming any that ended past the deadline.
+  // order, naming the one whose stop ran past the deadline.
   void stop();
 
  private:

@@ -1,7 +1,5 @@
 #include "handlers/event_status.hpp"
 
-#include <algorithm>
-#include <array>
 #include <stdexcept>
 
 #include "config/config.hpp"
@@ -10,25 +8,21 @@
 namespace effectd::handlers {
 namespace {
 
-// In the enum's order.
-constexpr std::array<std::string_view, 4> kNames{"received", "processed", "ignored", "failed"};
+constexpr sql::StatusNames<EventStatus, 4> kStatuses{
+    "event status", {"received", "processed", "ignored", "failed"}};
 
 }  // namespace
 
 std::string_view toString(EventStatus status) {
-  const auto index = static_cast<std::size_t>(status);
-  if (index >= kNames.size()) throw std::logic_error("event status " + std::to_string(index));
-  return kNames[index];
+  return kStatuses.name(status);
 }
 
 std::optional<EventStatus> parseEventStatus(std::string_view text) {
-  const auto* found = std::find(kNames.begin(), kNames.end(), text);
-  if (found == kNames.end()) return std::nullopt;
-  return static_cast<EventStatus>(found - kNames.begin());
+  return kStatuses.parse(text);
 }
 
 std::vector<std::string_view> eventStatusNames() {
-  return {kNames.begin(), kNames.end()};
+  return {kStatuses.names.begin(), kStatuses.names.end()};
 }
 
 std::optional<double> RetryPolicy::retryIn(int runsBefore) const {
@@ -58,7 +52,7 @@ AfterRun afterRun(EventStatus verdict, bool retry, int runsBefore, const RetryPo
 }
 
 std::string eventSql(std::string_view text) {
-  return sql::withStatusLiterals(text, kNames);
+  return kStatuses.sql(text);
 }
 
 }  // namespace effectd::handlers

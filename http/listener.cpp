@@ -404,8 +404,10 @@ void Listener::beginStop(Clock::time_point deadline) {
 }
 
 void Listener::stop() {
-  // The sessions end on the io_context's threads; closing the acceptor
-  // here is all a listener that was never shut down needs.
+  // The sessions end on the io_context's threads. For a listener never
+  // shut down, the acceptor's close is posted to its strand like any
+  // shutdown's: an io thread may still run it (stopped before the event
+  // loop); without one, the port is released with the io_context.
   impl_->shutdown(Clock::now());
 }
 

@@ -224,7 +224,6 @@ void IntakeWriter::beginStop(Clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
     deadline_ = std::min(deadline_, deadline);
-    draining_ = true;
   }
   wake_.notify_all();
 }
@@ -234,7 +233,7 @@ void IntakeWriter::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    if (!std::exchange(draining_, true)) deadline_ = std::min(deadline_, Clock::now());
+    if (deadline_ == Clock::time_point::max()) deadline_ = Clock::now();
     threads.swap(threads_);
   }
   wake_.notify_all();

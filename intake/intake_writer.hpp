@@ -98,9 +98,8 @@ class IntakeWriter final : public Service {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
-  bool stopping_ = false;  // refusing new events
-  bool draining_ = false;  // beginStop was called: deadline_ holds
-  Clock::time_point deadline_ = Clock::time_point::max();
+  bool stopping_ = false;                                  // refusing new events
+  Clock::time_point deadline_ = Clock::time_point::max();  // max: no beginStop yet
   std::vector<std::thread> threads_;
 };
 

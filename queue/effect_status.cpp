@@ -1,7 +1,5 @@
 #include "queue/effect_status.hpp"
 
-#include <algorithm>
-#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -10,30 +8,25 @@
 namespace effectd::queue {
 namespace {
 
-// In the enum's order.
-constexpr std::array<std::string_view, 6> kNames{"pending", "running",   "sent",
-                                                 "dead",    "cancelled", "unknown"};
+constexpr sql::StatusNames<EffectStatus, 6> kStatuses{
+    "effect status", {"pending", "running", "sent", "dead", "cancelled", "unknown"}};
 
 }  // namespace
 
 std::string_view toString(EffectStatus status) {
-  const auto index = static_cast<std::size_t>(status);
-  if (index >= kNames.size()) throw std::logic_error("effect status " + std::to_string(index));
-  return kNames[index];
+  return kStatuses.name(status);
 }
 
 std::optional<EffectStatus> parseEffectStatus(std::string_view text) {
-  const auto* found = std::find(kNames.begin(), kNames.end(), text);
-  if (found == kNames.end()) return std::nullopt;
-  return static_cast<EffectStatus>(found - kNames.begin());
+  return kStatuses.parse(text);
 }
 
 std::vector<std::string> effectStatusNames() {
-  return {kNames.begin(), kNames.end()};
+  return {kStatuses.names.begin(), kStatuses.names.end()};
 }
 
 std::string effectSql(std::string_view text) {
-  return sql::withStatusLiterals(text, kNames);
+  return kStatuses.sql(text);
 }
 
 EffectStatus atClaim(bool lastAttemptElsewhere) {
