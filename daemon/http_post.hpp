@@ -1,5 +1,7 @@
-// A blocking HTTP/1.1 request with a deadline, for command-line tools
-// (`effectd dev trigger`) and tests. Never used on the daemon's event loop.
+// One plain-HTTP request to a local listener with a deadline, for the
+// command-line tools (`effectd dev trigger`) and the tests. It goes through
+// the one client effectd has (queue::HttpClient), without a connection pool
+// or an address policy. Blocking: never used on the daemon's event loop.
 #pragma once
 
 #include <chrono>
@@ -7,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "queue/http_client.hpp"
 
 namespace effectd::daemon {
 
@@ -17,16 +21,10 @@ struct HttpCall {
   std::string target = "/";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds timeout{10000};  // for the connect, and again for the exchange
 };
 
-struct HttpAnswer {
-  int status = 0;  // 0 when no response arrived
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string error;  // why no response arrived
-  std::string header(std::string_view name) const;
-};
+using HttpAnswer = queue::HttpResponse;  // status 0 and `error` when no response arrived
 
 HttpAnswer httpCall(const HttpCall& call);
 

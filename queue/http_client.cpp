@@ -26,7 +26,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr std::size_t kMaxResponseBody = std::size_t{1024} * 1024;
 
 }  // namespace
 
@@ -151,6 +150,7 @@ struct HttpClient::Impl {
   }
 
   void putIdle(const Url& url, std::unique_ptr<Connection> c) {
+    if (options.maxIdlePerOrigin == 0) return;  // closed here
     c->idleSince = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex);
     auto& list = idle[Origin{url.tls, url.host, url.port}];
@@ -263,7 +263,7 @@ HttpResponse HttpClient::send(const HttpRequest& r) const {
     while (!ec && (!parser || parser->get().result_int() / 100 == 1)) {
       interimAnswer = interimAnswer || parser.has_value();
       parser.emplace();
-      parser->body_limit(kMaxResponseBody);
+      parser->body_limit(impl_->options.maxResponseBody);
       step = "read";
       ec = c.run(impl_->options.abort.get(), [&](auto done) {
         if (c.tls) {

@@ -61,7 +61,10 @@ class HttpClient {
     // Idle connections are closed after this long, before most servers'
     // keep-alive timeouts (nginx 75 s, load balancers 60 s) close them first.
     std::chrono::milliseconds idleTimeout{20000};
-    std::size_t maxIdlePerOrigin = 64;
+    std::size_t maxIdlePerOrigin = 64;  // 0: a connection per request
+    // A longer answer is an error (`read: body limit exceeded`): providers
+    // answer in bytes, and a hostile one must not grow the daemon.
+    std::size_t maxResponseBody = std::size_t{1024} * 1024;
     std::shared_ptr<DeliveryAbort> abort;  // optional: a stopping daemon cuts calls short
   };
   explicit HttpClient(Options options);  // throws when the CA file cannot be read
