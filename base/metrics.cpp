@@ -151,6 +151,29 @@ void Gauge::render(std::string& out) const {
   appendSample(out, name_, {}, static_cast<double>(value()));
 }
 
+GaugeFamily::GaugeFamily(std::string name, std::string help, std::string label,
+                         std::initializer_list<std::string_view> values)
+    : name_(std::move(name)), help_(std::move(help)), label_(std::move(label)) {
+  for (const auto value : values) {
+    values_.emplace_back(value);
+    gauges_.emplace_back(name_, help_);
+  }
+}
+
+Gauge* GaugeFamily::find(std::string_view value) {
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    if (values_[i] == value) return &gauges_[i];
+  }
+  return nullptr;
+}
+
+void GaugeFamily::render(std::string& out) const {
+  appendHeader(out, name_, help_, "gauge");
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    appendSample(out, name_, {{label_, values_[i]}}, static_cast<double>(gauges_[i].value()));
+  }
+}
+
 Histogram::Histogram(std::string name, std::string help, std::initializer_list<double> bounds)
     : name_(std::move(name)), help_(std::move(help)), bounds_(bounds) {
   if (bounds_.size() > kMaxBuckets) bounds_.resize(kMaxBuckets);
@@ -191,6 +214,8 @@ void Registry::render(std::string& out) const {
   intakeBatchSize.render(out);
   databasePoolSize.render(out);
   databasePoolInUse.render(out);
+  httpConnections.render(out);
+  httpIdleConnections.render(out);
 }
 
 Registry& registry() {

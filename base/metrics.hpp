@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <map>
 #include <mutex>
@@ -51,6 +52,21 @@ class Gauge {
  private:
   std::string name_, help_;
   std::atomic<std::int64_t> value_{0};
+};
+
+// A gauge for each of a fixed set of values of one label (the listeners by
+// name): nothing a client sends can add a series.
+class GaugeFamily {
+ public:
+  GaugeFamily(std::string name, std::string help, std::string label,
+              std::initializer_list<std::string_view> values);
+  Gauge* find(std::string_view value);  // null for a value not listed
+  void render(std::string& out) const;
+
+ private:
+  std::string name_, help_, label_;
+  std::vector<std::string> values_;
+  std::deque<Gauge> gauges_;  // one per value; a deque never moves them
 };
 
 // Fixed upper bounds, chosen per histogram; observations are lock-free.
@@ -107,6 +123,16 @@ struct Registry {
                          "Intake writer connections (EFFECTD_DB_POOL_SIZE)."};
   Gauge databasePoolInUse{"effectd_db_pool_in_use",
                           "Intake writer connections inside a transaction now."};
+  GaugeFamily httpConnections{"effectd_http_connections",
+                              "Open connections by listener (public: webhooks; admin).",
+                              "listener",
+                              {"public", "admin"}};
+  GaugeFamily httpIdleConnections{
+      "effectd_http_idle_connections",
+      "Open connections waiting for their next request, by listener: the ones that give way "
+      "at EFFECTD_MAX_CONNECTIONS.",
+      "listener",
+      {"public", "admin"}};
 
   void render(std::string& out) const;
 };

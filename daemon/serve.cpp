@@ -241,17 +241,20 @@ int serve(const config::Config& config) {
   } catch (const std::exception&) {
     return 1;  // logged, and what started is stopped
   }
-  if (admin) {
-    log::info("admin listening",
-              {{"address", config.adminListen.toString()},
-               {"admin_port", static_cast<unsigned>(admin->port())},
-               {"admin_api", config.adminToken.empty() ? "off (no EFFECTD_ADMIN_TOKEN)" : "on"}});
+  // A signal during the start: not ready, and never to be.
+  if (!group.stopping()) {
+    if (admin) {
+      log::info("admin listening",
+                {{"address", config.adminListen.toString()},
+                 {"admin_port", static_cast<unsigned>(admin->port())},
+                 {"admin_api", config.adminToken.empty() ? "off (no EFFECTD_ADMIN_TOKEN)" : "on"}});
+    }
+    log::info("listening", {{"address", config.listen.toString()},
+                            {"port", static_cast<unsigned>(server->port())},
+                            {"version", EFFECTD_VERSION},
+                            {"db_pool", config.databasePoolSize}});
+    notifyReady();
   }
-  log::info("listening", {{"address", config.listen.toString()},
-                          {"port", static_cast<unsigned>(server->port())},
-                          {"version", EFFECTD_VERSION},
-                          {"db_pool", config.databasePoolSize}});
-  notifyReady();
 
   // Until the signal's shutdown has ended every session; then the rest
   // stops in reverse order: deliveries in flight finish, unstarted ones go

@@ -41,6 +41,11 @@ void ServiceGroup::beginStop(Clock::time_point deadline) {
   for (auto i = started_; i-- > 0;) members_[i].service->beginStop(deadline);
 }
 
+bool ServiceGroup::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
 void ServiceGroup::stop() {
   beginStop(Clock::now());
   Clock::time_point deadline;

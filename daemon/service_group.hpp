@@ -26,6 +26,8 @@ class ServiceGroup {
   // beginStop(deadline) on each started service, in reverse order, at once.
   // Thread-safe (a signal handler calls it); the first call counts.
   void beginStop(Clock::time_point deadline);
+  // Whether beginStop has been called (a signal during the start, say).
+  bool stopping();
   // beginStop(now) if nobody called it; then stop() on each, in reverse
   // order, naming the one whose stop ran past the deadline.
   void stop();

@@ -23,6 +23,7 @@
 
 #include "base/log.hpp"
 #include "base/log_throttle.hpp"
+#include "base/metrics.hpp"
 #include "http/chunk_limits.hpp"
 #include "http/read_refusal.hpp"
 #include "http/session.hpp"
@@ -75,12 +76,15 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         site(*owned),
         strand(asio::make_strand(ioc)),
         acceptor(strand),
-        deadline(strand) {
+        deadline(strand),
+        openGauge(metrics::registry().httpConnections.find(this->options.name)),
+        idleGauge(metrics::registry().httpIdleConnections.find(this->options.name)) {
     const tcp::endpoint endpoint(asio::ip::make_address(this->options.host), this->options.port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen(this->options.backlog);
+    boundPort = acceptor.local_endpoint().port();
   }
 
   asio::awaitable<void> acceptLoop() {
@@ -104,7 +108,8 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       ++active;
-      auto state = std::make_shared<SessionState>(socket.get_executor());
+      if (openGauge) openGauge->add(1);
+      auto state = std::make_shared<SessionState>(socket.get_executor(), idleGauge);
       {
         std::lock_guard lock(mutex);
         sessions.push_back(state);
@@ -303,6 +308,8 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
       stream.socket().close(ignored);
     }
     state->stream = nullptr;
+    state->end();
+    if (openGauge) openGauge->add(-1);
     {
       std::lock_guard lock(mutex);
       sessions.remove(state);
@@ -378,6 +385,9 @@ struct Listener::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   asio::steady_timer deadline;
   std::atomic<int> active{0};
+  std::uint16_t boundPort = 0;  // kept from the bind: the acceptor closes at stop
+  metrics::Gauge* openGauge;    // null for a listener name the registry does not know
+  metrics::Gauge* idleGauge;
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::list<std::shared_ptr<SessionState>> sessions;
@@ -412,7 +422,7 @@ void Listener::stop() {
 }
 
 std::uint16_t Listener::port() const {
-  return impl_->acceptor.local_endpoint().port();
+  return impl_->boundPort;
 }
 
 }  // namespace effectd::http

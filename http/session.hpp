@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/metrics.hpp"
 #include "http/site.hpp"
 
 namespace effectd::http {
@@ -21,15 +22,26 @@ struct SessionState {
     Reading,  // a request's header is arriving
     Busy,     // a request is being read past its header, answered or streamed
   };
-  explicit SessionState(boost::asio::any_io_executor executor)
-      : executor(executor), wake(std::make_shared<boost::asio::steady_timer>(executor)) {}
+  // `idle` (optional) counts the listener's sessions in Phase::Idle.
+  SessionState(boost::asio::any_io_executor executor, metrics::Gauge* idle)
+      : executor(executor),
+        wake(std::make_shared<boost::asio::steady_timer>(executor)),
+        idle(idle) {
+    if (idle) idle->add(1);
+  }
 
   // Moves from `from` to `to` unless another thread moved it first (the
   // accept loop claiming it to make room: then it reads Busy, "closing").
   bool enter(Phase from, Phase to) {
     if (!phase.compare_exchange_strong(from, to)) return false;
     phaseSince = now();
+    if (idle && from == Phase::Idle) idle->add(-1);
+    if (idle && to == Phase::Idle) idle->add(1);
     return true;
+  }
+  // The session has ended: whatever its phase, it no longer counts as idle.
+  void end() {
+    if (phase.exchange(Phase::Busy) == Phase::Idle && idle) idle->add(-1);
   }
   static std::int64_t now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
@@ -40,6 +52,7 @@ struct SessionState {
   // When it entered its phase (steady clock, nanoseconds): the longest idle
   // (or, where reading may give way, the longest reading) goes first.
   std::atomic<std::int64_t> phaseSince{now()};
+  metrics::Gauge* idle;
 };
 
 // The Stream a site's answer streams on: one session's connection. Its

@@ -16,6 +16,7 @@
 
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "queue/delivery_slots.hpp"
 #include "sql/connection.hpp"
 #include "sql/error_text.hpp"
 
@@ -180,9 +181,10 @@ struct Drainer::State {
       (route.idempotent ? aheadRoutes : strictRoutes).push_back(std::move(route));
     }
     const bool both = !strictRoutes.empty() && !aheadRoutes.empty();
-    if (both && options.concurrency > 1) {
-      reserved = std::max(1, options.concurrency / 4);
-    } else if (both) {
+    slots = {.concurrency = options.concurrency,
+             .batchSize = options.batchSize,
+             .reserved = DeliverySlots::reservedFor(options.concurrency, both)};
+    if (both && options.concurrency <= 1) {
       log::warn(
           "EFFECTD_DRAIN_CONCURRENCY is 1: a backlog of effects whose provider deduplicates can "
           "hold back those of SMTP or Postmark until it is drained; 2 or more keeps a slot for "
@@ -225,43 +227,27 @@ struct Drainer::State {
   std::array<bool, 3> notified{true, true, true};
   std::array<std::chrono::steady_clock::time_point, 3> lookedAt{};
   bool claimerDone = false;
+  std::atomic<std::uint64_t> looks{0};
   bool completerDone = false;
   std::condition_variable completerFinished;
   std::vector<std::thread> threads;
 
-  // Effects of a provider that does not deduplicate (SMTP, Postmark) are
-  // never claimed beyond the free delivery slots: after a crash each claimed
-  // one becomes `unknown`. They go to the front of the line, and when both
-  // kinds are routed, a quarter of the slots (at least one) are kept from
-  // the others, so that a backlog of webhooks never leaves an email waiting
-  // for a slot. Effects of providers that deduplicate are claimed up to a
-  // batch ahead of the slots, so that a claim's round trip never leaves the
-  // slots idle: after a crash they only go back to pending.
+  // The claims' room and who may start (queue/delivery_slots.hpp).
+  DeliverySlots slots;
   int strictQueued = 0;     // in toDeliver, of a provider that does not deduplicate
   int deliveringAhead = 0;  // delivering, of a provider that deduplicates
-  int reserved = 0;         // slots deliveries of deduplicating providers leave free
-  // Everything in hand is bounded too, delivered effects whose outcome the
-  // completer has not written yet included: a slow completer slows the
-  // claims instead of letting memory and leases grow.
-  int inHandRoom() const {
-    return options.concurrency + 2 * options.batchSize - static_cast<int>(held.size());
+  DeliverySlots::InHand inHand() const {
+    return {.held = static_cast<int>(held.size()),
+            .queued = static_cast<int>(toDeliver.size()),
+            .strictQueued = strictQueued,
+            .delivering = delivering,
+            .deliveringAhead = deliveringAhead};
   }
-  // Free slots are those no delivery holds and no queued item will take:
-  // queued deduplicating items still take the slots not kept for the others.
-  int strictRoom() const {
-    const int aheadQueued = static_cast<int>(toDeliver.size()) - strictQueued;
-    const int aheadWillTake =
-        std::min(aheadQueued, std::max(0, options.concurrency - reserved - deliveringAhead));
-    return std::min(options.concurrency - delivering - strictQueued - aheadWillTake, inHandRoom());
-  }
-  int aheadRoom() const {
-    return std::min(
-        options.concurrency + options.batchSize - delivering - static_cast<int>(toDeliver.size()),
-        inHandRoom());
-  }
+  int strictRoom() const { return slots.strictRoom(inHand()); }
+  int aheadRoom() const { return slots.aheadRoom(inHand()); }
   bool deduplicates(EffectKind kind) const { return dedupKind[static_cast<std::size_t>(kind)]; }
   bool mayStart(const ClaimedEffect& e) const {
-    return !deduplicates(e.kind) || deliveringAhead < options.concurrency - reserved;
+    return slots.mayStart(inHand(), deduplicates(e.kind));
   }
 
   static std::size_t index(EffectKind kind) { return static_cast<std::size_t>(kind); }
@@ -504,6 +490,7 @@ struct Drainer::State {
         }
       }
       if (stopping) break;
+      looks.fetch_add(1, std::memory_order_relaxed);
       const auto now = DeliveryLanes::Clock::now();
       pollDueKinds(now);
       const int strictTotal = strictLimit();
@@ -801,20 +788,36 @@ struct Drainer::State {
 Drainer::Drainer(Options options, std::shared_ptr<const Channels> channels)
     : state_(std::make_unique<State>(std::move(options), std::move(channels))) {}
 
+std::uint64_t Drainer::claimLooks() const {
+  return state_->looks.load(std::memory_order_relaxed);
+}
+
 void Drainer::start() {
   auto& s = *state_;
-  std::lock_guard lock(s.mutex);
+  std::unique_lock lock(s.mutex);
   if (!s.threads.empty() || s.stopping) return;
-  for (int i = 0; i < s.options.concurrency; ++i)
-    s.threads.emplace_back([&s] { s.deliveryLoop(); });
-  if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
-  s.threads.emplace_back([&s] { s.claimLoop(); });
-  s.threads.emplace_back([&s] {
-    s.completeLoop();
-    std::lock_guard lock(s.mutex);
-    s.completerDone = true;
-    s.completerFinished.notify_all();
-  });
+  try {
+    for (int i = 0; i < s.options.concurrency; ++i)
+      s.threads.emplace_back([&s] { s.deliveryLoop(); });
+    if (!s.options.listenUrl.empty()) s.threads.emplace_back([&s] { s.listenLoop(); });
+    s.threads.emplace_back([&s] { s.claimLoop(); });
+    s.threads.emplace_back([&s] {
+      s.completeLoop();
+      std::lock_guard lock(s.mutex);
+      s.completerDone = true;
+      s.completerFinished.notify_all();
+    });
+  } catch (...) {
+    // A thread would not start (the completer, last, among them): the
+    // others have claimed nothing yet, as they waited for this lock. They
+    // end now, and stop() finds nothing to wait for.
+    auto started = std::move(s.threads);
+    s.threads.clear();
+    lock.unlock();
+    beginStop(Clock::now());
+    for (auto& t : started) t.join();
+    throw;
+  }
 }
 
 Drainer::~Drainer() {

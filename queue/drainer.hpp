@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,10 @@ class Drainer final : public Service {
                         const RetryPolicy& retry);
 
   static std::string defaultWorkerName();
+
+  // How often the claimer has looked for due effects with the room it had.
+  // A test that checks nothing more was claimed waits for it to look again.
+  std::uint64_t claimLooks() const;
 
  private:
   struct State;

@@ -47,8 +47,9 @@ using Resolver = asio::ip::basic_resolver<tcp, Executor>;
 // One connection to one origin. It owns its io_context, so a blocking caller
 // drives it step by step, and it can wait in the pool between requests.
 struct Connection {
-  Connection(const Url& url, asio::ssl::context& tlsContext) : tcp(ioc) {
-    if (url.tls) tls.emplace(tcp, tlsContext);
+  // `tlsContext`: for an https URL only.
+  Connection(const Url& url, asio::ssl::context* tlsContext) : tcp(ioc) {
+    if (url.tls) tls.emplace(tcp, *tlsContext);
   }
   asio::io_context ioc;
   TcpStream tcp;
@@ -112,16 +113,33 @@ bool closedByPeer(beast::error_code ec) {
 }  // namespace
 
 struct HttpClient::Impl {
-  explicit Impl(Options o) : options(std::move(o)), tls(asio::ssl::context::tls_client) {
-    tls.set_default_verify_paths();
-    if (!options.caFile.empty()) tls.load_verify_file(options.caFile);
-    tls.set_verify_mode(asio::ssl::verify_peer);
-    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                    asio::ssl::context::no_tlsv1_1);
+  // Loading the system's trust store takes tens of milliseconds (Debian's
+  // bundle is parsed whole): once per client, and only by a client that
+  // speaks TLS. A CA file the operator named is read now, so that a wrong
+  // path fails at start rather than at the first delivery.
+  explicit Impl(Options o) : options(std::move(o)) {
+    if (!options.caFile.empty()) tlsContext();
+  }
+  asio::ssl::context& tlsContext() {
+    std::call_once(tlsOnce, [this] {  // a throw leaves it to the next call
+      auto& context = tls.emplace(asio::ssl::context::tls_client);
+      try {
+        context.set_default_verify_paths();
+        if (!options.caFile.empty()) context.load_verify_file(options.caFile);
+      } catch (...) {
+        tls.reset();
+        throw;
+      }
+      context.set_verify_mode(asio::ssl::verify_peer);
+      context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                          asio::ssl::context::no_tlsv1_1);
+    });
+    return *tls;
   }
   Options options;
-  asio::ssl::context tls;
+  std::once_flag tlsOnce;
+  std::optional<asio::ssl::context> tls;
   mutable std::mutex mutex;
   std::map<Origin, std::vector<std::unique_ptr<Connection>>> idle;
 
@@ -162,7 +180,16 @@ struct HttpClient::Impl {
   // Resolve, connect and (for https) handshake with SNI and host-name checks.
   std::unique_ptr<Connection> open(const HttpRequest& request, HttpResponse& out) {
     const auto& url = request.url;
-    auto c = std::make_unique<Connection>(url, tls);
+    asio::ssl::context* context = nullptr;
+    if (url.tls) {
+      try {
+        context = &tlsContext();
+      } catch (const std::exception& e) {
+        out.error = std::string("tls: cannot load the trust store: ") + e.what();
+        return nullptr;
+      }
+    }
+    auto c = std::make_unique<Connection>(url, context);
     Resolver resolver(c->ioc);
     Resolver::results_type endpoints;
     if (auto ec = c->run(options.abort.get(), [&](auto done) {

@@ -28,6 +28,9 @@ const std::string kSubscription =
 
 // A scrape as Prometheus reads it: every sample by its name and labels.
 // Fails the test on a line that is not the text format.
+constexpr auto kAdminConnections = R"(effectd_http_connections{listener="admin"})";
+constexpr auto kAdminIdleConnections = R"(effectd_http_idle_connections{listener="admin"})";
+
 std::map<std::string, double> parseMetrics(const std::string& text) {
   static const std::regex sample(
       R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})?) (\S+)$)");
@@ -226,7 +229,9 @@ TEST_F(AdminE2eTest, IdleConnectionsGiveWayToAScrape) {
   std::vector<std::unique_ptr<RawConnection>> idle;
   for (int i = 0; i < 40; ++i)
     idle.push_back(std::make_unique<RawConnection>(daemon_->adminPort()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The listener full of them (the scrape itself one of the 32).
+  ASSERT_TRUE(
+      eventually([&] { return scrape()[kAdminConnections] == 32; }, std::chrono::seconds(5)));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(scrape()["effectd_database_up"], 1) << daemon_->log();
   RawConnection refused(daemon_->adminPort());
   ASSERT_TRUE(refused.send("GET /admin/api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
@@ -243,9 +248,15 @@ TEST_F(AdminE2eTest, SlowHeadersGiveWayToAScrape) {
     slow.push_back(std::make_unique<RawConnection>(daemon_->adminPort()));
     ASSERT_TRUE(slow.back()->send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
   }
-  // Time for the daemon to accept them all (no gauge shows it); without it
-  // the scrapes could pass for want of a full listener.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The listener full of them, every one reading its header (none idle,
+  // which would give way first): otherwise the scrapes could pass for want
+  // of a full listener. Each scrape that waits for it makes a reader give way.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto figures = scrape();
+        return figures[kAdminConnections] == 32 && figures[kAdminIdleConnections] == 0;
+      },
+      std::chrono::seconds(5)));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(scrape()["effectd_database_up"], 1) << daemon_->log();
 }
 

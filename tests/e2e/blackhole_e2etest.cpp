@@ -57,7 +57,10 @@ TEST(BlackHoleE2eTest, ADatabaseThatStopsAnsweringCosts503sWithinSecondsNotMinut
 
   // SIGTERM while the database is a black hole again: the stop is bounded.
   proxy.blackHole(true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Its health check has run into the hole.
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 503; }, std::chrono::seconds(20)))
+      << daemon.log();
   EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(15)), 0) << daemon.log();
   proxy.blackHole(false);
 }

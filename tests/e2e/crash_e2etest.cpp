@@ -17,11 +17,13 @@
 namespace effectd::testing {
 namespace {
 
-void enqueueEmail(TestDatabase& db, const std::string& key) {
+void enqueueEmail(TestDatabase& db, const std::string& key, const std::string& subject = "Hi") {
   pqxx::work tx(db.conn());
   tx.exec_params(R"(INSERT INTO "OutboundEffect" ("key", "kind", "payload")
-                    VALUES ($1, 'email', '{"to":"a@example.com","subject":"Hi","text":"Hello"}'))",
-                 key);
+                    VALUES ($1, 'email', json_build_object('to', 'a@example.com',
+                                                           'subject', $2::text,
+                                                           'text', 'Hello')))",
+                 key, subject);
   tx.commit();
 }
 
@@ -76,9 +78,15 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
   ASSERT_TRUE(eventually([&] { return status(db, "email:crash:2") == "unknown"; },
                          std::chrono::seconds(30)))
       << second.log();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_EQ(standIn.requests().size(), 1u);
-  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect")").find("may have it"),
+  // A later email reaches the provider next: the drainer has claimed since,
+  // and the unknown one was not among what it sent.
+  enqueueEmail(db, "email:crash:after", "Marker");
+  ASSERT_TRUE(eventually([&] { return standIn.requests().size() >= 2; }, std::chrono::seconds(10)));
+  const auto requests = standIn.requests();
+  EXPECT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[1]["body"].get<std::string>().find("Marker"), std::string::npos);
+  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect" WHERE "key" = 'email:crash:2')")
+                .find("may have it"),
             std::string::npos);
   // Retrying an unknown effect warns, and without a terminal asks for --yes.
   const auto unconfirmed = runCommand({effectdBinary(), "effects", "retry", "email:crash:2"},
@@ -94,7 +102,7 @@ TEST(CrashE2eTest, ANonIdempotentProviderIsNeverSentTheEffectAgain) {
             0);
   EXPECT_TRUE(
       eventually([&] { return status(db, "email:crash:2") == "sent"; }, std::chrono::seconds(10)));
-  EXPECT_EQ(standIn.requests().size(), 2u);
+  EXPECT_EQ(standIn.requests().size(), 3u);
 }
 
 // The same over SMTP, which has no idempotency handle at all: the server
@@ -121,10 +129,17 @@ TEST(CrashE2eTest, AnSmtpEffectBecomesUnknownAndIsNotSentAgain) {
   ASSERT_TRUE(eventually([&] { return status(db, "email:crash:smtp") == "unknown"; },
                          std::chrono::seconds(30)))
       << second.log();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_EQ(smtp.messages().size(), 1u);  // counted at the server
-  EXPECT_NE(db.scalar(R"(SELECT "lastError" FROM "OutboundEffect")").find("may have it"),
-            std::string::npos);
+  // A later email reaches the server next (counted there): the drainer has
+  // claimed since, and the unknown one was not among what it sent.
+  enqueueEmail(db, "email:crash:after", "Marker");
+  ASSERT_TRUE(eventually([&] { return smtp.messages().size() >= 2; }, std::chrono::seconds(10)));
+  const auto messages = smtp.messages();
+  EXPECT_EQ(messages.size(), 2u);
+  EXPECT_NE(messages[1]["content"].get<std::string>().find("Marker"), std::string::npos);
+  EXPECT_NE(
+      db.scalar(R"(SELECT "lastError" FROM "OutboundEffect" WHERE "key" = 'email:crash:smtp')")
+          .find("may have it"),
+      std::string::npos);
 }
 
 // SIGTERM while providers hold their answers: the daemon waits out its
@@ -180,7 +195,13 @@ TEST(CrashE2eTest, SigtermStopsClaimingWhileTheHttpServerDrains) {
   RawConnection slow(daemon.port());
   ASSERT_TRUE(slow.send(
       "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Accepted and past its header (not idle): the drain must wait for it.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return daemon.metric(R"(effectd_http_connections{listener="public"})") == 1.0 &&
+               daemon.metric(R"(effectd_http_idle_connections{listener="public"})") == 0.0;
+      },
+      std::chrono::seconds(5)));
   ASSERT_EQ(::kill(daemon.process().pid(), SIGTERM), 0);
   ASSERT_TRUE(eventually([&] { return daemon.log().find("shutting down") != std::string::npos; },
                          std::chrono::seconds(5)));

@@ -146,7 +146,10 @@ TEST_F(DatabaseTlsE2eTest, ABlackHoledTlsConnectionIsCutByTheDeadlines) {
   EXPECT_EQ(count.output, "2\n");
 
   proxy.blackHole(true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Its health check has run into the hole.
+  EXPECT_TRUE(
+      eventually([&] { return daemon.get("/readyz").status == 503; }, std::chrono::seconds(20)))
+      << daemon.log();
   EXPECT_EQ(daemon.process().stop(SIGTERM, std::chrono::seconds(15)), 0) << daemon.log();
   proxy.blackHole(false);
 }

@@ -34,7 +34,13 @@ TEST(DrainerE2eTest, AnEffectInsertedByTheAppWakesTheDaemonThroughNotify) {
   // Polling once a minute: only NOTIFY can explain a prompt delivery.
   Daemon daemon({{"DATABASE_URL", db.url()}, {"EFFECTD_POLL_INTERVAL_MS", "60000"}});
   // The LISTEN connection may come up just after the daemon listens on HTTP.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return db.scalar(R"(SELECT count(*) FROM pg_stat_activity
+                            WHERE "datname" = current_database()
+                              AND "query" LIKE 'LISTEN "effectd_outbound_effect"%')") == "1";
+      },
+      std::chrono::seconds(10)));
   insertAsTheApp(db, "app:welcome:1");
   EXPECT_TRUE(
       eventually([&] { return statusOf(db, "app:welcome:1") == "sent"; }, std::chrono::seconds(10)))

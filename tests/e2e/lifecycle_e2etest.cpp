@@ -13,6 +13,7 @@
 #include "tests/support/billing_db.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/stripe_fixtures.hpp"
 
 namespace effectd::testing {
@@ -97,17 +98,14 @@ class LifecycleE2eTest : public ::testing::Test {
     for (auto& t : threads) t.join();
     EXPECT_EQ(non200.load(), 0) << daemon.log();
 
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    std::string handled;
     const auto want = std::to_string(uniqueEvents);
-    while (std::chrono::steady_clock::now() < deadline) {
-      handled = db.scalar(
+    const auto handled = [&] {
+      return db.scalar(
           R"(SELECT count(*) FROM "StripeWebhookEvent" WHERE "status" IN ('processed', 'ignored'))");
-      if (handled == want) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_EQ(handled, want) << db.scalar(
-        R"(SELECT string_agg("id" || ':' || "status" || ':' || COALESCE("lastError", ''), ', ')
+    };
+    EXPECT_TRUE(eventually([&] { return handled() == want; }, std::chrono::seconds(30)))
+        << db.scalar(
+               R"(SELECT string_agg("id" || ':' || "status" || ':' || COALESCE("lastError", ''), ', ')
            FROM "StripeWebhookEvent")");
     if (after) after(db);
     return {subscriptionRow(db.conn(), "org_1"), effectKeys(db.conn())};
@@ -150,11 +148,12 @@ TEST_F(LifecycleE2eTest, ReplayingEveryEventWithTheCliChangesNothing) {
   const auto events = lifecycle(ApiShape::Current);
   run(events, 1, events.size(), [](TestDatabase& db) {
     // The drainer is sending the effects meanwhile: let it finish first.
-    for (int i = 0; i < 200 && db.scalar(R"(SELECT count(*) FROM "OutboundEffect"
-                                            WHERE "status" <> 'sent')") != "0";
-         ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    ASSERT_TRUE(eventually(
+        [&] {
+          return db.scalar(R"(SELECT count(*) FROM "OutboundEffect" WHERE "status" <> 'sent')") ==
+                 "0";
+        },
+        std::chrono::seconds(10)));
     auto snapshot = [&] {
       return db.scalar(R"(SELECT string_agg(s::text, '|') FROM "Subscription" s)") + "#" +
              db.scalar(R"(SELECT string_agg(e::text, '|' ORDER BY "key") FROM "OutboundEffect" e)");

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "queue/channels/smtp_email.hpp"
 #include "queue/email_message.hpp"
 #include "sql/ids.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/standin.hpp"
 
@@ -22,6 +24,7 @@ namespace effectd::queue {
 namespace {
 
 using nlohmann::json;
+using testing::eventually;
 using testing::ProviderStandIn;
 using testing::SmtpServer;
 using testing::TestCertificates;
@@ -164,8 +167,14 @@ TEST(ProvidersE2eTest, ConnectionsAreKeptAliveAndAClosedOneIsNotAnUnknownOutcome
   // go out on a new connection rather than end up "unknown" on the dead one.
   standIn.plan(json::array({{{"status", 200}, {"close", true}}}));
   EXPECT_EQ(postmark.deliver(email("k5")).outcome, Outcome::Sent);
-  // The FIN takes a moment to arrive, as it has long arrived in an idle pool.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Once the server has closed it, as one idle in a pool long has been.
+  const int closedOne = standIn.requests().back()["connection"].get<int>();
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto closed = standIn.closedConnections();
+        return std::find(closed.begin(), closed.end(), closedOne) != closed.end();
+      },
+      std::chrono::seconds(5)));
   const auto afterClose = postmark.deliver(email("k6"));
   EXPECT_EQ(afterClose.outcome, Outcome::Sent) << afterClose.error;
   // Resend right after the close, without waiting: whether the client sees

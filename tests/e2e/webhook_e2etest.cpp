@@ -46,6 +46,14 @@ class WebhookE2eTest : public ::testing::Test {
 
   std::string rows() { return db_.scalar(R"(SELECT count(*) FROM "StripeWebhookEvent")"); }
 
+  // The public listener's open (or only its idle) connections, from /metrics.
+  int publicConnections(bool idleOnly) {
+    const auto value =
+        daemon_->metric(idleOnly ? R"(effectd_http_idle_connections{listener="public"})"
+                                 : R"(effectd_http_connections{listener="public"})");
+    return value ? static_cast<int>(*value) : -1;
+  }
+
   static StripeSigner* signer_;
   TestDatabase db_;
   std::unique_ptr<Daemon> daemon_;
@@ -114,14 +122,11 @@ TEST_F(WebhookE2eTest, BadSignaturesAre400WithAReasonLoggedAndNothingStored) {
               std::string::npos)
         << answer.body;
   }
-  // The daemon logs a request after answering it: give the last line a moment.
-  std::string log;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  do {
-    log = daemon_->log();
-  } while (log.find(cases.back().reason) == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline &&
-           (std::this_thread::sleep_for(std::chrono::milliseconds(20)), true));
+  // The daemon logs a request after answering it.
+  EXPECT_TRUE(
+      eventually([&] { return daemon_->log().find(cases.back().reason) != std::string::npos; },
+                 std::chrono::seconds(5)));
+  const auto log = daemon_->log();
   for (const auto& c : cases) EXPECT_NE(log.find(c.reason), std::string::npos) << c.reason;
   EXPECT_EQ(log.find(kSecret), std::string::npos) << "a secret reached the log";
   EXPECT_EQ(rows(), "0");
@@ -274,7 +279,10 @@ TEST_F(SmallLimitsE2eTest, ConnectionsBeyondTheLimitGet503WhenNoneIsIdle) {
   RawConnection b(daemon_->port());
   ASSERT_TRUE(a.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"));
   ASSERT_TRUE(b.send("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both accepted and counted
+  // Both accepted, and both reading their header (not idle, so not given way).
+  ASSERT_TRUE(
+      eventually([&] { return publicConnections(false) == 2 && publicConnections(true) == 0; },
+                 std::chrono::seconds(5)));
   RawConnection c(daemon_->port());
   const auto response = c.readUntil("\r\n\r\n", std::chrono::seconds(5));
   EXPECT_EQ(response.rfind("HTTP/1.1 503", 0), 0u) << response;
@@ -287,12 +295,12 @@ TEST_F(SmallLimitsE2eTest, AtTheLimitAnIdleKeptAliveConnectionGivesWay) {
   ASSERT_NE(a.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
   // a has been idle longer than b (the daemon marks a connection idle once
   // it has finished with its answer, a moment after the client has read it).
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(eventually([&] { return publicConnections(true) == 2; }, std::chrono::seconds(5)));
   ASSERT_TRUE(b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_NE(b.readUntil(R"("ok"})", std::chrono::seconds(5)).find("200"), std::string::npos);
   // Both idle once the daemon has looped back to wait for their next
   // request; a third connection is then served, and the oldest idle one closed.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(eventually([&] { return publicConnections(true) == 2; }, std::chrono::seconds(5)));
   RawConnection c(daemon_->port());
   ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   const auto response = c.readUntil(R"("ok"})", std::chrono::seconds(5));
@@ -304,9 +312,9 @@ TEST_F(SmallLimitsE2eTest, SilentConnectionsGiveWayToOnesThatSpeak) {
   // Connections that never send a byte hold every slot; a webhook still gets
   // in, and the one that has been silent longest is closed for it.
   RawConnection a(daemon_->port());
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(eventually([&] { return publicConnections(false) == 1; }, std::chrono::seconds(5)));
   RawConnection b(daemon_->port());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both accepted and counted
+  ASSERT_TRUE(eventually([&] { return publicConnections(true) == 2; }, std::chrono::seconds(5)));
   RawConnection c(daemon_->port());
   ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   const auto response = c.readUntil(R"("ok"})", std::chrono::seconds(5));

@@ -12,9 +12,12 @@
 #include "queue/drainer.hpp"
 #include "queue/enqueue.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace effectd::queue {
 namespace {
+
+using effectd::testing::eventually;
 
 using namespace std::chrono_literals;
 using testing::TestDatabase;
@@ -64,14 +67,13 @@ class DrainerClaimAheadPgTest : public ::testing::Test {
     return std::stoi(
         db_.scalar("SELECT count(*) FROM \"OutboundEffect\" WHERE \"status\" = '" + status + "'"));
   }
-  // Waits until `status` has held `n` rows for a while (the claimer had its
-  // chance to claim more), or gives up after five seconds.
-  int settle(const std::string& status, int n) {
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (count(status) != n && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(20ms);
-    }
-    std::this_thread::sleep_for(300ms);
+  // Waits until `status` holds `n` rows and the claimer has since looked
+  // again with the room it had (so it had its chance to claim more), or
+  // gives up after five seconds; returns the count then.
+  int settle(const Drainer& drainer, const std::string& status, int n) {
+    eventually([&] { return count(status) == n; }, 5s);
+    const auto seen = drainer.claimLooks();
+    eventually([&] { return drainer.claimLooks() >= seen + 2; }, 5s);
     return count(status);
   }
   Drainer::Options options() {
@@ -107,10 +109,10 @@ TEST_F(DrainerClaimAheadPgTest, AProviderThatDeduplicatesIsClaimedOneBatchAhead)
   Drainer drainer(options(), channels_);
   drainer.start();
   // Two in delivery, five more leased and waiting for a slot.
-  EXPECT_EQ(settle("running", 7), 7);
-  EXPECT_EQ(analytics->inDelivery(), 2);
+  EXPECT_EQ(settle(drainer, "running", 7), 7);
+  EXPECT_TRUE(eventually([&] { return analytics->inDelivery() == 2; }, 5s));
   analytics->open();
-  EXPECT_EQ(settle("sent", 20), 20);
+  EXPECT_EQ(settle(drainer, "sent", 20), 20);
 }
 
 TEST_F(DrainerClaimAheadPgTest, AProviderThatDoesNotDeduplicateIsNeverClaimedBeyondFreeSlots) {
@@ -118,10 +120,10 @@ TEST_F(DrainerClaimAheadPgTest, AProviderThatDoesNotDeduplicateIsNeverClaimedBey
   auto* email = gate(EffectKind::Email);
   Drainer drainer(options(), channels_);
   drainer.start();
-  EXPECT_EQ(settle("running", 2), 2);
-  EXPECT_EQ(email->inDelivery(), 2);
+  EXPECT_EQ(settle(drainer, "running", 2), 2);
+  EXPECT_TRUE(eventually([&] { return email->inDelivery() == 2; }, 5s));
   email->open();
-  EXPECT_EQ(settle("sent", 20), 20);
+  EXPECT_EQ(settle(drainer, "sent", 20), 20);
 }
 
 TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots) {
@@ -131,13 +133,13 @@ TEST_F(DrainerClaimAheadPgTest, BothKindsTogetherKeepTheStrictOnesWithinTheSlots
   auto* analytics = gate(EffectKind::Analytics);
   Drainer drainer(options(), channels_);
   drainer.start();
-  settle("running", 7);
+  settle(drainer, "running", 7);
   // Every running email is in a delivery: none waits leased in the line.
-  EXPECT_EQ(runningEmails(), email->inDelivery());
+  EXPECT_TRUE(eventually([&] { return runningEmails() == email->inDelivery(); }, 5s));
   EXPECT_LE(count("running"), 7);
   email->open();
   analytics->open();
-  EXPECT_EQ(settle("sent", 20), 20);
+  EXPECT_EQ(settle(drainer, "sent", 20), 20);
 }
 
 // A backlog of webhooks never takes every slot: one is kept for email
@@ -150,16 +152,17 @@ TEST_F(DrainerClaimAheadPgTest, ABacklogOfDeduplicatedEffectsLeavesAFreeSlotForT
   opts.concurrency = 4;
   Drainer drainer(opts, channels_);
   drainer.start();
-  settle("running", 9);  // three delivering, a batch waiting, one slot kept free
-  EXPECT_EQ(analytics->inDelivery(), 3);
+  settle(drainer, "running", 9);  // three delivering, a batch waiting, one slot kept free
+  EXPECT_TRUE(eventually([&] { return analytics->inDelivery() == 3; }, 5s));
   enqueue(EffectKind::Email, 5);
-  for (int i = 0; i < 100 && email->inDelivery() < 1; ++i) std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(eventually([&] { return email->inDelivery() == 1; }, 5s));
+  const auto seen = drainer.claimLooks();
+  EXPECT_TRUE(eventually([&] { return drainer.claimLooks() >= seen + 2; }, 5s));
   EXPECT_EQ(email->inDelivery(), 1);
   EXPECT_EQ(runningEmails(), 1);  // the one in delivery, none waiting leased
   email->open();
   analytics->open();
-  EXPECT_EQ(settle("sent", 25), 25);
+  EXPECT_EQ(settle(drainer, "sent", 25), 25);
 }
 
 }  // namespace

@@ -18,10 +18,13 @@
 #include "queue/email_message.hpp"
 #include "queue/enqueue.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/process.hpp"
 
 namespace effectd::queue {
 namespace {
+
+using effectd::testing::eventually;
 
 using std::chrono::seconds;
 using testing::TestDatabase;
@@ -90,6 +93,22 @@ class DrainerPgTest : public ::testing::Test {
   std::string field(const std::string& key, const std::string& column) {
     return db_.scalar("SELECT \"" + column + "\"::text FROM \"OutboundEffect\" WHERE \"key\" = '" +
                       key + "'");
+  }
+
+  // By the database's clock, which is the one leases are judged by.
+  bool leaseLive(const std::string& key) {
+    return db_.scalar(R"(SELECT "lockedUntil" > now() AT TIME ZONE 'UTC'
+                         FROM "OutboundEffect" WHERE "key" = ')" +
+                      key + "'") == "t";
+  }
+  // Waits until no lease is live any more (a dead daemon's claims lapse).
+  bool leasesLapse() {
+    return eventually(
+        [&] {
+          return db_.scalar(R"(SELECT count(*) FROM "OutboundEffect"
+                               WHERE "lockedUntil" > now() AT TIME ZONE 'UTC')") == "0";
+        },
+        seconds(10));
   }
 
   TestDatabase db_;
@@ -176,7 +195,7 @@ TEST_F(DrainerPgTest, ExpiredLeasesAreRequeuedOrMarkedUnknownByTheLeaseHoldersPr
   EXPECT_EQ(field("k0", "lockedIdempotent"), "true");
   EXPECT_EQ(field("a0", "lockedIdempotent"), "false");
   EXPECT_EQ(rescueExpired(db_.conn(), 10).requeued, 0);  // not yet
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(leasesLapse());
   const auto rescued = rescueExpired(db_.conn(), 10);
   EXPECT_EQ(rescued.requeued, 2);
   EXPECT_EQ(rescued.unknown, 1);
@@ -199,7 +218,7 @@ TEST_F(DrainerPgTest, TheLeaseHoldersLateOutcomeIsRecordedNotDropped) {
   const auto claimed = claim("slow-daemon", seconds(1), {EffectKind::Email, EffectKind::Analytics},
                              {EffectKind::Email});
   ASSERT_EQ(claimed.size(), 3u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(leasesLapse());
   const auto rescued = rescueExpired(db_.conn(), 10, "another");
   ASSERT_EQ(rescued.unknown, 1);
   const auto idOf = [&](const std::string& key) {
@@ -243,7 +262,7 @@ TEST_F(DrainerPgTest, ADaemonNeverRescuesItsOwnLeases) {
   enqueueEmails(2);
   const auto claimed = claim("alive", seconds(1), {EffectKind::Email}, {});
   ASSERT_EQ(claimed.size(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(leasesLapse());
   const auto own = rescueExpired(db_.conn(), 10, "alive");
   EXPECT_EQ(own.requeued + own.unknown, 0);
   EXPECT_EQ(field("k0", "status"), "running");
@@ -307,7 +326,7 @@ TEST_F(DrainerPgTest, RescueFollowsTheProviderThatHeldTheLeaseNotTheRescuers) {
   enqueueEmails(1);
   ASSERT_EQ(claim("smtp-daemon", seconds(1), {EffectKind::Email}, {}).size(), 1u);
   ASSERT_TRUE(channels_.email->idempotent());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(leasesLapse());
   const auto rescued = rescueExpired(db_.conn(), 10);
   EXPECT_EQ(rescued.unknown, 1);
   EXPECT_EQ(field("k0", "status"), "unknown");
@@ -323,11 +342,12 @@ TEST_F(DrainerPgTest, OnlyLeasesOfEffectsInHandAreRenewed) {
   const auto claimed = claim("slow", seconds(1), {EffectKind::Email}, {EffectKind::Email});
   ASSERT_EQ(claimed.size(), 2u);
   const auto& inHand = claimed[0].key == "k0" ? claimed[0] : claimed[1];
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  const auto& lost = claimed[0].key == "k0" ? claimed[1] : claimed[0];
   pqxx::work renew(db_.conn());
   EXPECT_EQ(renewLeases(renew, "slow", {inHand.id}, seconds(5)), 1);
   renew.commit();
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_TRUE(eventually([&] { return !leaseLive(lost.key); }, seconds(10)));
+  EXPECT_TRUE(leaseLive(inHand.key));
   EXPECT_EQ(rescueExpired(db_.conn(), 10).requeued, 1);
   EXPECT_EQ(field("k0", "status"), "running");
   EXPECT_EQ(field("k1", "status"), "pending");
@@ -369,17 +389,7 @@ class RunningDrainerPgTest : public DrainerPgTest {
     return drainer;
   }
   bool waitFor(const std::string& key, const std::string& status) {
-    const auto until = std::chrono::steady_clock::now() + seconds(10);
-    while (field(key, "status") != status) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return true;
-  }
-  bool leaseLive(const std::string& key) {
-    return db_.scalar(R"(SELECT "lockedUntil" > now() AT TIME ZONE 'UTC'
-                         FROM "OutboundEffect" WHERE "key" = ')" +
-                      key + "'") == "t";
+    return eventually([&] { return field(key, "status") == status; }, seconds(10));
   }
   std::shared_ptr<Channels> channels = std::make_shared<Channels>();
   ScriptedChannel* email = nullptr;
@@ -393,8 +403,17 @@ TEST_F(RunningDrainerPgTest, LeasesAreRenewedWhileAnOutcomeCannotBeWrittenYet) {
   enqueueEmails(1);
   {
     auto drainer = start();
+    ASSERT_TRUE(waitFor("k0", "running"));
     // Three leases long: without renewals the lease would have run out twice.
-    std::this_thread::sleep_for(seconds(6));
+    // The lease's end keeps moving: it is renewed, not just long.
+    const auto firstEnd = field("k0", "lockedUntil");
+    ASSERT_TRUE(eventually(
+        [&] {
+          return db_.scalar(R"(SELECT "lockedUntil" > ')" + firstEnd +
+                            R"('::timestamp + interval '4 seconds' FROM "OutboundEffect"
+                               WHERE "key" = 'k0')") == "t";
+        },
+        seconds(15)));
     EXPECT_EQ(field("k0", "status"), "running");
     EXPECT_TRUE(leaseLive("k0"));
     const auto rescued = rescueExpired(db_.conn(), 10, "w2");
@@ -416,10 +435,7 @@ TEST_F(RunningDrainerPgTest, AnOutcomeTheDatabaseRefusesIsLetGoAndTheOthersAreWr
     EXPECT_TRUE(waitFor("k2", "sent"));
     // k0 is let go, not renewed: its lease lapses and the rescue decides,
     // as after a crash.
-    const auto until = std::chrono::steady_clock::now() + seconds(10);
-    while (leaseLive("k0") && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    EXPECT_FALSE(leaseLive("k0"));
+    EXPECT_TRUE(eventually([&] { return !leaseLive("k0"); }, seconds(10)));
     EXPECT_EQ(field("k0", "status"), "running");
     // The daemon goes on draining meanwhile.
     enqueueEmails(1, "later");

@@ -15,6 +15,7 @@
 #include "intake/stored_events.hpp"
 #include "tests/support/billing_db.hpp"
 #include "tests/support/database.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/stripe_fixtures.hpp"
 
 namespace effectd::handlers {
@@ -62,6 +63,21 @@ class HandlersPgTest : public ::testing::TestWithParam<ApiShape> {
     ASSERT_EQ(deliver(checkoutCompletedEvent(GetParam(), "evt_checkout", T,
                                              {.clientReferenceId = "org_1"})),
               StoreOutcome::Stored);
+  }
+
+  // Another session of this database is blocked on a row lock. On a
+  // connection of its own: the test's is often the one waiting.
+  bool aSessionWaitsOnALock() {
+    pqxx::connection observer(db_.url());
+    return eventually(
+        [&] {
+          return pqxx::nontransaction(observer)
+                     .exec1(R"(SELECT count(*) FROM pg_stat_activity
+                               WHERE "datname" = current_database()
+                                 AND "wait_event_type" = 'Lock')")[0]
+                     .as<int>() > 0;
+        },
+        std::chrono::seconds(10));
   }
 
   TestDatabase db_;
@@ -269,16 +285,7 @@ TEST_P(HandlersPgTest, ARowAnotherWriterCreatesMeanwhileIsDecidedAgainst) {
   std::vector<StoreOutcome> outcomes;
   std::thread batch([&] { outcomes = IntakeWriter::storeBatch(db_.conn(), events, policy_); });
   // The batch waits on the other writer's row before that one commits.
-  pqxx::connection observer(db_.url());
-  for (int i = 0; i < 500; ++i) {
-    pqxx::nontransaction q(observer);
-    if (q.exec(R"(SELECT 1 FROM pg_stat_activity WHERE "datname" = current_database()
-                  AND "wait_event_type" = 'Lock')")
-            .size() > 0) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  EXPECT_TRUE(aSessionWaitsOnALock());
   theirs.commit();
   batch.join();
   EXPECT_EQ(outcomes, std::vector<StoreOutcome>{StoreOutcome::Stored});
@@ -333,7 +340,8 @@ TEST_P(HandlersPgTest, ALinkingBatchHoldsNoRowWhileItWakesAnEventTheRetrierHolds
     std::vector<IncomingEvent> events{{parseEnvelope(body).event, body}};
     return IntakeWriter::storeBatch(conn, events, policy_).front();
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The batch has committed and now waits for the event the retrier holds.
+  ASSERT_TRUE(aSessionWaitsOnALock());
   // The retrier's next step: the organization's row, free by now.
   EXPECT_NO_THROW(held.exec(
       R"(SELECT 1 FROM "Subscription" WHERE "organizationId" = 'org_1' FOR UPDATE NOWAIT)"));

@@ -100,6 +100,20 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    # Records each connection it has closed (by the client's port, as
+    # "connection" in a request's record), so a test can wait for the close.
+    def shutdown_request(self, request):
+        try:
+            port = request.getpeername()[1]
+        except OSError:
+            port = None
+        super().shutdown_request(request)
+        if port is not None:
+            with lock, open(os.path.join(args.dir, "closed.jsonl"), "a") as f:
+                f.write(json.dumps({"connection": port}) + "\n")
+
+
 def main():
     global args
     p = argparse.ArgumentParser()
@@ -110,7 +124,7 @@ def main():
     args = p.parse_args()
     args.record = os.path.join(args.dir, "requests.jsonl")
     args.plan = os.path.join(args.dir, "plan.json")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -83,6 +83,20 @@ daemon::HttpAnswer Daemon::admin(const std::string& method, const std::string& t
   return daemon::httpCall(call);
 }
 
+std::optional<double> Daemon::metric(std::string_view sample) {
+  const auto answer = admin("GET", "/metrics");
+  if (answer.status != 200) return std::nullopt;
+  const std::string line = std::string(sample) + " ";
+  for (std::size_t at = 0; at < answer.body.size();) {
+    const auto end = std::min(answer.body.find('\n', at), answer.body.size());
+    if (answer.body.compare(at, line.size(), line) == 0) {
+      return std::stod(answer.body.substr(at + line.size(), end - at - line.size()));
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
 daemon::HttpAnswer Daemon::postWebhook(const std::string& body, const std::string& signature) {
   daemon::HttpCall call;
   call.port = port_;

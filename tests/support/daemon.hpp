@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/http_post.hpp"
@@ -34,6 +36,9 @@ class Daemon {
   daemon::HttpAnswer admin(const std::string& method, const std::string& target,
                            const std::vector<std::pair<std::string, std::string>>& headers = {},
                            const std::string& body = {});
+  // One sample of the admin listener's /metrics, spelled as it is there
+  // (`effectd_http_connections{listener="public"}`); none when absent.
+  std::optional<double> metric(std::string_view sample);
 
  private:
   std::string dir_;

@@ -81,6 +81,13 @@ std::vector<nlohmann::json> ProviderStandIn::requests() const {
   return jsonLines(dir_ + "/requests.jsonl");
 }
 
+std::vector<int> ProviderStandIn::closedConnections() const {
+  std::vector<int> out;
+  for (const auto& line : jsonLines(dir_ + "/closed.jsonl"))
+    out.push_back(line["connection"].get<int>());
+  return out;
+}
+
 void ProviderStandIn::unavailable(bool on) {
   if (on) {
     std::ofstream(dir_ + "/unavailable") << "on";

@@ -25,6 +25,8 @@ class ProviderStandIn {
   // Responses for the next requests, in order.
   void plan(const nlohmann::json& responses);
   std::vector<nlohmann::json> requests() const;
+  // The connections it has closed, by the client's port (a request's "connection").
+  std::vector<int> closedConnections() const;
   // While on, every request is answered 503 (an outage of any length).
   void unavailable(bool on);
 
