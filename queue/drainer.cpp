@@ -809,12 +809,16 @@ void Drainer::start() {
     });
   } catch (...) {
     // A thread would not start (the completer, last, among them): the
-    // others have claimed nothing yet, as they waited for this lock. They
-    // end now, and stop() finds nothing to wait for.
+    // others have claimed nothing yet, as they wait for this lock, and see
+    // `stopping` before they can. They end now; stop() finds nothing to wait for.
     auto started = std::move(s.threads);
     s.threads.clear();
+    s.stopping = true;
+    s.graceDeadline = Clock::now();
     lock.unlock();
-    beginStop(Clock::now());
+    s.wakeClaimer.notify_all();
+    s.wakeCompleter.notify_all();
+    s.wakeDelivery.notify_all();
     for (auto& t : started) t.join();
     throw;
   }

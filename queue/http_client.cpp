@@ -120,25 +120,21 @@ struct HttpClient::Impl {
   explicit Impl(Options o) : options(std::move(o)) {
     if (!options.caFile.empty()) tlsContext();
   }
+  // Not std::call_once: libstdc++'s hangs later callers after a throw.
   asio::ssl::context& tlsContext() {
-    std::call_once(tlsOnce, [this] {  // a throw leaves it to the next call
-      auto& context = tls.emplace(asio::ssl::context::tls_client);
-      try {
-        context.set_default_verify_paths();
-        if (!options.caFile.empty()) context.load_verify_file(options.caFile);
-      } catch (...) {
-        tls.reset();
-        throw;
-      }
-      context.set_verify_mode(asio::ssl::verify_peer);
-      context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                          asio::ssl::context::no_tlsv1_1);
-    });
-    return *tls;
+    std::lock_guard lock(tlsMutex);
+    if (tls) return *tls;
+    asio::ssl::context context(asio::ssl::context::tls_client);  // a throw leaves tls empty
+    context.set_default_verify_paths();
+    if (!options.caFile.empty()) context.load_verify_file(options.caFile);
+    context.set_verify_mode(asio::ssl::verify_peer);
+    context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    return tls.emplace(std::move(context));
   }
   Options options;
-  std::once_flag tlsOnce;
+  std::mutex tlsMutex;
   std::optional<asio::ssl::context> tls;
   mutable std::mutex mutex;
   std::map<Origin, std::vector<std::unique_ptr<Connection>>> idle;
